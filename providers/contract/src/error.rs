@@ -1,0 +1,37 @@
+//! The error type providers return.
+
+/// An error from a provider. Messages are written for the person running
+/// mailform: they say what failed and, where known, what to do about it.
+/// They never contain secrets.
+#[derive(Debug, Clone, thiserror::Error, serde::Serialize)]
+pub enum ProviderError {
+    /// Credentials are missing or lack a permission; the message names it.
+    #[error("permission denied: {0}")]
+    Permission(String),
+    /// The object the change was computed against is not as the plan saw it
+    /// (a concurrent edit); nothing was changed.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The provider refused the request as invalid.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// The provider cannot store what was asked (a capability it lacks).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// Reading or writing local files failed.
+    #[error("i/o error: {0}")]
+    Io(String),
+    /// The remote service failed or could not be reached.
+    #[error("service error: {0}")]
+    Service(String),
+    /// Live data could not be understood. A read that fails this way must
+    /// abort the plan: never treat unreadable state as absent.
+    #[error("cannot parse live data: {0}")]
+    Parse(String),
+}
+
+impl From<std::io::Error> for ProviderError {
+    fn from(e: std::io::Error) -> Self {
+        ProviderError::Io(e.to_string())
+    }
+}

@@ -1,0 +1,28 @@
+//! The contract every mailform provider implements.
+//!
+//! The engine (the `mailform` crate) decides *what* to change; a provider only
+//! reads live state into the types defined here and carries out a list of
+//! changes the engine hands it. Nothing in a provider may decide to create,
+//! update or delete an object on its own.
+//!
+//! - [`dns`]: record sets, their normalised comparison, DNS changes.
+//! - [`mail`]: mailboxes, aliases, groups, mail changes.
+//! - [`provider`]: the [`DnsProvider`] and [`MailProvider`] traits, capabilities
+//!   and the per-change apply report.
+//! - [`secret`]: a string that never prints itself.
+//! - [`name`]: domain-name and address normalisation shared by all sides.
+
+pub mod dns;
+pub mod error;
+pub mod mail;
+pub mod name;
+pub mod provider;
+pub mod secret;
+
+pub use dns::{DnsChange, RData, RecordSet, RecordType, ZoneState};
+pub use error::ProviderError;
+pub use mail::{Alias, Group, MailChange, MailDomainState, Mailbox, MailboxState};
+pub use provider::{
+    ApplyReport, ChangeOutcome, DnsCapabilities, DnsProvider, MailCapabilities, MailProvider,
+};
+pub use secret::Secret;
