@@ -224,10 +224,16 @@ impl RData {
         };
         match rtype {
             RecordType::A => Ok(RData::A {
-                address: text.trim().parse().map_err(|_| err("not an IPv4 address"))?,
+                address: text
+                    .trim()
+                    .parse()
+                    .map_err(|_| err("not an IPv4 address"))?,
             }),
             RecordType::Aaaa => Ok(RData::Aaaa {
-                address: text.trim().parse().map_err(|_| err("not an IPv6 address"))?,
+                address: text
+                    .trim()
+                    .parse()
+                    .map_err(|_| err("not an IPv6 address"))?,
             }),
             RecordType::Cname | RecordType::Ns => {
                 if fields.len() != 1 {
@@ -242,7 +248,9 @@ impl RData {
             }
             RecordType::Mx => {
                 let [pref, host] = fields[..] else {
-                    return Err(err("expected `<preference> <host>`, e.g. `10 mx1.example.com.`"));
+                    return Err(err(
+                        "expected `<preference> <host>`, e.g. `10 mx1.example.com.`",
+                    ));
                 };
                 Ok(RData::Mx {
                     preference: pref
@@ -256,8 +264,9 @@ impl RData {
                     return Err(err("expected `<priority> <weight> <port> <target>`"));
                 };
                 let num = |s: &str| {
-                    s.parse::<u16>()
-                        .map_err(|_| err("priority, weight and port must be numbers from 0 to 65535"))
+                    s.parse::<u16>().map_err(|_| {
+                        err("priority, weight and port must be numbers from 0 to 65535")
+                    })
                 };
                 Ok(RData::Srv {
                     priority: num(p)?,
@@ -271,13 +280,18 @@ impl RData {
             }),
             RecordType::Caa => {
                 let mut parts = text.trim().splitn(3, char::is_whitespace);
-                let (Some(flags), Some(tag), Some(value)) = (parts.next(), parts.next(), parts.next())
+                let (Some(flags), Some(tag), Some(value)) =
+                    (parts.next(), parts.next(), parts.next())
                 else {
-                    return Err(err("expected `<flags> <tag> <value>`, e.g. `0 issue \"letsencrypt.org\"`"));
+                    return Err(err(
+                        "expected `<flags> <tag> <value>`, e.g. `0 issue \"letsencrypt.org\"`",
+                    ));
                 };
                 let value = parse_character_strings(value.trim()).map_err(|m| err(&m))?;
                 Ok(RData::Caa {
-                    flags: flags.parse().map_err(|_| err("flags must be a number from 0 to 255"))?,
+                    flags: flags
+                        .parse()
+                        .map_err(|_| err("flags must be a number from 0 to 255"))?,
                     tag: tag.to_ascii_lowercase(),
                     value: value.concat(),
                 })
@@ -363,7 +377,10 @@ pub fn parse_character_strings(text: &str) -> Result<Vec<String>, String> {
             if b == b'\\' {
                 let digits = &bytes[i + 1..bytes.len().min(i + 4)];
                 if digits.len() == 3 && digits.iter().all(u8::is_ascii_digit) {
-                    let v: u32 = std::str::from_utf8(digits).unwrap_or("0").parse().unwrap_or(0);
+                    let v: u32 = std::str::from_utf8(digits)
+                        .unwrap_or("0")
+                        .parse()
+                        .unwrap_or(0);
                     if v > 255 {
                         return Err(format!("escape \\{v} is out of range"));
                     }
@@ -485,7 +502,10 @@ mod tests {
     fn presentation_round_trips() {
         let cases = [
             (RecordType::Mx, "10 MX1.Example.com."),
-            (RecordType::Txt, r#""v=spf1 -all" "with \"quote\" and \\ and \195\169""#),
+            (
+                RecordType::Txt,
+                r#""v=spf1 -all" "with \"quote\" and \\ and \195\169""#,
+            ),
             (RecordType::Srv, "10 5 443 autodiscover.example.com."),
             (RecordType::Caa, r#"0 issue "letsencrypt.org""#),
             (RecordType::Aaaa, "2001:db8::1"),
@@ -495,7 +515,8 @@ mod tests {
             let again = RData::parse(&t, &r.presentation()).unwrap();
             assert_eq!(r, again, "{text}");
         }
-        let RData::Txt { chunks } = RData::parse(&RecordType::Txt, r#""a\"b" "é""#).unwrap() else {
+        let RData::Txt { chunks } = RData::parse(&RecordType::Txt, r#""a\"b" "é""#).unwrap()
+        else {
             panic!()
         };
         assert_eq!(chunks, vec!["a\"b".to_string(), "é".to_string()]);

@@ -1,0 +1,886 @@
+//! One domain's mailboxes, aliases and groups as the five files hold them:
+//! reading the files into a model, applying contract changes to that model,
+//! and writing the model back into the files.
+//!
+//! Only the domain's own entries are ever rewritten: the rest of every file
+//! (other domains, comments, entries this provider does not manage such as a
+//! catch-all `@example.com`) is carried through byte for byte.
+
+use std::path::Path;
+
+use mailform_contract::name::normalize_address;
+use mailform_contract::{Alias, Group, MailChange, MailDomainState, Mailbox, ProviderError};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::passwd::{self, PasswdEntry};
+use crate::tables::{self, Owned, Segment, GROUP_MARKER};
+
+/// The files of an estate, in the order they are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileId {
+    Users,
+    MailboxMaps,
+    AliasMaps,
+    RecipientAccess,
+    MailboxDomains,
+}
+
+impl FileId {
+    pub(crate) const ALL: [FileId; 5] = [
+        FileId::Users,
+        FileId::MailboxMaps,
+        FileId::AliasMaps,
+        FileId::RecipientAccess,
+        FileId::MailboxDomains,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            FileId::Users => "dovecot-users",
+            FileId::MailboxMaps => "virtual_mailbox_maps",
+            FileId::AliasMaps => "virtual_alias_maps",
+            FileId::RecipientAccess => "recipient_access",
+            FileId::MailboxDomains => "virtual_mailbox_domains",
+        }
+    }
+
+    /// Whether Postfix reads the file through `postmap`.
+    pub(crate) fn is_map(self) -> bool {
+        self != FileId::Users
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The `recipient_access` action of a group closed to outside senders; the
+/// restriction class of that name is defined in main.cf (see the crate docs).
+pub(crate) const INTERNAL_ONLY: &str = "internal_only";
+
+/// The JSON in a group's marker comment.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct GroupMarker {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    display_name: Option<String>,
+}
+
+/// A mailbox and the parts of its lines mailform does not manage.
+#[derive(Debug, Clone)]
+pub(crate) struct MailboxRecord {
+    pub mailbox: Mailbox,
+    pub maildir: String,
+    pub passwd: PasswdEntry,
+}
+
+/// A domain's objects, in file order (new ones last).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Model {
+    pub domain: String,
+    /// Whether `virtual_mailbox_domains` lists the domain.
+    pub listed: bool,
+    pub mailboxes: Vec<MailboxRecord>,
+    pub aliases: Vec<Alias>,
+    pub groups: Vec<Group>,
+}
+
+/// The parsed files of an estate seen from one domain.
+#[derive(Debug, Clone)]
+pub(crate) struct Estate {
+    segments: [Vec<Segment>; 5],
+    pub model: Model,
+}
+
+/// Where a parse error points.
+struct Loc<'a> {
+    dir: &'a Path,
+    file: FileId,
+}
+
+impl Loc<'_> {
+    fn err(&self, line: usize, msg: impl std::fmt::Display) -> ProviderError {
+        ProviderError::Parse(format!(
+            "{}:{line}: {msg}",
+            self.dir.join(self.file.name()).display()
+        ))
+    }
+}
+
+/// The lower-cased address when `key` is `local@domain`.
+fn domain_address(key: &str, domain: &str) -> Option<String> {
+    let key = key.to_ascii_lowercase();
+    let (local, d) = key.rsplit_once('@')?;
+    (d == domain && !local.is_empty()).then_some(key)
+}
+
+/// Whether `key` concerns the domain at all (an address in it, the
+/// catch-all `@domain`, or the domain itself).
+fn in_domain(key: &str, domain: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key == domain || key.rsplit_once('@').is_some_and(|(_, d)| d == domain)
+}
+
+fn split_targets(value: &str) -> Vec<String> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(normalize_address)
+        .collect()
+}
+
+fn alias_text(address: &str, targets: &[String]) -> String {
+    format!("{address} {}\n", targets.join(", "))
+}
+
+fn group_text(group: &Group) -> String {
+    let marker = GroupMarker {
+        display_name: group.display_name.clone(),
+    };
+    let json = serde_json::to_string(&marker).unwrap_or_else(|_| "{}".to_string());
+    format!(
+        "{GROUP_MARKER} {json}\n{}",
+        alias_text(&group.address, &group.members)
+    )
+}
+
+fn map_text(key: &str, value: &str) -> String {
+    format!("{key} {value}\n")
+}
+
+fn other(raw: String) -> Segment {
+    Segment { raw, owned: None }
+}
+
+fn owned(raw: String, key: &str, canon: String) -> Segment {
+    Segment {
+        raw,
+        owned: Some(Owned {
+            key: key.to_string(),
+            canon,
+        }),
+    }
+}
+
+/// Parses a table, turning entries of the domain with no value into errors
+/// (postmap refuses them too) and returning the domain's entries by
+/// lower-cased key, with their index in `segments`.
+fn load_table(
+    content: &str,
+    markers: bool,
+    domain: &str,
+    loc: &Loc,
+    segments: &mut Vec<Segment>,
+) -> Result<Vec<(usize, tables::Entry)>, ProviderError> {
+    let mut mine: Vec<(usize, tables::Entry)> = Vec::new();
+    for item in tables::parse(content, markers) {
+        match item {
+            tables::Item::Other { raw } => segments.push(other(raw)),
+            tables::Item::Entry(entry) => {
+                if in_domain(&entry.key, domain) && entry.value.is_empty() {
+                    return Err(loc.err(
+                        entry.line,
+                        format!(
+                            "`{}` has no value; a lookup table line is `key value`",
+                            entry.key
+                        ),
+                    ));
+                }
+                let key = entry.key.to_ascii_lowercase();
+                if key == domain || domain_address(&key, domain).is_some() {
+                    if let Some((_, first)) =
+                        mine.iter().find(|(_, e)| e.key.eq_ignore_ascii_case(&key))
+                    {
+                        return Err(loc.err(
+                            entry.line,
+                            format!(
+                                "{key} is listed again (first on line {}); remove one",
+                                first.line
+                            ),
+                        ));
+                    }
+                    // A placeholder the caller replaces once it knows
+                    // what the entry is.
+                    segments.push(other(entry.raw.clone()));
+                    mine.push((segments.len() - 1, entry));
+                } else {
+                    segments.push(other(entry.raw));
+                }
+            }
+        }
+    }
+    Ok(mine)
+}
+
+impl Estate {
+    /// Reads the domain's objects from the files' `contents` (indexed like
+    /// [`FileId::ALL`]; a missing file is empty). `dir` only names files in
+    /// errors. Any line of the domain that cannot be understood fails the
+    /// whole read.
+    pub(crate) fn load(
+        domain: &str,
+        contents: &[String; 5],
+        dir: &Path,
+    ) -> Result<Estate, ProviderError> {
+        let mut segments: [Vec<Segment>; 5] = Default::default();
+        let mut model = Model {
+            domain: domain.to_string(),
+            ..Model::default()
+        };
+        let loc = |file| Loc { dir, file };
+        let text = |file: FileId| contents[file.index()].as_str();
+
+        // virtual_mailbox_domains: only whether the domain is listed.
+        let file = FileId::MailboxDomains;
+        let segs = &mut segments[file.index()];
+        for (idx, entry) in load_table(text(file), false, domain, &loc(file), segs)? {
+            if entry.key.eq_ignore_ascii_case(domain) {
+                model.listed = true;
+                segs[idx] = owned(entry.raw, domain, map_text(domain, "OK"));
+            }
+        }
+
+        // virtual_mailbox_maps: one maildir per mailbox.
+        let file = FileId::MailboxMaps;
+        let segs = &mut segments[file.index()];
+        let mut maildirs: Vec<(usize, String, String)> = Vec::new();
+        for (idx, entry) in load_table(text(file), false, domain, &loc(file), segs)? {
+            let Some(address) = domain_address(&entry.key, domain) else {
+                continue;
+            };
+            if entry.value.contains(char::is_whitespace) {
+                return Err(loc(file).err(
+                    entry.line,
+                    format!("the maildir of {address} must be one path without spaces"),
+                ));
+            }
+            segs[idx] = owned(entry.raw, &address, map_text(&address, &entry.value));
+            maildirs.push((entry.line, address, entry.value));
+        }
+
+        // dovecot-users: one line per mailbox.
+        let file = FileId::Users;
+        let mut users: Vec<(usize, PasswdEntry)> = Vec::new();
+        for item in passwd::parse(text(file)) {
+            let segs = &mut segments[file.index()];
+            match item {
+                passwd::Item::Other { raw } => segs.push(other(raw)),
+                passwd::Item::Entry { line, entry, raw } => {
+                    let Some(address) = domain_address(&entry.user, domain) else {
+                        segs.push(other(raw));
+                        continue;
+                    };
+                    if entry.fields < 2 {
+                        return Err(loc(file).err(
+                            line,
+                            format!("{address} has no password field; a line is `user:password:uid:gid:gecos:home:shell:extra_fields`"),
+                        ));
+                    }
+                    if let Some((first, _)) = users.iter().find(|(_, u)| u.user == address) {
+                        return Err(loc(file).err(
+                            line,
+                            format!(
+                                "{address} is listed again (first on line {first}); remove one"
+                            ),
+                        ));
+                    }
+                    let mut entry = entry;
+                    entry.user = address.clone();
+                    segs.push(owned(raw, &address, entry.render()));
+                    users.push((line, entry));
+                }
+            }
+        }
+
+        for (line, address, _) in &maildirs {
+            if !users.iter().any(|(_, u)| u.user == *address) {
+                return Err(loc(FileId::MailboxMaps).err(
+                    *line,
+                    format!(
+                        "{address} has a maildir here but no line in dovecot-users, so nobody \
+                         can sign in to it; add its dovecot-users line or remove this entry"
+                    ),
+                ));
+            }
+        }
+        for (line, user) in &users {
+            if !maildirs.iter().any(|(_, a, _)| *a == user.user) {
+                return Err(loc(FileId::Users).err(
+                    *line,
+                    format!(
+                        "{} can sign in but has no virtual_mailbox_maps entry, so it receives \
+                         no mail; add its maildir there or remove this line",
+                        user.user
+                    ),
+                ));
+            }
+        }
+        for (_, address, maildir) in maildirs {
+            let passwd = users
+                .iter()
+                .find(|(_, u)| u.user == address)
+                .map(|(_, u)| u.clone())
+                .expect("checked above");
+            model.mailboxes.push(MailboxRecord {
+                mailbox: Mailbox {
+                    id: None,
+                    address,
+                    display_name: passwd.display_name(),
+                    state: passwd.state(),
+                    successor: None,
+                    aliases: Vec::new(),
+                },
+                maildir,
+                passwd,
+            });
+        }
+
+        // virtual_alias_maps: successors, groups (marked) and aliases.
+        let file = FileId::AliasMaps;
+        let segs = &mut segments[file.index()];
+        for (idx, entry) in load_table(text(file), true, domain, &loc(file), segs)? {
+            let Some(address) = domain_address(&entry.key, domain) else {
+                continue;
+            };
+            let targets = split_targets(&entry.value);
+            if targets.is_empty() {
+                return Err(loc(file).err(entry.line, format!("{address} has no targets")));
+            }
+            if let Some(rec) = model
+                .mailboxes
+                .iter_mut()
+                .find(|m| m.mailbox.address == address)
+            {
+                if let Some((marker_line, _)) = entry.marker {
+                    return Err(loc(file).err(
+                        marker_line,
+                        format!("{address} is a mailbox and cannot also be a group; remove this marker or the mailbox"),
+                    ));
+                }
+                // Postfix rewrites through virtual_alias_maps before
+                // delivery, so an entry for a mailbox is where its new
+                // mail goes: the successor.
+                let [successor] = &targets[..] else {
+                    return Err(loc(file).err(
+                        entry.line,
+                        format!(
+                            "{address} is a mailbox, so this entry is read as its successor and \
+                             must name exactly one address (it names {})",
+                            targets.len()
+                        ),
+                    ));
+                };
+                rec.mailbox.successor = Some(successor.clone());
+                segs[idx] = owned(entry.raw, &address, alias_text(&address, &targets));
+            } else if let Some((marker_line, json)) = &entry.marker {
+                let marker: GroupMarker = serde_json::from_str(json).map_err(|e| {
+                    loc(file).err(
+                        *marker_line,
+                        format!("the group marker of {address} is not valid JSON ({e}); expected `{GROUP_MARKER} {{\"display_name\":\"...\"}}`"),
+                    )
+                })?;
+                let group = Group {
+                    id: None,
+                    address: address.clone(),
+                    display_name: marker.display_name.filter(|n| !n.is_empty()),
+                    members: targets,
+                    aliases: Vec::new(),
+                    allow_external: true,
+                };
+                segs[idx] = owned(entry.raw, &address, group_text(&group));
+                model.groups.push(group);
+            } else {
+                segs[idx] = owned(entry.raw, &address, alias_text(&address, &targets));
+                model.aliases.push(Alias { address, targets });
+            }
+        }
+
+        // recipient_access: which groups are closed to outside senders.
+        let file = FileId::RecipientAccess;
+        let segs = &mut segments[file.index()];
+        for (idx, entry) in load_table(text(file), false, domain, &loc(file), segs)? {
+            let Some(address) = domain_address(&entry.key, domain) else {
+                continue;
+            };
+            let Some(group) = model.groups.iter_mut().find(|g| g.address == address) else {
+                // Access rules for other addresses are the admin's own.
+                continue;
+            };
+            if !entry.value.eq_ignore_ascii_case(INTERNAL_ONLY) {
+                return Err(loc(file).err(
+                    entry.line,
+                    format!(
+                        "{address} is a mailform group, so its entry must be `{INTERNAL_ONLY}` \
+                         (closed to outside senders) or absent (open); found `{}`",
+                        entry.value
+                    ),
+                ));
+            }
+            group.allow_external = false;
+            segs[idx] = owned(entry.raw, &address, map_text(&address, INTERNAL_ONLY));
+        }
+
+        Ok(Estate { segments, model })
+    }
+
+    /// The new contents of every file, indexed like [`FileId::ALL`].
+    pub(crate) fn render(&self) -> [String; 5] {
+        let m = &self.model;
+        let mut wanted: [Vec<(String, String)>; 5] = Default::default();
+        let has_objects = !(m.mailboxes.is_empty() && m.aliases.is_empty() && m.groups.is_empty());
+        // Listed once it has a mailbox; unlisted only once nothing of the
+        // domain is left, since aliases and groups of a listed domain stop
+        // working when the listing goes.
+        if !m.mailboxes.is_empty() || (m.listed && has_objects) {
+            wanted[FileId::MailboxDomains.index()]
+                .push((m.domain.clone(), map_text(&m.domain, "OK")));
+        }
+        for rec in &m.mailboxes {
+            let address = &rec.mailbox.address;
+            wanted[FileId::MailboxMaps.index()]
+                .push((address.clone(), map_text(address, &rec.maildir)));
+            wanted[FileId::Users.index()].push((address.clone(), rec.passwd.render()));
+            if let Some(successor) = &rec.mailbox.successor {
+                wanted[FileId::AliasMaps.index()].push((
+                    address.clone(),
+                    alias_text(address, std::slice::from_ref(successor)),
+                ));
+            }
+        }
+        for alias in &m.aliases {
+            wanted[FileId::AliasMaps.index()].push((
+                alias.address.clone(),
+                alias_text(&alias.address, &alias.targets),
+            ));
+        }
+        for group in &m.groups {
+            wanted[FileId::AliasMaps.index()].push((group.address.clone(), group_text(group)));
+            if !group.allow_external {
+                wanted[FileId::RecipientAccess.index()].push((
+                    group.address.clone(),
+                    map_text(&group.address, INTERNAL_ONLY),
+                ));
+            }
+        }
+        std::array::from_fn(|i| tables::merge(&self.segments[i], &wanted[i]))
+    }
+}
+
+impl Model {
+    /// The domain's objects in contract form.
+    pub(crate) fn state(&self) -> MailDomainState {
+        MailDomainState {
+            domain: self.domain.clone(),
+            mailboxes: self.mailboxes.iter().map(|r| r.mailbox.clone()).collect(),
+            aliases: self.aliases.clone(),
+            groups: self.groups.clone(),
+        }
+    }
+
+    fn occupant(&self, address: &str) -> Option<&'static str> {
+        if self.mailboxes.iter().any(|r| r.mailbox.address == address) {
+            Some("a mailbox")
+        } else if self.aliases.iter().any(|a| a.address == address) {
+            Some("an alias")
+        } else if self.groups.iter().any(|g| g.address == address) {
+            Some("a group")
+        } else {
+            None
+        }
+    }
+
+    fn check_address(&self, address: &str) -> Result<(), ProviderError> {
+        if domain_address(address, &self.domain).as_deref() != Some(address)
+            || !valid_address(address)
+        {
+            return Err(ProviderError::Rejected(format!(
+                "{address:?} is not a lower-case address in {} that a lookup table can hold \
+                 (no spaces, commas, colons or control characters)",
+                self.domain
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_create(&self, kind: &str, address: &str) -> Result<(), ProviderError> {
+        self.check_address(address)?;
+        match self.occupant(address) {
+            Some(what) => Err(conflict(
+                kind,
+                address,
+                &format!("{what} with this address exists now"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies one change, after checking it against the model as it is.
+    /// On error the model is unchanged.
+    pub(crate) fn apply(
+        &mut self,
+        change: &MailChange,
+        config: &Config,
+    ) -> Result<(), ProviderError> {
+        match change {
+            MailChange::CreateMailbox { new, password } => {
+                self.check_create("mailbox", &new.address)?;
+                no_mailbox_aliases(new)?;
+                let successor = checked_successor(new)?;
+                let hash = passwd::check_password(&new.address, password.as_ref())?;
+                let maildir = config
+                    .maildir_for(&new.address)
+                    .map_err(ProviderError::Rejected)?;
+                let mut entry = PasswdEntry::new(&new.address, hash, config.uid, config.gid);
+                entry.set_display_name(new.display_name.as_deref());
+                entry.set_state(new.state);
+                self.mailboxes.push(MailboxRecord {
+                    mailbox: Mailbox {
+                        id: None,
+                        address: new.address.clone(),
+                        display_name: entry.display_name(),
+                        state: new.state,
+                        successor,
+                        aliases: Vec::new(),
+                    },
+                    maildir,
+                    passwd: entry,
+                });
+            }
+            MailChange::UpdateMailbox { old, new } => {
+                same_address("mailbox", &old.address, &new.address)?;
+                no_mailbox_aliases(new)?;
+                let successor = checked_successor(new)?;
+                let rec = self
+                    .mailboxes
+                    .iter_mut()
+                    .find(|r| r.mailbox.address == old.address)
+                    .ok_or_else(|| conflict("mailbox", &old.address, "it no longer exists"))?;
+                if !rec.mailbox.same_as(old) {
+                    return Err(conflict(
+                        "mailbox",
+                        &old.address,
+                        "it differs from what the plan saw",
+                    ));
+                }
+                // Passwords are create-only: the hash stays as it is.
+                rec.passwd.set_display_name(new.display_name.as_deref());
+                rec.passwd.set_state(new.state);
+                rec.mailbox.display_name = rec.passwd.display_name();
+                rec.mailbox.state = new.state;
+                rec.mailbox.successor = successor;
+            }
+            MailChange::DeleteMailbox { old } => {
+                let pos = self
+                    .mailboxes
+                    .iter()
+                    .position(|r| r.mailbox.address == old.address)
+                    .ok_or_else(|| conflict("mailbox", &old.address, "it no longer exists"))?;
+                if !self.mailboxes[pos].mailbox.same_as(old) {
+                    return Err(conflict(
+                        "mailbox",
+                        &old.address,
+                        "it differs from what the plan saw",
+                    ));
+                }
+                // Only the lines go; the maildir stays on disk.
+                self.mailboxes.remove(pos);
+            }
+            MailChange::CreateAlias { new } => {
+                self.check_create("alias", &new.address)?;
+                let targets = checked_targets("alias", &new.address, &new.targets)?;
+                self.aliases.push(Alias {
+                    address: new.address.clone(),
+                    targets,
+                });
+            }
+            MailChange::UpdateAlias { old, new } => {
+                same_address("alias", &old.address, &new.address)?;
+                let targets = checked_targets("alias", &new.address, &new.targets)?;
+                let alias = self
+                    .aliases
+                    .iter_mut()
+                    .find(|a| a.address == old.address)
+                    .ok_or_else(|| conflict("alias", &old.address, "it no longer exists"))?;
+                if !alias.same_as(old) {
+                    return Err(conflict(
+                        "alias",
+                        &old.address,
+                        "it differs from what the plan saw",
+                    ));
+                }
+                alias.targets = targets;
+            }
+            MailChange::DeleteAlias { old } => {
+                let pos = self
+                    .aliases
+                    .iter()
+                    .position(|a| a.address == old.address)
+                    .ok_or_else(|| conflict("alias", &old.address, "it no longer exists"))?;
+                if !self.aliases[pos].same_as(old) {
+                    return Err(conflict(
+                        "alias",
+                        &old.address,
+                        "it differs from what the plan saw",
+                    ));
+                }
+                self.aliases.remove(pos);
+            }
+            MailChange::CreateGroup { new } => {
+                self.check_create("group", &new.address)?;
+                let group = checked_group(new)?;
+                self.groups.push(group);
+            }
+            MailChange::UpdateGroup { old, new } => {
+                same_address("group", &old.address, &new.address)?;
+                let updated = checked_group(new)?;
+                let group = self
+                    .groups
+                    .iter_mut()
+                    .find(|g| g.address == old.address)
+                    .ok_or_else(|| conflict("group", &old.address, "it no longer exists"))?;
+                if !group.same_as(old) {
+                    return Err(conflict(
+                        "group",
+                        &old.address,
+                        "it differs from what the plan saw",
+                    ));
+                }
+                *group = updated;
+            }
+            MailChange::DeleteGroup { old } => {
+                let pos = self
+                    .groups
+                    .iter()
+                    .position(|g| g.address == old.address)
+                    .ok_or_else(|| conflict("group", &old.address, "it no longer exists"))?;
+                if !self.groups[pos].same_as(old) {
+                    return Err(conflict(
+                        "group",
+                        &old.address,
+                        "it differs from what the plan saw",
+                    ));
+                }
+                self.groups.remove(pos);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn conflict(kind: &str, address: &str, detail: &str) -> ProviderError {
+    ProviderError::Conflict(format!(
+        "{kind} {address} changed since the plan was made ({detail}); run plan again"
+    ))
+}
+
+fn same_address(kind: &str, old: &str, new: &str) -> Result<(), ProviderError> {
+    if old != new {
+        return Err(ProviderError::Rejected(format!(
+            "cannot rename {kind} {old} to {new}; create the new address and delete the old one"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether a lookup table line can hold `address` as a key or target.
+fn valid_address(address: &str) -> bool {
+    !address.is_empty()
+        && !address.starts_with('#')
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ':')
+}
+
+fn checked_targets(
+    kind: &str,
+    address: &str,
+    targets: &[String],
+) -> Result<Vec<String>, ProviderError> {
+    let targets: Vec<String> = targets.iter().map(|t| normalize_address(t)).collect();
+    if targets.is_empty() {
+        return Err(ProviderError::Rejected(format!(
+            "{kind} {address} has no targets, and a virtual_alias_maps entry needs at least one; \
+             add a target or delete the {kind}"
+        )));
+    }
+    if let Some(bad) = targets
+        .iter()
+        .find(|t| !valid_address(t) || !t.contains('@'))
+    {
+        return Err(ProviderError::Rejected(format!(
+            "{kind} {address}: target {bad:?} is not an address a lookup table can hold"
+        )));
+    }
+    Ok(targets)
+}
+
+fn checked_successor(mailbox: &Mailbox) -> Result<Option<String>, ProviderError> {
+    let Some(successor) = &mailbox.successor else {
+        return Ok(None);
+    };
+    let successor =
+        checked_targets("mailbox", &mailbox.address, std::slice::from_ref(successor))?.remove(0);
+    if successor == mailbox.address {
+        return Err(ProviderError::Rejected(format!(
+            "mailbox {} cannot be its own successor; name the person who takes over its mail",
+            mailbox.address
+        )));
+    }
+    Ok(Some(successor))
+}
+
+fn no_mailbox_aliases(mailbox: &Mailbox) -> Result<(), ProviderError> {
+    if !mailbox.aliases.is_empty() {
+        return Err(ProviderError::Unsupported(format!(
+            "mailbox {}: the postfix provider keeps extra addresses as aliases, not on the mailbox",
+            mailbox.address
+        )));
+    }
+    Ok(())
+}
+
+fn checked_group(group: &Group) -> Result<Group, ProviderError> {
+    if !group.aliases.is_empty() {
+        return Err(ProviderError::Unsupported(format!(
+            "group {}: the postfix provider keeps extra addresses as aliases, not on the group",
+            group.address
+        )));
+    }
+    Ok(Group {
+        id: None,
+        address: group.address.clone(),
+        display_name: group.display_name.clone().filter(|n| !n.is_empty()),
+        members: checked_targets("group", &group.address, &group.members)?,
+        aliases: Vec::new(),
+        allow_external: group.allow_external,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailform_contract::MailboxState;
+
+    fn load(files: [&str; 5]) -> Result<Estate, ProviderError> {
+        let contents = files.map(str::to_string);
+        Estate::load("example.com", &contents, Path::new("/srv/mail"))
+    }
+
+    const USERS: &str = "# dovecot users\nalice@example.com:{SHA512-CRYPT}$6$a$b:5000:5000:Alice Liddell:::\nbob@example.com:{SHA512-CRYPT}$6$c$d::::::nologin=y reason=offboarded\nzed@other.org:{SHA512-CRYPT}$6$e$f::::::\n";
+    const VMM: &str = "alice@example.com example.com/alice/\nbob@example.com example.com/bob/\nzed@other.org other.org/zed/\n";
+    const VAM: &str = "# aliases\nbob@example.com alice@example.com\ninfo@example.com alice@example.com, bob@example.com\n# mailform-group: {\"display_name\":\"Sales\"}\nsales@example.com alice@example.com\n@example.com alice@example.com\nx@other.org zed@other.org\n";
+    const RA: &str = "sales@example.com internal_only\nabuse@example.com OK\n";
+    const VMD: &str = "example.com OK\nother.org OK\n";
+
+    #[test]
+    fn reads_every_kind_of_object() {
+        let estate = load([USERS, VMM, VAM, RA, VMD]).unwrap();
+        let state = estate.model.state();
+        assert!(estate.model.listed);
+        assert_eq!(state.mailboxes.len(), 2);
+        let alice = &state.mailboxes[0];
+        assert_eq!(alice.display_name.as_deref(), Some("Alice Liddell"));
+        assert_eq!(alice.state, MailboxState::Active);
+        let bob = &state.mailboxes[1];
+        assert_eq!(bob.state, MailboxState::Offboarded);
+        assert_eq!(bob.successor.as_deref(), Some("alice@example.com"));
+        assert_eq!(
+            state.aliases,
+            vec![Alias {
+                address: "info@example.com".into(),
+                targets: vec!["alice@example.com".into(), "bob@example.com".into()],
+            }]
+        );
+        assert_eq!(state.groups.len(), 1);
+        let sales = &state.groups[0];
+        assert_eq!(sales.display_name.as_deref(), Some("Sales"));
+        assert!(!sales.allow_external);
+        assert_eq!(sales.members, vec!["alice@example.com".to_string()]);
+        // Rendering an unchanged estate writes back the same bytes.
+        assert_eq!(
+            estate.render(),
+            [USERS, VMM, VAM, RA, VMD].map(str::to_string)
+        );
+    }
+
+    #[test]
+    fn malformed_lines_of_the_domain_fail_with_file_and_line() {
+        let cases: [([&str; 5], &str); 7] = [
+            (
+                ["", "a@example.com\n", "", "", ""],
+                "virtual_mailbox_maps:1:",
+            ),
+            (
+                [
+                    "a@example.com:x:::::::\n",
+                    "a@example.com x/\n",
+                    "\n\ni@example.com ,\n",
+                    "",
+                    "",
+                ],
+                "virtual_alias_maps:3:",
+            ),
+            (
+                ["a@example.com\n", "a@example.com x/\n", "", "", ""],
+                "dovecot-users:1:",
+            ),
+            (
+                ["", "a@example.com x/\n", "", "", ""],
+                "virtual_mailbox_maps:1:",
+            ),
+            (
+                ["a@example.com:x:::::::\n", "", "", "", ""],
+                "dovecot-users:1:",
+            ),
+            (
+                [
+                    "",
+                    "",
+                    "# mailform-group: {oops\ng@example.com a@example.com\n",
+                    "",
+                    "",
+                ],
+                "virtual_alias_maps:1:",
+            ),
+            (
+                [
+                    "",
+                    "",
+                    "# mailform-group: {}\ng@example.com a@example.com\n",
+                    "g@example.com REJECT\n",
+                    "",
+                ],
+                "recipient_access:1:",
+            ),
+        ];
+        for (files, want) in cases {
+            let err = load(files).unwrap_err();
+            assert!(matches!(err, ProviderError::Parse(_)), "{err}");
+            assert!(
+                err.to_string().contains(&format!("/srv/mail/{want}")),
+                "{err} (want {want})"
+            );
+        }
+        // The same faults in another domain's lines are not this domain's business.
+        let other = load([
+            "z@other.org\n",
+            "q@other.org\n",
+            "i@other.org\n",
+            "",
+            "other.org\n",
+        ]);
+        assert!(other.is_ok());
+        // A duplicate and a successor with two targets are errors too.
+        let dup = load(["", "", "i@example.com a@b.c\nI@Example.com d@e.f\n", "", ""]).unwrap_err();
+        assert!(dup.to_string().contains("virtual_alias_maps:2:"), "{dup}");
+        let two = load([
+            "a@example.com:x:::::::\n",
+            "a@example.com x/\n",
+            "a@example.com b@x.y c@x.y\n",
+            "",
+            "",
+        ])
+        .unwrap_err();
+        assert!(two.to_string().contains("exactly one address"), "{two}");
+    }
+}

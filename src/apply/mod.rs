@@ -1,0 +1,202 @@
+//! The applier: carries out a plan through the providers, in dependency
+//! order, and reports exactly what was and was not done.
+//!
+//! Order (see [`order`]): mailboxes, groups and aliases are created or
+//! updated first; then DNS records other than MX; then MX changes of
+//! domains whose mail changed, so that mail is never routed to a provider
+//! before the mailboxes exist there; deletions of mail objects come last.
+//! A step that depends on a failed step is not attempted. Re-running after
+//! a partial failure converges, because a new plan starts from what is live.
+
+pub mod order;
+
+use mailform_contract::ChangeOutcome;
+use serde::Serialize;
+
+use crate::plan::Plan;
+use crate::registry::Registry;
+use order::{steps, Phase, StepChanges};
+
+/// Switches that allow what a plan alone may not do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplyOptions {
+    /// Allow deleting mailboxes marked `state: deleted`.
+    pub allow_destroy: bool,
+    /// Allow plans over the safety limits.
+    pub force: bool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Why an apply was refused before anything was changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}\nnothing was changed")]
+pub struct Refused(pub String);
+
+/// Checks that the plan may be applied with these options.
+pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
+    let problems = plan.problems();
+    if !problems.is_empty() {
+        let list: Vec<String> = problems
+            .iter()
+            .map(|p| match &p.at {
+                Some(at) => format!("  - {at}: {}", p.message),
+                None => format!("  - {}", p.message),
+            })
+            .collect();
+        return Err(Refused(format!(
+            "the plan has problems that must be fixed first:\n{}",
+            list.join("\n")
+        )));
+    }
+    let deletions = plan.mailbox_deletions();
+    if !deletions.is_empty() && !options.allow_destroy {
+        return Err(Refused(format!(
+            "the plan deletes {} mailbox{} ({}), and the mail in {} may be lost; if that is intended, run apply again with --allow-destroy",
+            deletions.len(),
+            if deletions.len() == 1 { "" } else { "es" },
+            deletions.join(", "),
+            if deletions.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    let breaches = plan.thresholds();
+    if !breaches.is_empty() && !options.force {
+        let list: Vec<String> = breaches
+            .iter()
+            .map(|b| {
+                format!(
+                    "  - {} of {} {} ({}%) would change; the limit is {}%",
+                    b.changed,
+                    b.existing,
+                    b.what,
+                    b.changed * 100 / b.existing.max(1),
+                    b.limit_percent
+                )
+            })
+            .collect();
+        return Err(Refused(format!(
+            "the plan changes more than the safety limits allow:\n{}\nreview the plan; if it is intended, run apply with --force (limits are set under defaults.safety)",
+            list.join("\n")
+        )));
+    }
+    Ok(())
+}
+
+/// What became of one change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub phase: Phase,
+    /// The zone or mail domain.
+    pub scope: String,
+    pub change: String,
+    pub outcome: ChangeOutcome,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyResult {
+    pub entries: Vec<Entry>,
+}
+
+impl ApplyResult {
+    pub fn count(&self, f: impl Fn(&ChangeOutcome) -> bool) -> usize {
+        self.entries.iter().filter(|e| f(&e.outcome)).count()
+    }
+
+    pub fn applied(&self) -> usize {
+        self.count(|o| matches!(o, ChangeOutcome::Applied))
+    }
+
+    pub fn failed(&self) -> usize {
+        self.count(|o| matches!(o, ChangeOutcome::Failed(_)))
+    }
+
+    pub fn not_attempted(&self) -> usize {
+        self.count(|o| matches!(o, ChangeOutcome::NotAttempted(_)))
+    }
+
+    pub fn complete(&self) -> bool {
+        self.applied() == self.entries.len()
+    }
+}
+
+/// Applies `plan`. Call [`preflight`] first.
+pub async fn apply(plan: &Plan, registry: &Registry, options: &ApplyOptions) -> ApplyResult {
+    let steps = steps(plan);
+    let total: u64 = steps.iter().map(|s| s.len() as u64).sum();
+    let bar = if options.progress && total > 0 {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut result = ApplyResult::default();
+    // Scopes (mail domains) whose earlier step did not fully apply.
+    let mut failed_scopes: std::collections::BTreeSet<String> = Default::default();
+    for step in steps {
+        bar.set_message(format!("{} {}", step.phase.label(), step.scope));
+        let blocked = step.phase.depends_on_mail() && failed_scopes.contains(&step.scope);
+        let descriptions = step.descriptions();
+        let outcomes: Vec<ChangeOutcome> = if blocked {
+            vec![
+                ChangeOutcome::NotAttempted(format!(
+                    "mail changes for {} did not all apply",
+                    step.scope
+                ));
+                descriptions.len()
+            ]
+        } else {
+            let report = match &step.changes {
+                StepChanges::Dns(changes) => {
+                    registry
+                        .dns(&step.provider)
+                        .apply_zone(&step.scope, changes)
+                        .await
+                }
+                StepChanges::Mail(changes) => {
+                    registry
+                        .mail(&step.provider)
+                        .apply_domain(&step.scope, changes)
+                        .await
+                }
+            };
+            normalise(report.outcomes, descriptions.len())
+        };
+        if step.phase.is_mail()
+            && outcomes
+                .iter()
+                .any(|o| !matches!(o, ChangeOutcome::Applied))
+        {
+            failed_scopes.insert(step.scope.clone());
+        }
+        for (change, outcome) in descriptions.into_iter().zip(outcomes) {
+            tracing::info!(scope = %step.scope, %change, ?outcome, "change");
+            result.entries.push(Entry {
+                phase: step.phase,
+                scope: step.scope.clone(),
+                change,
+                outcome,
+            });
+        }
+        bar.inc(step.len() as u64);
+    }
+    bar.finish_and_clear();
+    result
+}
+
+/// A provider must report one outcome per change; if one reports fewer,
+/// the missing ones are unknown and said so rather than assumed applied.
+fn normalise(mut outcomes: Vec<ChangeOutcome>, expected: usize) -> Vec<ChangeOutcome> {
+    outcomes.truncate(expected);
+    while outcomes.len() < expected {
+        outcomes.push(ChangeOutcome::Failed(mailform_contract::ProviderError::Service(
+            "the provider reported no outcome for this change; run plan to see whether it was applied".into(),
+        )));
+    }
+    outcomes
+}

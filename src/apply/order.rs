@@ -1,0 +1,167 @@
+//! The order in which a plan's changes are applied, as a list of steps.
+//! Each step is one provider call for one zone or mail domain.
+
+use mailform_contract::{DnsChange, MailChange, RecordType};
+use serde::Serialize;
+
+use crate::plan::Plan;
+use crate::render::{dns_change_line, mail_change_line};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Create and update mailboxes, groups and aliases.
+    Mail,
+    /// DNS changes that do not route mail.
+    Dns,
+    /// MX changes of domains whose mail changed in this apply.
+    Mx,
+    /// Delete aliases, groups, then mailboxes.
+    MailDeletes,
+}
+
+impl Phase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Mail => "mail",
+            Phase::Dns => "dns",
+            Phase::Mx => "mx",
+            Phase::MailDeletes => "mail-deletes",
+        }
+    }
+
+    pub fn is_mail(self) -> bool {
+        matches!(self, Phase::Mail)
+    }
+
+    /// Steps skipped when the same domain's mail step did not fully apply.
+    pub fn depends_on_mail(self) -> bool {
+        matches!(self, Phase::Mx | Phase::MailDeletes)
+    }
+}
+
+pub enum StepChanges {
+    Dns(Vec<DnsChange>),
+    Mail(Vec<MailChange>),
+}
+
+pub struct Step {
+    pub phase: Phase,
+    pub scope: String,
+    pub provider: String,
+    pub changes: StepChanges,
+}
+
+impl Step {
+    pub fn len(&self) -> usize {
+        match &self.changes {
+            StepChanges::Dns(c) => c.len(),
+            StepChanges::Mail(c) => c.len(),
+        }
+    }
+
+    pub fn descriptions(&self) -> Vec<String> {
+        match &self.changes {
+            StepChanges::Dns(c) => c.iter().map(|c| dns_change_line(&self.scope, c)).collect(),
+            StepChanges::Mail(c) => c.iter().map(mail_change_line).collect(),
+        }
+    }
+}
+
+fn is_delete(c: &MailChange) -> bool {
+    matches!(
+        c,
+        MailChange::DeleteMailbox { .. }
+            | MailChange::DeleteAlias { .. }
+            | MailChange::DeleteGroup { .. }
+    )
+}
+
+/// Mail upserts: mailboxes before groups before aliases, since groups and
+/// aliases point at mailboxes. Deletes: the reverse.
+fn mail_rank(c: &MailChange) -> u8 {
+    match c {
+        MailChange::CreateMailbox { .. } | MailChange::UpdateMailbox { .. } => 0,
+        MailChange::CreateGroup { .. } | MailChange::UpdateGroup { .. } => 1,
+        MailChange::CreateAlias { .. } | MailChange::UpdateAlias { .. } => 2,
+        MailChange::DeleteAlias { .. } => 3,
+        MailChange::DeleteGroup { .. } => 4,
+        MailChange::DeleteMailbox { .. } => 5,
+    }
+}
+
+/// Within one call: deletes, then updates, then creates, so that a name
+/// changing from CNAME to other data never holds both.
+fn dns_rank(c: &DnsChange) -> u8 {
+    match c {
+        DnsChange::Delete { .. } => 0,
+        DnsChange::Update { .. } => 1,
+        DnsChange::Create { .. } => 2,
+    }
+}
+
+pub fn steps(plan: &Plan) -> Vec<Step> {
+    let mut out = Vec::new();
+    let mut mail_changed = std::collections::BTreeSet::new();
+    for m in &plan.mail {
+        let mut upserts: Vec<MailChange> = m
+            .changes
+            .iter()
+            .filter(|c| !is_delete(c))
+            .cloned()
+            .collect();
+        upserts.sort_by_key(mail_rank);
+        if !upserts.is_empty() {
+            mail_changed.insert(m.domain.clone());
+            out.push(Step {
+                phase: Phase::Mail,
+                scope: m.domain.clone(),
+                provider: m.provider.clone(),
+                changes: StepChanges::Mail(upserts),
+            });
+        }
+    }
+    for z in &plan.zones {
+        let mut now: Vec<DnsChange> = Vec::new();
+        let mut later: Vec<DnsChange> = Vec::new();
+        for c in &z.changes {
+            if c.key().1 == RecordType::Mx && mail_changed.contains(&z.zone) {
+                later.push(c.clone());
+            } else {
+                now.push(c.clone());
+            }
+        }
+        now.sort_by_key(dns_rank);
+        if !now.is_empty() {
+            out.push(Step {
+                phase: Phase::Dns,
+                scope: z.zone.clone(),
+                provider: z.provider.clone(),
+                changes: StepChanges::Dns(now),
+            });
+        }
+        if !later.is_empty() {
+            later.sort_by_key(dns_rank);
+            out.push(Step {
+                phase: Phase::Mx,
+                scope: z.zone.clone(),
+                provider: z.provider.clone(),
+                changes: StepChanges::Dns(later),
+            });
+        }
+    }
+    for m in &plan.mail {
+        let mut deletes: Vec<MailChange> =
+            m.changes.iter().filter(|c| is_delete(c)).cloned().collect();
+        deletes.sort_by_key(mail_rank);
+        if !deletes.is_empty() {
+            out.push(Step {
+                phase: Phase::MailDeletes,
+                scope: m.domain.clone(),
+                provider: m.provider.clone(),
+                changes: StepChanges::Mail(deletes),
+            });
+        }
+    }
+    out
+}

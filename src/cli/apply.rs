@@ -1,0 +1,174 @@
+//! `mailform apply`: confirm, check safety, apply, report.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use mailform_contract::ChangeOutcome;
+
+use super::{Global, EXIT_ERROR, EXIT_OK};
+use crate::apply::{self, ApplyOptions};
+use crate::plan::{Plan, PlanSource, PLAN_FORMAT_VERSION};
+use crate::registry::Registry;
+use crate::render;
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `plan --out`. Apply refuses it when the file or
+    /// the live state changed since it was made. Without it, apply plans
+    /// afresh from the file.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+
+    /// Do not ask for confirmation. Without it, apply asks on the terminal
+    /// and refuses to run when there is none.
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// Allow deleting mailboxes the file marks `state: deleted`. The mail in
+    /// them may be lost.
+    #[arg(long)]
+    pub allow_destroy: bool,
+
+    /// Allow a plan over the safety limits (`defaults.safety`).
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
+    let saved = match &args.plan {
+        Some(path) => Some(read_saved(path)?),
+        None => None,
+    };
+    let (profile, targets) = match &saved {
+        Some((source, _)) => {
+            if global.profile.is_some() && global.profile != source.profile {
+                anyhow::bail!(
+                    "the saved plan was made with profile {:?}; do not pass another --profile",
+                    source.profile
+                );
+            }
+            if !global.targets.is_empty() && global.targets != source.targets {
+                anyhow::bail!(
+                    "the saved plan was made with --target {:?}; do not pass other targets",
+                    source.targets
+                );
+            }
+            (source.profile.clone(), source.targets.clone())
+        }
+        None => (global.profile.clone(), global.targets.clone()),
+    };
+    let Some(loaded) = super::load(global, profile, targets.clone())? else {
+        return Ok(EXIT_ERROR);
+    };
+    let registry = Registry::from_config(&loaded.config, &loaded.base_dir);
+    let scoped = Global {
+        file: global.file.clone(),
+        profile: None,
+        targets,
+        no_color: global.no_color,
+        verbose: global.verbose,
+    };
+    let plan = super::plan::make_plan(&scoped, &loaded, &registry)?;
+    if let Some((source, value)) = &saved {
+        if source.sha256 != loaded.source_sha256 {
+            anyhow::bail!("{} changed since the plan was made; run plan again and review the new plan\nnothing was changed", global.file.display());
+        }
+        check_same(&plan, value)?;
+    }
+    let color = super::stdout_color(global);
+    print!("{}", render::text::plan(&plan, color));
+    if !plan.has_changes() {
+        return Ok(EXIT_OK);
+    }
+    let options = ApplyOptions {
+        allow_destroy: args.allow_destroy,
+        force: args.force,
+        progress: std::io::stderr().is_terminal(),
+    };
+    if let Err(refused) = apply::preflight(&plan, &options) {
+        eprintln!("error: {refused}");
+        return Ok(EXIT_ERROR);
+    }
+    if !args.auto_approve && !confirm()? {
+        eprintln!("Apply cancelled; nothing was changed.");
+        return Ok(EXIT_ERROR);
+    }
+    let rt = super::runtime()?;
+    let result = rt.block_on(apply::apply(&plan, &registry, &options));
+    report(&result);
+    Ok(if result.complete() {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    })
+}
+
+fn read_saved(path: &PathBuf) -> anyhow::Result<(PlanSource, serde_json::Value)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a mailform plan: {e}", path.display()))?;
+    let version = value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64);
+    if version != Some(PLAN_FORMAT_VERSION as u64) {
+        anyhow::bail!("{} has plan format version {version:?}; this mailform reads version {PLAN_FORMAT_VERSION}. Run plan again with this mailform", path.display());
+    }
+    let source: PlanSource =
+        serde_json::from_value(value.get("source").cloned().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("{} is not a mailform plan: {e}", path.display()))?;
+    Ok((source, value))
+}
+
+/// The saved plan must be what planning now gives: same live state, same
+/// changes. Anything else means the reviewed plan is not what would run.
+fn check_same(fresh: &Plan, saved: &serde_json::Value) -> anyhow::Result<()> {
+    if saved
+        .get("live_fingerprint")
+        .and_then(serde_json::Value::as_str)
+        != Some(fresh.live_fingerprint.as_str())
+    {
+        anyhow::bail!("the live state changed since the plan was made (someone else applied, or edited the provider by hand); run plan again and review the new plan\nnothing was changed");
+    }
+    let now = serde_json::to_value(fresh)?;
+    for part in ["zones", "mail"] {
+        if now.get(part) != saved.get(part) {
+            anyhow::bail!("the saved plan's {part} changes differ from what planning gives now (was it made by another mailform version, or edited?); run plan again\nnothing was changed");
+        }
+    }
+    Ok(())
+}
+
+fn confirm() -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("refusing to apply without confirmation: there is no terminal to ask on. Review the plan, then pass --auto-approve (as CI does after review)\nnothing was changed");
+    }
+    eprint!("\nApply these changes? Only 'yes' will be accepted: ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn report(result: &apply::ApplyResult) {
+    for e in &result.entries {
+        match &e.outcome {
+            ChangeOutcome::Applied => println!("  done     {} {}", e.scope, e.change),
+            ChangeOutcome::Failed(err) => println!("  FAILED   {} {}: {err}", e.scope, e.change),
+            ChangeOutcome::NotAttempted(why) => {
+                println!("  skipped  {} {}: {why}", e.scope, e.change)
+            }
+        }
+    }
+    if result.complete() {
+        println!("\nApply complete: {} change(s) applied.", result.applied());
+    } else {
+        println!(
+            "\nApply incomplete: {} applied, {} failed, {} not attempted. Fix the cause and run apply again: it continues from what is live.",
+            result.applied(),
+            result.failed(),
+            result.not_attempted()
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! `mailform import`: live state to YAML.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{Global, EXIT_ERROR, EXIT_OK};
+use crate::registry::Registry;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Write the YAML here instead of stdout. An existing file is not
+    /// overwritten unless --overwrite is given.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Allow --out to replace an existing file.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<i32> {
+    let Some(loaded) = super::load(global, None, global.targets.clone())? else {
+        return Ok(EXIT_ERROR);
+    };
+    let registry = Registry::from_config(&loaded.config, &loaded.base_dir);
+    let rt = super::runtime()?;
+    let live = rt.block_on(crate::live::read(&loaded.desired, &registry))?;
+    let source = std::fs::read_to_string(&loaded.path)?;
+    let imported = crate::import::to_yaml(&source, &loaded.desired, &live)
+        .map_err(|e| anyhow::anyhow!("cannot write the YAML: {e}"))?;
+    for s in &imported.skipped {
+        eprintln!("note: skipped {s}: this record type cannot be declared in a mailform file yet");
+    }
+    match &args.out {
+        None => print!("{}", imported.yaml),
+        Some(path) => {
+            if path.exists() && !args.overwrite {
+                anyhow::bail!("{} exists; pass --overwrite to replace it", path.display());
+            }
+            std::fs::write(path, &imported.yaml)?;
+            eprintln!("Wrote {}.", path.display());
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,909 @@
+//! Checks a parsed config and compiles it into the [`Desired`] state.
+//!
+//! Every problem becomes a [`Diagnostic`] with the place it was written,
+//! the key path, what is wrong and the fix; all problems in a file are
+//! reported at once. Nothing here touches the network.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use globset::{Glob, GlobSetBuilder};
+use mailform_contract::dns::RData;
+use mailform_contract::name::{absolute_name, address_domain};
+use mailform_contract::{Alias, Group, Mailbox, MailboxState, RecordSet, RecordType, Secret};
+use serde_saphyr::Spanned;
+
+use super::diagnostic::{did_you_mean, key, Diagnostics, Loc};
+use super::interpolate::{interpolate, Env};
+use super::model::{Config, MailboxConfig, Role, StateConfig};
+use super::names::{check_address, check_record_name, domain_to_ascii};
+use super::records::{RecordSpec, RecordValue};
+use crate::desired::{Declared, Desired, DesiredMailDomain, DesiredMailbox, DesiredZone, Origin};
+
+/// Default TTL when neither the record set, the domain nor `defaults` set one.
+pub const DEFAULT_TTL: u32 = 3600;
+/// RFC 2181 §8: TTLs are 31-bit.
+pub const MAX_TTL: u32 = 2_147_483_647;
+
+struct Ctx<'a, 'd> {
+    diags: &'a mut Diagnostics<'d>,
+    base_dir: &'a Path,
+    env: &'a dyn Env,
+}
+
+/// Compiles `config` (with any profile already overlaid). Returns the
+/// desired state; errors are pushed into `diags`.
+pub fn compile(
+    config: &Config,
+    base_dir: &Path,
+    env: &dyn Env,
+    diags: &mut Diagnostics,
+) -> Desired {
+    let mut ctx = Ctx {
+        diags,
+        base_dir,
+        env,
+    };
+    if config.version.value != 1 {
+        ctx.diags.error(
+            Loc::of(&config.version),
+            "version",
+            format!("unsupported file format version {}", config.version.value),
+            Some("this mailform reads `version: 1`".to_string()),
+        );
+    }
+    let default_ttl = config
+        .defaults
+        .ttl
+        .as_ref()
+        .map(|t| check_ttl(&mut ctx, t, "defaults.ttl"))
+        .unwrap_or(DEFAULT_TTL);
+
+    let mut desired = Desired {
+        safety: config.defaults.safety.clone(),
+        ..Desired::default()
+    };
+    // Mail domains, by ASCII name, so that addresses can be checked against them.
+    let mut mail_domains: BTreeMap<String, DesiredMailDomain> = BTreeMap::new();
+    let mut seen_domains: HashMap<String, Loc> = HashMap::new();
+
+    for (raw_name, name_loc, domain) in config.domains.iter() {
+        let path = format!("domains.{}", key(raw_name));
+        let zone = match domain_to_ascii(raw_name) {
+            Ok(z) => z,
+            Err(e) => {
+                ctx.diags.error(
+                    name_loc,
+                    &path,
+                    format!("invalid domain name `{raw_name}`: {e}"),
+                    Some("write a domain such as `example.com`".to_string()),
+                );
+                continue;
+            }
+        };
+        if let Some(first) = seen_domains.insert(zone.clone(), name_loc) {
+            ctx.diags.error(
+                name_loc,
+                &path,
+                format!(
+                    "domain `{zone}` is declared twice (first at line {})",
+                    first.line
+                ),
+                Some("merge the two entries into one".to_string()),
+            );
+            continue;
+        }
+        if let Some(dns) = &domain.dns {
+            let provider_ok = check_provider(
+                &mut ctx,
+                config,
+                &dns.provider,
+                Role::Dns,
+                &format!("{path}.dns.provider"),
+            );
+            let zone_ttl = dns
+                .ttl
+                .as_ref()
+                .map(|t| check_ttl(&mut ctx, t, &format!("{path}.dns.ttl")))
+                .unwrap_or(default_ttl);
+            let mut globs = GlobSetBuilder::new();
+            let mut patterns = Vec::new();
+            for pat in &dns.ignore {
+                match Glob::new(&pat.value.to_ascii_lowercase()) {
+                    Ok(g) => {
+                        globs.add(g);
+                        patterns.push(pat.value.to_ascii_lowercase());
+                    }
+                    Err(e) => ctx.diags.error(
+                        Loc::of(pat),
+                        &format!("{path}.dns.ignore"),
+                        format!("invalid glob `{}`: {e}", pat.value),
+                        Some("use `*` and `?` wildcards, e.g. `_acme-challenge*`".to_string()),
+                    ),
+                }
+            }
+            let records = compile_records(&mut ctx, &zone, &path, &domain.records, zone_ttl);
+            if provider_ok {
+                desired.zones.push(DesiredZone {
+                    zone: zone.clone(),
+                    provider: dns.provider.value.clone(),
+                    manage: dns.manage,
+                    ignore: globs.build().unwrap_or_else(|_| globset::GlobSet::empty()),
+                    ignore_patterns: patterns,
+                    records,
+                });
+            }
+        } else if !domain.records.is_empty() {
+            ctx.diags.error(
+                name_loc,
+                &path,
+                format!("domain `{zone}` declares records but no DNS provider"),
+                Some(
+                    "add `dns: {provider: <name>}` naming a DNS provider under `providers`"
+                        .to_string(),
+                ),
+            );
+        }
+        if let Some(mail) = &domain.mail {
+            if check_provider(
+                &mut ctx,
+                config,
+                &mail.provider,
+                Role::Mail,
+                &format!("{path}.mail.provider"),
+            ) {
+                mail_domains.insert(
+                    zone.clone(),
+                    DesiredMailDomain {
+                        domain: zone.clone(),
+                        provider: mail.provider.value.clone(),
+                        manage: mail.manage,
+                        mailboxes: Vec::new(),
+                        aliases: Vec::new(),
+                        groups: Vec::new(),
+                    },
+                );
+            }
+        }
+    }
+
+    compile_mail(&mut ctx, config, &mut mail_domains);
+    desired.mail = mail_domains.into_values().collect();
+    desired
+}
+
+fn check_ttl(ctx: &mut Ctx, ttl: &Spanned<u32>, path: &str) -> u32 {
+    if ttl.value == 0 || ttl.value > MAX_TTL {
+        ctx.diags.error(
+            Loc::of(ttl),
+            path,
+            format!("TTL {} is out of range", ttl.value),
+            Some(format!(
+                "use a number of seconds from 1 to {MAX_TTL} (3600 is one hour)"
+            )),
+        );
+        return DEFAULT_TTL;
+    }
+    ttl.value
+}
+
+fn check_provider(
+    ctx: &mut Ctx,
+    config: &Config,
+    name: &Spanned<String>,
+    role: Role,
+    path: &str,
+) -> bool {
+    let want = match role {
+        Role::Dns => "DNS",
+        Role::Mail => "mail",
+    };
+    match config.providers.get(&name.value) {
+        Some(p) if p.role() == role => true,
+        Some(p) => {
+            ctx.diags.error(
+                Loc::of(name),
+                path,
+                format!(
+                    "provider `{}` is a {} provider, not a {want} provider",
+                    name.value,
+                    p.kind()
+                ),
+                Some(format!("name a {want} provider here")),
+            );
+            false
+        }
+        None => {
+            let names: Vec<&str> = config.providers.keys().collect();
+            let fix = match did_you_mean(&name.value, names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if names.is_empty() => "define it under `providers:`".to_string(),
+                None => format!(
+                    "define it under `providers:`, or use one of: {}",
+                    names.join(", ")
+                ),
+            };
+            ctx.diags.error(
+                Loc::of(name),
+                path,
+                format!("provider `{}` is not defined", name.value),
+                Some(fix),
+            );
+            false
+        }
+    }
+}
+
+fn compile_records(
+    ctx: &mut Ctx,
+    zone: &str,
+    domain_path: &str,
+    records: &super::spanned_map::SpannedMap<super::spanned_map::SpannedMap<RecordSpec>>,
+    zone_ttl: u32,
+) -> Vec<Declared<RecordSet>> {
+    let mut out: Vec<Declared<RecordSet>> = Vec::new();
+    let mut seen_names: HashMap<String, Loc> = HashMap::new();
+    for (rel, name_loc, types) in records.iter() {
+        let name_path = format!("{domain_path}.records.{}", key(rel));
+        if let Err(e) = check_record_name(rel) {
+            ctx.diags.error(
+                name_loc,
+                &name_path,
+                format!("invalid record name `{rel}`: {e}"),
+                None,
+            );
+            continue;
+        }
+        let abs = absolute_name(rel, zone);
+        if let Some(first) = seen_names.insert(abs.clone(), name_loc) {
+            ctx.diags.error(
+                name_loc,
+                &name_path,
+                format!("record name `{rel}` is declared twice (first at line {}; names are case-insensitive)", first.line),
+                Some("merge the two entries".to_string()),
+            );
+            continue;
+        }
+        let mut types_here: Vec<(RecordType, Loc)> = Vec::new();
+        for (type_name, type_loc, spec) in types.iter() {
+            let set_path = format!("{name_path}.{type_name}");
+            let rtype = RecordType::parse(type_name);
+            if !RecordType::DECLARABLE.contains(&rtype)
+                || type_name != type_name.to_ascii_uppercase()
+            {
+                let known: Vec<&str> = RecordType::DECLARABLE.iter().map(|t| t.as_str()).collect();
+                let fix = if RecordType::DECLARABLE.contains(&rtype) {
+                    format!("write record types in upper case: `{}`", rtype.as_str())
+                } else {
+                    match did_you_mean(type_name, known.iter().copied()) {
+                        Some(s) => {
+                            format!("did you mean `{s}`? Record types: {}", known.join(", "))
+                        }
+                        None => format!("record types: {}", known.join(", ")),
+                    }
+                };
+                ctx.diags.error(
+                    type_loc,
+                    &set_path,
+                    format!("unknown record type `{type_name}`"),
+                    Some(fix),
+                );
+                continue;
+            }
+            let ttl = spec
+                .ttl
+                .as_ref()
+                .map(|t| check_ttl(ctx, t, &format!("{set_path}.ttl")))
+                .unwrap_or(zone_ttl);
+            if spec.values.is_empty() {
+                ctx.diags.error(
+                    type_loc,
+                    &set_path,
+                    format!("record set `{rel}` {type_name} has no values"),
+                    Some("give at least one value, or remove the entry".to_string()),
+                );
+                continue;
+            }
+            let mut values = Vec::new();
+            for v in &spec.values {
+                if let Some(rdata) = compile_value(ctx, &rtype, v, &set_path) {
+                    values.push(rdata);
+                }
+            }
+            if values.len() != spec.values.len() {
+                continue;
+            }
+            if rtype == RecordType::Cname && values.len() > 1 {
+                ctx.diags.error(
+                    type_loc,
+                    &set_path,
+                    format!(
+                        "`{rel}` has {} CNAME values; a name can hold only one CNAME",
+                        values.len()
+                    ),
+                    Some("keep one target".to_string()),
+                );
+                continue;
+            }
+            if rtype == RecordType::Mx {
+                check_null_mx(ctx, &values, type_loc, &set_path);
+            }
+            types_here.push((rtype.clone(), type_loc));
+            out.push(Declared {
+                item: RecordSet {
+                    name: abs.clone(),
+                    rtype,
+                    ttl,
+                    values,
+                },
+                origin: Origin {
+                    loc: type_loc,
+                    path: set_path,
+                },
+            });
+        }
+        if let Some((_, cname_loc)) = types_here.iter().find(|(t, _)| *t == RecordType::Cname) {
+            if rel == "@" {
+                ctx.diags.error(
+                    *cname_loc,
+                    &format!("{name_path}.CNAME"),
+                    "a CNAME cannot be at the domain itself (`@`): the apex holds SOA and NS records",
+                    Some("use A/AAAA records at `@`, or a provider's CNAME-flattening record type".to_string()),
+                );
+            } else if types_here.len() > 1 {
+                let others: Vec<&str> = types_here
+                    .iter()
+                    .filter(|(t, _)| *t != RecordType::Cname)
+                    .map(|(t, _)| t.as_str())
+                    .collect();
+                ctx.diags.error(
+                    *cname_loc,
+                    &format!("{name_path}.CNAME"),
+                    format!("`{rel}` has a CNAME beside other data ({}); RFC 1034 allows nothing else at a CNAME's name", others.join(", ")),
+                    Some("remove the CNAME, or move the other records to another name".to_string()),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn compile_value(
+    ctx: &mut Ctx,
+    rtype: &RecordType,
+    value: &Spanned<RecordValue>,
+    path: &str,
+) -> Option<RData> {
+    let loc = Loc::of(value);
+    match &value.value {
+        RecordValue::Chunks(chunks) => {
+            if *rtype != RecordType::Txt {
+                ctx.diags.error(
+                    loc,
+                    path,
+                    format!("`chunks` is only for TXT records, not {rtype}"),
+                    None,
+                );
+                return None;
+            }
+            let mut resolved = Vec::new();
+            for c in chunks {
+                let text = resolve(ctx, c, loc, path)?;
+                if text.len() > 255 {
+                    ctx.diags.error(
+                        loc,
+                        path,
+                        format!("a TXT chunk is {} bytes long; one DNS character-string holds at most 255", text.len()),
+                        Some("split it into more chunks of at most 255 bytes".to_string()),
+                    );
+                    return None;
+                }
+                resolved.push(text);
+            }
+            Some(RData::Txt { chunks: resolved })
+        }
+        RecordValue::Text(raw) => {
+            let text = resolve(ctx, raw, loc, path)?;
+            if *rtype == RecordType::Txt {
+                if text.len() > 255 {
+                    let chunks = mailform_contract::dns::split_txt(&text);
+                    ctx.diags.error(
+                        loc,
+                        path,
+                        format!("TXT value is {} bytes long and not split; one DNS character-string holds at most 255 bytes", text.len()),
+                        Some(format!(
+                            "write it as `{{chunks: [...]}}` with {} strings of at most 255 bytes each (DKIM keys usually need this)",
+                            chunks.len()
+                        )),
+                    );
+                    return None;
+                }
+                return Some(RData::Txt { chunks: vec![text] });
+            }
+            let target_is_ip =
+                |t: &str| t.trim_end_matches('.').parse::<std::net::IpAddr>().is_ok();
+            let last = text.split_whitespace().last().unwrap_or("");
+            match rtype {
+                RecordType::Mx if target_is_ip(last) => {
+                    ctx.diags.error(
+                        loc,
+                        path,
+                        format!("MX record points at the IP address `{last}`; an MX must name a host (RFC 5321 §5.1)"),
+                        Some(format!("point it at a host name, e.g. `10 mail.example.com.`, and give that host an A record for {last}")),
+                    );
+                    return None;
+                }
+                RecordType::Cname | RecordType::Ns | RecordType::Srv if target_is_ip(last) => {
+                    ctx.diags.error(
+                        loc,
+                        path,
+                        format!("{rtype} target `{last}` is an IP address; it must be a host name"),
+                        Some(if *rtype == RecordType::Cname {
+                            "use an A or AAAA record for an address".to_string()
+                        } else {
+                            "name a host that has an A/AAAA record".to_string()
+                        }),
+                    );
+                    return None;
+                }
+                _ => {}
+            }
+            match RData::parse(rtype, &text) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    ctx.diags
+                        .error(loc, path, e.0, Some(example_for(rtype).to_string()));
+                    None
+                }
+            }
+        }
+    }
+}
+
+fn example_for(rtype: &RecordType) -> &'static str {
+    match rtype {
+        RecordType::A => "write an IPv4 address, e.g. `192.0.2.10`",
+        RecordType::Aaaa => "write an IPv6 address, e.g. `2001:db8::10`",
+        RecordType::Cname => "write one host name, e.g. `ghs.googlehosted.com.`",
+        RecordType::Ns => "write one host name, e.g. `ns1.example.net.`",
+        RecordType::Mx => "write `<preference> <host>`, e.g. `10 mx1.example.com.`",
+        RecordType::Srv => {
+            "write `<priority> <weight> <port> <target>`, e.g. `0 1 443 autodiscover.example.com.`"
+        }
+        RecordType::Caa => "write `<flags> <tag> \"<value>\"`, e.g. `0 issue \"letsencrypt.org\"`",
+        _ => "see the record type's zone-file notation",
+    }
+}
+
+fn check_null_mx(ctx: &mut Ctx, values: &[RData], loc: Loc, path: &str) {
+    let is_null = |r: &RData| matches!(r, RData::Mx { exchange, .. } if exchange.is_empty());
+    if values.iter().any(is_null) && values.len() > 1 {
+        ctx.diags.error(
+            loc,
+            path,
+            "a null MX (`0 .`, RFC 7505) says the domain accepts no mail; it cannot stand beside other MX records",
+            Some("keep either the null MX or the real ones".to_string()),
+        );
+    }
+}
+
+fn resolve(ctx: &mut Ctx, raw: &str, loc: Loc, path: &str) -> Option<String> {
+    match interpolate(raw, ctx.base_dir, ctx.env) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            ctx.diags.error(loc, path, e.message, Some(e.fix));
+            None
+        }
+    }
+}
+
+/// What kind of mail object owns an address, for duplicate and reference checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Mailbox,
+    MailboxAlias,
+    Alias,
+    Group,
+    GroupAlias,
+}
+
+impl Kind {
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Mailbox => "a mailbox",
+            Kind::MailboxAlias => "a mailbox alias",
+            Kind::Alias => "an alias",
+            Kind::Group => "a group",
+            Kind::GroupAlias => "a group alias",
+        }
+    }
+}
+
+struct Registry {
+    owners: HashMap<String, (Kind, Loc)>,
+}
+
+impl Registry {
+    fn claim(
+        &mut self,
+        ctx: &mut Ctx,
+        raw: &str,
+        loc: Loc,
+        kind: Kind,
+        path: &str,
+        managed: &BTreeMap<String, DesiredMailDomain>,
+    ) -> Option<String> {
+        let address = match check_address(raw) {
+            Ok(a) => a,
+            Err(e) => {
+                ctx.diags.error(
+                    loc,
+                    path,
+                    e,
+                    Some("write an address such as `alice@example.com`".to_string()),
+                );
+                return None;
+            }
+        };
+        let domain = address_domain(&address).unwrap_or_default().to_string();
+        if !managed.contains_key(&domain) {
+            ctx.diags.error(
+                loc,
+                path,
+                format!(
+                    "`{address}` is in domain `{domain}`, which has no mail provider in this file"
+                ),
+                Some(format!(
+                    "declare `{domain}` under `domains:` with `mail: {{provider: <name>}}`"
+                )),
+            );
+            return None;
+        }
+        if let Some((other, first)) = self.owners.get(&address) {
+            ctx.diags.error(
+                loc,
+                path,
+                format!("`{address}` is already {} (line {}); addresses are case-insensitive and must be unique across mailboxes, aliases and groups", other.noun(), first.line),
+                Some("remove one of the two".to_string()),
+            );
+            return None;
+        }
+        self.owners.insert(address.clone(), (kind, loc));
+        Some(address)
+    }
+}
+
+fn compile_mail(ctx: &mut Ctx, config: &Config, domains: &mut BTreeMap<String, DesiredMailDomain>) {
+    let mut reg = Registry {
+        owners: HashMap::new(),
+    };
+    // Pass 1: claim every address, so references can be checked in pass 2.
+    let empty = MailboxConfig::default();
+    let mut mailboxes = Vec::new();
+    for (raw, loc, mb) in config.mailboxes.iter() {
+        let path = format!("mailboxes.{}", key(raw));
+        let mb = mb.as_ref().unwrap_or(&empty);
+        let Some(address) = reg.claim(ctx, raw, loc, Kind::Mailbox, &path, domains) else {
+            continue;
+        };
+        let mut aliases = Vec::new();
+        for a in &mb.aliases {
+            if let Some(alias) = reg.claim(
+                ctx,
+                &a.value,
+                Loc::of(a),
+                Kind::MailboxAlias,
+                &format!("{path}.aliases"),
+                domains,
+            ) {
+                aliases.push(alias);
+            }
+        }
+        mailboxes.push((address, loc, path, mb, aliases));
+    }
+    let mut aliases = Vec::new();
+    for (raw, loc, alias) in config.aliases.iter() {
+        let path = format!("aliases.{}", key(raw));
+        if let Some(address) = reg.claim(ctx, raw, loc, Kind::Alias, &path, domains) {
+            aliases.push((address, loc, path, alias));
+        }
+    }
+    let mut groups = Vec::new();
+    for (raw, loc, group) in config.groups.iter() {
+        let path = format!("groups.{}", key(raw));
+        let Some(address) = reg.claim(ctx, raw, loc, Kind::Group, &path, domains) else {
+            continue;
+        };
+        let mut galiases = Vec::new();
+        for a in &group.aliases {
+            if let Some(alias) = reg.claim(
+                ctx,
+                &a.value,
+                Loc::of(a),
+                Kind::GroupAlias,
+                &format!("{path}.aliases"),
+                domains,
+            ) {
+                galiases.push(alias);
+            }
+        }
+        groups.push((address, loc, path, group, galiases));
+    }
+
+    // Pass 2: references, states and the forwarding graph.
+    let mut edges: BTreeMap<String, Vec<(String, Loc)>> = BTreeMap::new();
+    for (address, loc, path, mb, mailbox_aliases) in mailboxes {
+        let state = mb
+            .state
+            .as_ref()
+            .map(|s| s.value)
+            .unwrap_or(StateConfig::Active);
+        let successor = mb.successor.as_ref().and_then(|s| {
+            let target = check_reference(ctx, &reg, s, &format!("{path}.successor"), domains)?;
+            if target == address {
+                ctx.diags.error(
+                    Loc::of(s),
+                    &format!("{path}.successor"),
+                    "a mailbox cannot be its own successor",
+                    None,
+                );
+                return None;
+            }
+            Some(target)
+        });
+        if state == StateConfig::Offboarded && mb.successor.is_none() {
+            ctx.diags.warning(
+                loc,
+                &path,
+                format!("`{address}` is offboarded without a successor: new mail to it will be kept but nobody reads it"),
+                Some("add `successor: <address>` so that customers' mail reaches someone".to_string()),
+            );
+        }
+        let password = mb.password_hash.as_ref().and_then(|p| {
+            let value = resolve(ctx, &p.value, Loc::of(p), &format!("{path}.password_hash"))?;
+            check_password_hash(ctx, &value, Loc::of(p), &format!("{path}.password_hash"))?;
+            Some(Secret::new(value))
+        });
+        let domain = address_domain(&address).unwrap_or_default().to_string();
+        let Some(dom) = domains.get_mut(&domain) else {
+            continue;
+        };
+        dom.mailboxes.push(DesiredMailbox {
+            mailbox: Mailbox {
+                id: None,
+                address: address.clone(),
+                display_name: mb.name.as_ref().map(|n| n.value.clone()),
+                state: match state {
+                    StateConfig::Active | StateConfig::Deleted => MailboxState::Active,
+                    StateConfig::Suspended => MailboxState::Suspended,
+                    StateConfig::Offboarded => MailboxState::Offboarded,
+                },
+                successor,
+                aliases: mailbox_aliases.clone(),
+            },
+            delete: state == StateConfig::Deleted,
+            password,
+            origin: Origin { loc, path },
+        });
+        for a in mailbox_aliases {
+            edges.entry(a).or_default().push((address.clone(), loc));
+        }
+    }
+    for (address, loc, path, alias) in aliases {
+        if alias.to.is_empty() {
+            ctx.diags.error(
+                loc,
+                &path,
+                format!("alias `{address}` forwards to nothing"),
+                Some("list at least one address under `to:`, or remove the alias".to_string()),
+            );
+            continue;
+        }
+        let mut targets = Vec::new();
+        for t in &alias.to {
+            if let Some(target) = check_reference(ctx, &reg, t, &format!("{path}.to"), domains) {
+                if target == address {
+                    ctx.diags.error(
+                        Loc::of(t),
+                        &format!("{path}.to"),
+                        format!("alias `{address}` forwards to itself"),
+                        Some("remove it from its own `to:` list".to_string()),
+                    );
+                    continue;
+                }
+                edges
+                    .entry(address.clone())
+                    .or_default()
+                    .push((target.clone(), Loc::of(t)));
+                targets.push(target);
+            }
+        }
+        let domain = address_domain(&address).unwrap_or_default().to_string();
+        if let Some(dom) = domains.get_mut(&domain) {
+            dom.aliases.push(Declared {
+                item: Alias { address, targets },
+                origin: Origin { loc, path },
+            });
+        }
+    }
+    for (address, loc, path, group, galiases) in groups {
+        let mut members = Vec::new();
+        for m in &group.members {
+            if let Some(member) = check_reference(ctx, &reg, m, &format!("{path}.members"), domains)
+            {
+                if member == address {
+                    ctx.diags.error(
+                        Loc::of(m),
+                        &format!("{path}.members"),
+                        format!("group `{address}` lists itself as a member"),
+                        None,
+                    );
+                    continue;
+                }
+                edges
+                    .entry(address.clone())
+                    .or_default()
+                    .push((member.clone(), Loc::of(m)));
+                members.push(member);
+            }
+        }
+        if group.members.is_empty() {
+            ctx.diags.warning(
+                loc,
+                &path,
+                format!("group `{address}` has no members: mail to it goes nowhere"),
+                Some("add `members:`".to_string()),
+            );
+        }
+        for a in &galiases {
+            edges
+                .entry(a.clone())
+                .or_default()
+                .push((address.clone(), loc));
+        }
+        let domain = address_domain(&address).unwrap_or_default().to_string();
+        if let Some(dom) = domains.get_mut(&domain) {
+            dom.groups.push(Declared {
+                item: Group {
+                    id: None,
+                    address,
+                    display_name: group.name.as_ref().map(|n| n.value.clone()),
+                    members,
+                    aliases: galiases,
+                    allow_external: group.allow_external,
+                },
+                origin: Origin { loc, path },
+            });
+        }
+    }
+    check_loops(ctx, &edges, &reg);
+}
+
+/// Checks an address that must exist: in a managed domain it must belong to
+/// something in this file; outside, any valid address will do.
+fn check_reference(
+    ctx: &mut Ctx,
+    reg: &Registry,
+    raw: &Spanned<String>,
+    path: &str,
+    domains: &BTreeMap<String, DesiredMailDomain>,
+) -> Option<String> {
+    let loc = Loc::of(raw);
+    let address = match check_address(&raw.value) {
+        Ok(a) => a,
+        Err(e) => {
+            ctx.diags.error(
+                loc,
+                path,
+                e,
+                Some("write an address such as `alice@example.com`".to_string()),
+            );
+            return None;
+        }
+    };
+    let domain = address_domain(&address).unwrap_or_default();
+    if domains.contains_key(domain) && !reg.owners.contains_key(&address) {
+        let known: Vec<&str> = reg.owners.keys().map(String::as_str).collect();
+        let fix = match did_you_mean(&address, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "declare `{address}` as a mailbox, alias or group, or point at an existing one"
+            ),
+        };
+        ctx.diags.error(loc, path, format!("`{address}` is in managed domain `{domain}` but is not a mailbox, alias or group here: mail to it would bounce"), Some(fix));
+        return None;
+    }
+    Some(address)
+}
+
+fn check_loops(ctx: &mut Ctx, edges: &BTreeMap<String, Vec<(String, Loc)>>, reg: &Registry) {
+    // Iterative three-colour DFS; a back edge is a loop.
+    let mut colour: HashMap<&str, u8> = HashMap::new();
+    let mut reported: BTreeSet<Vec<String>> = BTreeSet::new();
+    for start in edges.keys() {
+        if colour.get(start.as_str()).copied().unwrap_or(0) != 0 {
+            continue;
+        }
+        let mut stack: Vec<(&str, usize)> = vec![(start.as_str(), 0)];
+        colour.insert(start, 1);
+        while let Some((node, idx)) = stack.pop() {
+            let next = edges.get(node).and_then(|v| v.get(idx));
+            match next {
+                None => {
+                    colour.insert(node, 2);
+                }
+                Some((target, loc)) => {
+                    stack.push((node, idx + 1));
+                    match colour.get(target.as_str()).copied().unwrap_or(0) {
+                        0 => {
+                            colour.insert(target, 1);
+                            stack.push((target, 0));
+                        }
+                        1 => {
+                            let pos = stack.iter().position(|(n, _)| *n == target).unwrap_or(0);
+                            let mut cycle: Vec<String> =
+                                stack[pos..].iter().map(|(n, _)| n.to_string()).collect();
+                            let mut canonical = cycle.clone();
+                            canonical.sort();
+                            if reported.insert(canonical) {
+                                cycle.push(target.clone());
+                                let kind = reg
+                                    .owners
+                                    .get(node)
+                                    .map(|(k, _)| k.noun())
+                                    .unwrap_or("an address");
+                                ctx.diags.error(
+                                    *loc,
+                                    "",
+                                    format!("forwarding loop: {} ({} forwards back into the loop)", cycle.join(" → "), kind),
+                                    Some("break the loop: one of these must deliver to a mailbox or an outside address".to_string()),
+                                );
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn check_password_hash(ctx: &mut Ctx, value: &str, loc: Loc, path: &str) -> Option<()> {
+    const SCHEMES: [&str; 6] = [
+        "SHA512-CRYPT",
+        "SHA256-CRYPT",
+        "BLF-CRYPT",
+        "ARGON2ID",
+        "ARGON2I",
+        "BCRYPT",
+    ];
+    let scheme = value
+        .strip_prefix('{')
+        .and_then(|r| r.split_once('}'))
+        .map(|(s, rest)| (s, rest));
+    match scheme {
+        Some((s, rest)) if SCHEMES.contains(&s) && !rest.is_empty() => Some(()),
+        Some((s, _)) if SCHEMES.contains(&s) => {
+            ctx.diags.error(
+                loc,
+                path,
+                "the password hash is empty after its scheme",
+                None,
+            );
+            None
+        }
+        _ => {
+            // Never echo the value: it may be a clear-text password.
+            ctx.diags.error(
+                loc,
+                path,
+                "`password_hash` is not a password hash in a scheme mailform accepts",
+                Some(format!(
+                    "write `{{SCHEME}}hash` with SCHEME one of {}; make one with `doveadm pw -s SHA512-CRYPT`",
+                    SCHEMES.join(", ")
+                )),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Diagnostics: an error or warning about the user's file, with where it is
+//! (file:line:column and the key path), what is wrong and how to fix it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A position in a source file, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Loc {
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Loc {
+    pub fn new(line: u64, column: u64) -> Loc {
+        Loc {
+            line: line.min(u32::MAX as u64) as u32,
+            column: column.min(u32::MAX as u64) as u32,
+        }
+    }
+
+    pub fn of<T>(s: &serde_saphyr::Spanned<T>) -> Loc {
+        Loc::new(s.referenced.line(), s.referenced.column())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding about the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: PathBuf,
+    pub loc: Loc,
+    /// Where in the document, e.g. `domains."example.com".records.www.MX`.
+    pub path: String,
+    pub message: String,
+    /// What to do about it.
+    pub fix: Option<String>,
+    /// The source line, for the snippet.
+    pub source_line: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        writeln!(f, "{kind}: {}", self.message)?;
+        write!(
+            f,
+            "  --> {}:{}:{}",
+            self.file.display(),
+            self.loc.line,
+            self.loc.column
+        )?;
+        if !self.path.is_empty() {
+            write!(f, " (at `{}`)", self.path)?;
+        }
+        if let Some(line) = &self.source_line {
+            let gutter = self.loc.line.to_string();
+            let pad = " ".repeat(gutter.len());
+            write!(f, "\n {pad} |\n {gutter} | {line}\n {pad} | ")?;
+            let col = self.loc.column.max(1) as usize - 1;
+            let caret_pad: String = line
+                .chars()
+                .take(col)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            write!(f, "{caret_pad}^")?;
+        }
+        if let Some(fix) = &self.fix {
+            write!(f, "\n  = fix: {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects diagnostics for one file, filling in the snippet line.
+pub struct Diagnostics<'a> {
+    file: &'a Path,
+    source: &'a str,
+    pub items: Vec<Diagnostic>,
+}
+
+impl<'a> Diagnostics<'a> {
+    pub fn new(file: &'a Path, source: &'a str) -> Self {
+        Diagnostics {
+            file,
+            source,
+            items: Vec::new(),
+        }
+    }
+
+    fn push(
+        &mut self,
+        severity: Severity,
+        loc: Loc,
+        path: &str,
+        message: String,
+        fix: Option<String>,
+    ) {
+        let source_line = (loc.line > 0)
+            .then(|| self.source.lines().nth(loc.line as usize - 1))
+            .flatten()
+            .map(str::to_string);
+        self.items.push(Diagnostic {
+            severity,
+            file: self.file.to_path_buf(),
+            loc,
+            path: path.to_string(),
+            message,
+            fix,
+            source_line,
+        });
+    }
+
+    pub fn error(
+        &mut self,
+        loc: Loc,
+        path: &str,
+        message: impl Into<String>,
+        fix: impl Into<Option<String>>,
+    ) {
+        self.push(Severity::Error, loc, path, message.into(), fix.into());
+    }
+
+    pub fn warning(
+        &mut self,
+        loc: Loc,
+        path: &str,
+        message: impl Into<String>,
+        fix: impl Into<Option<String>>,
+    ) {
+        self.push(Severity::Warning, loc, path, message.into(), fix.into());
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn into_sorted(mut self) -> Vec<Diagnostic> {
+        self.items
+            .sort_by(|a, b| (a.loc, &a.message).cmp(&(b.loc, &b.message)));
+        self.items.dedup();
+        self.items
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a
+/// likely typo.
+pub fn did_you_mean<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                c,
+            )
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Quotes a key for a key path when it holds dots or other specials.
+pub fn key(k: &str) -> String {
+    if k.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !k.is_empty()
+    {
+        k.to_string()
+    } else {
+        format!("\"{k}\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_words_only() {
+        assert_eq!(
+            did_you_mean("mailboxs", ["mailboxes", "domains"]),
+            Some("mailboxes")
+        );
+        assert_eq!(did_you_mean("zzz", ["mailboxes", "domains"]), None);
+    }
+
+    #[test]
+    fn renders_location_snippet_and_fix() {
+        let src = "a: 1\nstate: activ\n";
+        let mut d = Diagnostics::new(Path::new("m.yaml"), src);
+        d.error(
+            Loc { line: 2, column: 8 },
+            "state",
+            "unknown state",
+            Some("use `active`".into()),
+        );
+        let text = d.into_sorted()[0].to_string();
+        assert!(text.contains("m.yaml:2:8"), "{text}");
+        assert!(text.contains("state: activ"));
+        assert!(text.contains("       ^"));
+        assert!(text.contains("fix: use `active`"));
+    }
+}

@@ -1,0 +1,314 @@
+//! The YAML file format, version 1: the serde and JSON Schema types.
+//!
+//! These types hold what the user wrote, with source locations, and nothing
+//! derived. [`super::validate`] checks them and [`crate::desired`] compiles
+//! them into the desired state the planner compares with live state. Every
+//! field's doc comment becomes its description in the JSON Schema.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::records::RecordSpec;
+use super::spanned_map::SpannedMap;
+
+/// A mailform file: the whole mail estate of one organisation.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mailform configuration, version 1")]
+pub struct Config {
+    /// Version of this file format. Must be `1`.
+    #[schemars(with = "u32")]
+    pub version: Spanned<u32>,
+    /// Settings that apply to every domain unless it overrides them.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Named provider instances: where DNS zones and mailboxes live. Each
+    /// entry names one provider type with its settings, e.g.
+    /// `zones: {zonefile: {directory: ./zones}}`.
+    #[serde(default)]
+    pub providers: SpannedMap<ProviderConfig>,
+    /// The domains, keyed by domain name: which provider serves their DNS
+    /// and their mail, and the DNS records mailform manages.
+    #[serde(default)]
+    pub domains: SpannedMap<DomainConfig>,
+    /// Mailboxes keyed by address. A mailbox removed from this list is
+    /// reported, never deleted: set `state: deleted` to delete one.
+    #[serde(default)]
+    pub mailboxes: SpannedMap<Option<MailboxConfig>>,
+    /// Addresses that forward to other addresses, keyed by address.
+    #[serde(default)]
+    pub aliases: SpannedMap<AliasConfig>,
+    /// Distribution groups keyed by address.
+    #[serde(default)]
+    pub groups: SpannedMap<GroupConfig>,
+    /// Named overlays chosen with `--profile NAME`: each replaces whole
+    /// record sets, mailboxes, aliases and groups of the base file, e.g. a
+    /// prepared MX fail-over set.
+    #[serde(default)]
+    pub profiles: SpannedMap<ProfileConfig>,
+}
+
+/// Defaults for every domain.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// TTL in seconds for records that set none (default 3600).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub ttl: Option<Spanned<u32>>,
+    /// Limits that stop an apply from changing too much at once.
+    #[serde(default)]
+    pub safety: Safety,
+}
+
+/// Plan-size limits. A plan over a limit is refused unless `--force` is
+/// given. Limits apply only where at least `min_existing` objects exist.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Safety {
+    /// Largest share (in percent) of a zone's existing record sets one plan
+    /// may update or delete. Default 33.
+    #[serde(default = "default_dns_percent")]
+    pub max_dns_change_percent: u32,
+    /// Largest share (in percent) of a domain's existing mailboxes one plan
+    /// may update or delete. Default 10.
+    #[serde(default = "default_mailbox_percent")]
+    pub max_mailbox_change_percent: u32,
+    /// Limits apply only to zones and domains with at least this many
+    /// existing objects. Default 10.
+    #[serde(default = "default_min_existing")]
+    pub min_existing: u32,
+}
+
+fn default_dns_percent() -> u32 {
+    33
+}
+fn default_mailbox_percent() -> u32 {
+    10
+}
+fn default_min_existing() -> u32 {
+    10
+}
+
+impl Default for Safety {
+    fn default() -> Self {
+        Safety {
+            max_dns_change_percent: default_dns_percent(),
+            max_mailbox_change_percent: default_mailbox_percent(),
+            min_existing: default_min_existing(),
+        }
+    }
+}
+
+/// One provider instance: exactly one key naming the provider type.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProviderConfig {
+    /// DNS as RFC 1035 zone files in a directory (BIND, Knot and NSD serve
+    /// them). Needs no account; the offline default.
+    Zonefile(mailform_zonefile::Config),
+    /// A self-hosted Postfix + Dovecot estate: virtual mailbox and alias
+    /// maps plus a Dovecot passwd-file.
+    Postfix(mailform_postfix::Config),
+}
+
+/// What a provider type is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Dns,
+    Mail,
+}
+
+impl ProviderConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderConfig::Zonefile(_) => "zonefile",
+            ProviderConfig::Postfix(_) => "postfix",
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        match self {
+            ProviderConfig::Zonefile(_) => Role::Dns,
+            ProviderConfig::Postfix(_) => Role::Mail,
+        }
+    }
+}
+
+/// One domain.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// Which provider serves this domain's DNS, and what mailform owns there.
+    #[serde(default)]
+    pub dns: Option<DnsBinding>,
+    /// Which provider hosts this domain's mailboxes, aliases and groups.
+    #[serde(default)]
+    pub mail: Option<MailBinding>,
+    /// DNS records keyed by name relative to the domain (`@` is the domain
+    /// itself, `www`, `_dmarc`, `*.dev`), then by type (A, AAAA, CNAME, MX,
+    /// TXT, SRV, CAA, NS). A value is one record, a list of records, or
+    /// `{ttl: 300, values: [...]}`. Targets (CNAME, MX, NS, SRV) are
+    /// absolute names; the trailing dot is optional.
+    #[serde(default)]
+    pub records: SpannedMap<SpannedMap<RecordSpec>>,
+}
+
+/// DNS settings of a domain.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsBinding {
+    /// Name of a DNS provider under `providers`.
+    #[schemars(with = "String")]
+    pub provider: Spanned<String>,
+    /// `declared` (default): mailform touches only the (name, type) record
+    /// sets this file declares. `zone`: mailform owns the whole zone and
+    /// deletes record sets the file does not declare, except SOA, the apex
+    /// NS set and names matching `ignore`.
+    #[serde(default)]
+    pub manage: DnsManage,
+    /// Glob patterns of names (relative, like record keys) that mailform
+    /// never touches, even with `manage: zone`, e.g. `_acme-challenge*`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub ignore: Vec<Spanned<String>>,
+    /// Default TTL for this domain's records, in seconds.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub ttl: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsManage {
+    /// Only the record sets this file declares.
+    #[default]
+    Declared,
+    /// The whole zone, less SOA, apex NS and `ignore` patterns.
+    Zone,
+}
+
+/// Mail settings of a domain.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailBinding {
+    /// Name of a mail provider under `providers`.
+    #[schemars(with = "String")]
+    pub provider: Spanned<String>,
+    /// `declared` (default): aliases and groups missing from this file are
+    /// reported and left alone. `domain`: they are deleted. Mailboxes are
+    /// never deleted either way unless marked `state: deleted`.
+    #[serde(default)]
+    pub manage: MailManage,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailManage {
+    #[default]
+    Declared,
+    Domain,
+}
+
+/// A mailbox.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// Display name, e.g. `Alice Example`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+    /// `active` (default), `suspended` (mail kept and received, no sign-in),
+    /// `offboarded` (no sign-in, mail kept, new mail to `successor`) or
+    /// `deleted` (removed at `apply --allow-destroy`; mail may be lost).
+    #[serde(default)]
+    #[schemars(with = "Option<StateConfig>")]
+    pub state: Option<Spanned<StateConfig>>,
+    /// Who receives this mailbox's new mail once it is offboarded.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub successor: Option<Spanned<String>>,
+    /// More addresses that deliver to this mailbox.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub aliases: Vec<Spanned<String>>,
+    /// Initial password as a hash (`{SHA512-CRYPT}$6$...`, `{ARGON2ID}...`),
+    /// used only when the mailbox is created, never compared afterwards.
+    /// Write it as `${file:secrets/alice.hash}` or `${env:ALICE_HASH}`
+    /// rather than inline.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub password_hash: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StateConfig {
+    Active,
+    Suspended,
+    Offboarded,
+    Deleted,
+}
+
+/// An alias.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasConfig {
+    /// Where mail to the alias goes: one or more addresses.
+    #[schemars(with = "Vec<String>")]
+    pub to: Vec<Spanned<String>>,
+}
+
+/// A distribution group.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Display name.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+    /// Member addresses: mailboxes, other groups or outside addresses.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub members: Vec<Spanned<String>>,
+    /// More addresses of the group.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub aliases: Vec<Spanned<String>>,
+    /// Whether senders outside the organisation may mail the group
+    /// (default false).
+    #[serde(default)]
+    pub allow_external: bool,
+}
+
+/// An overlay chosen with `--profile`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// What the profile is for; shown in plans.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Per domain: record sets (by name and type) that replace the base
+    /// file's.
+    #[serde(default)]
+    pub domains: SpannedMap<ProfileDomain>,
+    /// Mailboxes that replace or add to the base file's.
+    #[serde(default)]
+    pub mailboxes: SpannedMap<Option<MailboxConfig>>,
+    /// Aliases that replace or add to the base file's.
+    #[serde(default)]
+    pub aliases: SpannedMap<AliasConfig>,
+    /// Groups that replace or add to the base file's.
+    #[serde(default)]
+    pub groups: SpannedMap<GroupConfig>,
+}
+
+/// A profile's changes to one domain.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDomain {
+    /// Record sets that replace the base file's, keyed by name then type.
+    #[serde(default)]
+    pub records: SpannedMap<SpannedMap<RecordSpec>>,
+}

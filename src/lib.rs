@@ -1,0 +1,20 @@
+//! mailform: infrastructure as code for company email.
+//!
+//! This crate is the engine, which decides. Data flows one way:
+//! YAML → [`config`] (parse, check) → [`desired`] state → [`plan`] (pure
+//! diff against [`live`] state read through the [`registry`]'s providers)
+//! → [`apply`] (ordered, safe) → providers. [`render`] prints plans;
+//! [`import`] turns live state back into YAML; [`cli`] is the command line.
+//! The providers themselves live in the `providers/` crates behind the
+//! `mailform-contract` traits.
+
+pub mod apply;
+pub mod cli;
+pub mod config;
+pub mod desired;
+pub mod import;
+pub mod live;
+pub mod plan;
+pub mod registry;
+pub mod render;
+pub mod schema;

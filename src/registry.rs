@@ -1,0 +1,58 @@
+//! The provider instances named in the file, built from their settings.
+//!
+//! This is the one place that knows every provider crate; the rest of the
+//! engine sees only the contract's traits.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use mailform_contract::{DnsProvider, MailProvider};
+
+use crate::config::model::{Config, ProviderConfig};
+
+#[derive(Clone, Default)]
+pub struct Registry {
+    pub dns: BTreeMap<String, Arc<dyn DnsProvider>>,
+    pub mail: BTreeMap<String, Arc<dyn MailProvider>>,
+}
+
+impl Registry {
+    /// Builds every provider in `config`. Construction does no I/O.
+    pub fn from_config(config: &Config, base_dir: &Path) -> Registry {
+        let mut reg = Registry::default();
+        for (name, _, provider) in config.providers.iter() {
+            match provider {
+                ProviderConfig::Zonefile(c) => {
+                    reg.dns.insert(
+                        name.to_string(),
+                        Arc::new(mailform_zonefile::ZonefileProvider::new(
+                            c.clone(),
+                            base_dir,
+                        )),
+                    );
+                }
+                ProviderConfig::Postfix(c) => {
+                    reg.mail.insert(
+                        name.to_string(),
+                        Arc::new(mailform_postfix::PostfixProvider::new(c.clone(), base_dir)),
+                    );
+                }
+            }
+        }
+        reg
+    }
+
+    pub fn dns(&self, name: &str) -> &Arc<dyn DnsProvider> {
+        // The config checks guarantee every referenced provider exists.
+        self.dns
+            .get(name)
+            .unwrap_or_else(|| panic!("DNS provider `{name}` missing from registry"))
+    }
+
+    pub fn mail(&self, name: &str) -> &Arc<dyn MailProvider> {
+        self.mail
+            .get(name)
+            .unwrap_or_else(|| panic!("mail provider `{name}` missing from registry"))
+    }
+}
