@@ -15,6 +15,7 @@
 pub mod dns;
 pub mod error;
 pub mod mail;
+pub mod memory;
 pub mod name;
 pub mod provider;
 pub mod secret;

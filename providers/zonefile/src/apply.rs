@@ -258,6 +258,7 @@ fn update_soa(
         .primary
         .as_deref()
         .map(normalize_name)
+        .filter(|p| !p.is_empty())
         .or_else(|| {
             sets.get(&(zone.to_string(), RecordType::Ns))
                 .and_then(|ns| ns.values.first())

@@ -540,6 +540,20 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn crlf_files_and_relative_origins() {
+        let text = "$TTL 300\r\n$ORIGIN mail\r\n@ A 192.0.2.1\r\nx TXT ( \"a\"\r\n \"b\" )\r\n";
+        let sets = parse(text).unwrap();
+        assert_eq!(
+            find(&sets, "mail.example.com", "A").values[0].presentation(),
+            "192.0.2.1"
+        );
+        assert_eq!(
+            find(&sets, "x.mail.example.com", "TXT").values[0].presentation(),
+            "\"a\" \"b\""
+        );
+    }
+
+    #[test]
     fn empty_file_has_no_records() {
         assert!(parse("; nothing yet\n").unwrap().is_empty());
     }

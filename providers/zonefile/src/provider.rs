@@ -65,13 +65,12 @@ impl ZonefileProvider {
     }
 }
 
+/// A zone file's bytes and the record sets read from them; `None` when the
+/// file does not exist.
+type Loaded = Option<(Vec<u8>, Vec<RecordSet>)>;
+
 impl Inner {
-    /// The zone's record sets and the bytes they were read from; `None` when
-    /// the file does not exist.
-    fn load(
-        &self,
-        zone: &str,
-    ) -> Result<(PathBuf, Option<(Vec<u8>, Vec<RecordSet>)>), ProviderError> {
+    fn load(&self, zone: &str) -> Result<(PathBuf, Loaded), ProviderError> {
         let path = store::zone_path(&self.directory, zone)?;
         let Some(bytes) = store::read(&path)? else {
             return Ok((path, None));
