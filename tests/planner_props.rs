@@ -10,30 +10,65 @@ use mailform_contract::dns::RData;
 use mailform_contract::memory::{apply_dns, apply_mail, MemoryDns, MemoryMail};
 use mailform_contract::provider::PasswordPolicy;
 use mailform_contract::{
-    Alias, DnsChange, DnsProvider, Group, MailCapabilities, MailChange, MailDomainState, MailProvider, Mailbox,
-    MailboxState, RecordSet, RecordType, Secret, ZoneState,
+    Alias, DnsChange, DnsProvider, Group, MailCapabilities, MailChange, MailDomainState,
+    MailProvider, Mailbox, MailboxState, RecordSet, RecordType, Secret, ZoneState,
 };
 use proptest::prelude::*;
 
 const ZONE: &str = "example.com";
-const NAMES: [&str; 6] = ["example.com", "www.example.com", "mail.example.com", "_dmarc.example.com", "_acme-challenge.example.com", "x.example.com"];
+const NAMES: [&str; 6] = [
+    "example.com",
+    "www.example.com",
+    "mail.example.com",
+    "_dmarc.example.com",
+    "_acme-challenge.example.com",
+    "x.example.com",
+];
 
 fn rdata(rtype: &RecordType, seed: u8) -> RData {
     match rtype {
-        RecordType::A => RData::A { address: std::net::Ipv4Addr::new(192, 0, 2, seed % 4) },
-        RecordType::Mx => RData::Mx { preference: (seed % 3) as u16 * 10, exchange: format!("mx{}.example.net", seed % 3) },
-        RecordType::Txt => RData::txt(&format!("v=spf1 include:_{}.example.net -all{}", seed % 5, "x".repeat((seed as usize % 3) * 200))),
-        RecordType::Ns => RData::Ns { target: format!("ns{}.example.net", seed % 3) },
-        _ => RData::Cname { target: format!("t{}.example.net", seed % 3) },
+        RecordType::A => RData::A {
+            address: std::net::Ipv4Addr::new(192, 0, 2, seed % 4),
+        },
+        RecordType::Mx => RData::Mx {
+            preference: (seed % 3) as u16 * 10,
+            exchange: format!("mx{}.example.net", seed % 3),
+        },
+        RecordType::Txt => RData::txt(&format!(
+            "v=spf1 include:_{}.example.net -all{}",
+            seed % 5,
+            "x".repeat((seed as usize % 3) * 200)
+        )),
+        RecordType::Ns => RData::Ns {
+            target: format!("ns{}.example.net", seed % 3),
+        },
+        _ => RData::Cname {
+            target: format!("t{}.example.net", seed % 3),
+        },
     }
 }
 
 fn set_strategy() -> impl Strategy<Value = RecordSet> {
-    (0..NAMES.len(), prop_oneof![Just(RecordType::A), Just(RecordType::Mx), Just(RecordType::Txt), Just(RecordType::Ns)], prop::collection::vec(any::<u8>(), 1..4), prop_oneof![Just(300u32), Just(3600u32)])
+    (
+        0..NAMES.len(),
+        prop_oneof![
+            Just(RecordType::A),
+            Just(RecordType::Mx),
+            Just(RecordType::Txt),
+            Just(RecordType::Ns)
+        ],
+        prop::collection::vec(any::<u8>(), 1..4),
+        prop_oneof![Just(300u32), Just(3600u32)],
+    )
         .prop_map(|(n, t, seeds, ttl)| {
             let mut values: Vec<RData> = seeds.iter().map(|s| rdata(&t, *s)).collect();
             values.dedup_by_key(|v| v.canonical());
-            RecordSet { name: NAMES[n].to_string(), rtype: t, ttl, values }
+            RecordSet {
+                name: NAMES[n].to_string(),
+                rtype: t,
+                ttl,
+                values,
+            }
         })
 }
 
@@ -75,7 +110,13 @@ fn desired_zone(records: Vec<RecordSet>, manage: DnsManage, ignore_acme: bool) -
         manage,
         ignore: b.build().unwrap(),
         ignore_patterns: vec![],
-        records: records.into_iter().map(|item| Declared { item, origin: Origin::default() }).collect(),
+        records: records
+            .into_iter()
+            .map(|item| Declared {
+                item,
+                origin: Origin::default(),
+            })
+            .collect(),
     }
 }
 
@@ -245,17 +286,40 @@ proptest! {
 #[tokio::test]
 async fn memory_providers_refuse_stale_changes() {
     // The reference semantics the planner's convergence relies on.
-    let set = RecordSet { name: "www.example.com".into(), rtype: RecordType::A, ttl: 300, values: vec![rdata(&RecordType::A, 1)] };
+    let set = RecordSet {
+        name: "www.example.com".into(),
+        rtype: RecordType::A,
+        ttl: 300,
+        values: vec![rdata(&RecordType::A, 1)],
+    };
     let dns = MemoryDns::with_zone(ZONE, vec![set.clone()]);
     let mut stale = set.clone();
     stale.ttl = 60;
-    let report = dns.apply_zone(ZONE, &[DnsChange::Delete { old: stale }]).await;
-    assert!(matches!(report.outcomes[0], mailform_contract::ChangeOutcome::Failed(_)));
+    let report = dns
+        .apply_zone(ZONE, &[DnsChange::Delete { old: stale }])
+        .await;
+    assert!(matches!(
+        report.outcomes[0],
+        mailform_contract::ChangeOutcome::Failed(_)
+    ));
     assert_eq!(dns.read_zone(ZONE).await.unwrap().records, vec![set]);
     let mail = MemoryMail::default();
-    let alias = Alias { address: "a@example.com".into(), targets: vec!["b@example.com".into()] };
-    let ok = mail.apply_domain(ZONE, &[MailChange::CreateAlias { new: alias.clone() }]).await;
-    assert!(matches!(ok.outcomes[0], mailform_contract::ChangeOutcome::Applied));
-    let dup = mail.apply_domain(ZONE, &[MailChange::CreateAlias { new: alias }]).await;
-    assert!(matches!(dup.outcomes[0], mailform_contract::ChangeOutcome::Failed(_)));
+    let alias = Alias {
+        address: "a@example.com".into(),
+        targets: vec!["b@example.com".into()],
+    };
+    let ok = mail
+        .apply_domain(ZONE, &[MailChange::CreateAlias { new: alias.clone() }])
+        .await;
+    assert!(matches!(
+        ok.outcomes[0],
+        mailform_contract::ChangeOutcome::Applied
+    ));
+    let dup = mail
+        .apply_domain(ZONE, &[MailChange::CreateAlias { new: alias }])
+        .await;
+    assert!(matches!(
+        dup.outcomes[0],
+        mailform_contract::ChangeOutcome::Failed(_)
+    ));
 }

@@ -19,15 +19,25 @@ use crate::provider::{
 };
 
 /// Applies `changes` to `state`, all or nothing.
-pub fn apply_dns(state: &mut ZoneState, changes: &[DnsChange]) -> Result<(), (usize, ProviderError)> {
+pub fn apply_dns(
+    state: &mut ZoneState,
+    changes: &[DnsChange],
+) -> Result<(), (usize, ProviderError)> {
     let mut next = state.records.clone();
     for (i, change) in changes.iter().enumerate() {
         let key = change.key();
         let pos = next.iter().position(|s| s.key() == key);
-        let conflict = |m: &str| (i, ProviderError::Conflict(format!("{} {}: {m}", key.0, key.1)));
+        let conflict = |m: &str| {
+            (
+                i,
+                ProviderError::Conflict(format!("{} {}: {m}", key.0, key.1)),
+            )
+        };
         match (change, pos) {
             (DnsChange::Create { new }, None) => next.push(new.clone()),
-            (DnsChange::Update { old, new }, Some(p)) if next[p].same_as(old) => next[p] = new.clone(),
+            (DnsChange::Update { old, new }, Some(p)) if next[p].same_as(old) => {
+                next[p] = new.clone()
+            }
             (DnsChange::Delete { old }, Some(p)) if next[p].same_as(old) => {
                 next.remove(p);
             }
@@ -41,10 +51,18 @@ pub fn apply_dns(state: &mut ZoneState, changes: &[DnsChange]) -> Result<(), (us
 }
 
 /// Applies `changes` to `state`, all or nothing.
-pub fn apply_mail(state: &mut MailDomainState, changes: &[MailChange]) -> Result<(), (usize, ProviderError)> {
+pub fn apply_mail(
+    state: &mut MailDomainState,
+    changes: &[MailChange],
+) -> Result<(), (usize, ProviderError)> {
     let mut next = state.clone();
     for (i, change) in changes.iter().enumerate() {
-        let conflict = |m: &str| (i, ProviderError::Conflict(format!("{}: {m}", change.address())));
+        let conflict = |m: &str| {
+            (
+                i,
+                ProviderError::Conflict(format!("{}: {m}", change.address())),
+            )
+        };
         macro_rules! upsert {
             ($list:expr, $old:expr, $new:expr) => {{
                 let pos = $list.iter().position(|x| x.address == $new.address);
@@ -67,7 +85,9 @@ pub fn apply_mail(state: &mut MailDomainState, changes: &[MailChange]) -> Result
             }};
         }
         match change {
-            MailChange::CreateMailbox { new, .. } => upsert!(next.mailboxes, None::<&crate::Mailbox>, new),
+            MailChange::CreateMailbox { new, .. } => {
+                upsert!(next.mailboxes, None::<&crate::Mailbox>, new)
+            }
             MailChange::UpdateMailbox { old, new } => upsert!(next.mailboxes, Some(old), new),
             MailChange::DeleteMailbox { old } => delete!(next.mailboxes, old),
             MailChange::CreateAlias { new } => upsert!(next.aliases, None::<&crate::Alias>, new),
@@ -127,11 +147,17 @@ impl DnsProvider for MemoryDns {
         }
     }
     async fn read_zone(&self, zone: &str) -> Result<ZoneState, ProviderError> {
-        Ok(self.zones.lock().expect("lock").get(zone).cloned().unwrap_or(ZoneState {
-            zone: zone.to_string(),
-            exists: false,
-            records: vec![],
-        }))
+        Ok(self
+            .zones
+            .lock()
+            .expect("lock")
+            .get(zone)
+            .cloned()
+            .unwrap_or(ZoneState {
+                zone: zone.to_string(),
+                exists: false,
+                records: vec![],
+            }))
     }
     async fn apply_zone(&self, zone: &str, changes: &[DnsChange]) -> ApplyReport {
         if let Some(e) = self.fail_zones.lock().expect("lock").get(zone) {
@@ -180,20 +206,28 @@ impl MailProvider for MemoryMail {
         self.caps.clone()
     }
     async fn read_domain(&self, domain: &str) -> Result<MailDomainState, ProviderError> {
-        Ok(self.domains.lock().expect("lock").get(domain).cloned().unwrap_or(MailDomainState {
-            domain: domain.to_string(),
-            ..Default::default()
-        }))
+        Ok(self
+            .domains
+            .lock()
+            .expect("lock")
+            .get(domain)
+            .cloned()
+            .unwrap_or(MailDomainState {
+                domain: domain.to_string(),
+                ..Default::default()
+            }))
     }
     async fn apply_domain(&self, domain: &str, changes: &[MailChange]) -> ApplyReport {
         if let Some(e) = self.fail_domains.lock().expect("lock").get(domain) {
             return ApplyReport::all_failed(changes.len(), e.clone());
         }
         let mut domains = self.domains.lock().expect("lock");
-        let state = domains.entry(domain.to_string()).or_insert_with(|| MailDomainState {
-            domain: domain.to_string(),
-            ..Default::default()
-        });
+        let state = domains
+            .entry(domain.to_string())
+            .or_insert_with(|| MailDomainState {
+                domain: domain.to_string(),
+                ..Default::default()
+            });
         report(changes.len(), apply_mail(state, changes))
     }
 }
