@@ -389,3 +389,16 @@ fn help_and_completions_work() {
         .success()
         .stdout(predicate::str::contains("mailform"));
 }
+
+#[test]
+fn a_changed_long_txt_value_is_shown_as_a_word_diff() {
+    let e = Estate::new();
+    e.apply();
+    e.set_yaml(&e.yaml().replace("p=quarantine;", "p=reject;"));
+    e.cmd(&["plan", "--no-color"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("~ _dmarc TXT"))
+        .stdout(predicate::str::contains("[-p=quarantine;-]{+p=reject;+}"))
+        .stdout(predicate::str::contains("\u{1b}[").not());
+}

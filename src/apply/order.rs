@@ -53,6 +53,10 @@ pub struct Step {
 }
 
 impl Step {
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn len(&self) -> usize {
         match &self.changes {
             StepChanges::Dns(c) => c.len(),

@@ -877,10 +877,7 @@ fn check_password_hash(ctx: &mut Ctx, value: &str, loc: Loc, path: &str) -> Opti
         "ARGON2I",
         "BCRYPT",
     ];
-    let scheme = value
-        .strip_prefix('{')
-        .and_then(|r| r.split_once('}'))
-        .map(|(s, rest)| (s, rest));
+    let scheme = value.strip_prefix('{').and_then(|r| r.split_once('}'));
     match scheme {
         Some((s, rest)) if SCHEMES.contains(&s) && !rest.is_empty() => Some(()),
         Some((s, _)) if SCHEMES.contains(&s) => {

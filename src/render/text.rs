@@ -389,3 +389,19 @@ fn footer(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_diff_by_word() {
+        let st = Style { color: false };
+        let d = word_diff(
+            "v=spf1 include:_spf.google.com ~all",
+            "v=spf1 include:_spf.google.com -all",
+            &st,
+        );
+        assert_eq!(d, "v=spf1 include:_spf.google.com [-~all-]{+-all+}");
+    }
+}
