@@ -66,12 +66,16 @@ pub fn compile(
     // Mail domains, by ASCII name, so that addresses can be checked against them.
     let mut mail_domains: BTreeMap<String, DesiredMailDomain> = BTreeMap::new();
     let mut seen_domains: HashMap<String, Loc> = HashMap::new();
+    // Domains already reported as broken: their addresses are not reported
+    // again, one error per cause.
+    let mut broken: std::collections::HashSet<String> = Default::default();
 
     for (raw_name, name_loc, domain) in config.domains.iter() {
         let path = format!("domains.{}", key(raw_name));
         let zone = match domain_to_ascii(raw_name) {
             Ok(z) => z,
             Err(e) => {
+                broken.insert(raw_name.trim_end_matches('.').to_lowercase());
                 ctx.diags.error(
                     name_loc,
                     &path,
@@ -163,11 +167,13 @@ pub fn compile(
                         groups: Vec::new(),
                     },
                 );
+            } else {
+                broken.insert(zone.clone());
             }
         }
     }
 
-    compile_mail(&mut ctx, config, &mut mail_domains);
+    compile_mail(&mut ctx, config, &mut mail_domains, &broken);
     desired.mail = mail_domains.into_values().collect();
     desired
 }
@@ -250,7 +256,7 @@ fn compile_records(
                 name_loc,
                 &name_path,
                 format!("invalid record name `{rel}`: {e}"),
-                None,
+                Some("record names are relative to the domain: `@`, `www`, `_dmarc`, `selector1._domainkey`, `*.dev`".to_string()),
             );
             continue;
         }
@@ -382,19 +388,22 @@ fn compile_value(
                     loc,
                     path,
                     format!("`chunks` is only for TXT records, not {rtype}"),
-                    None,
+                    Some(format!(
+                        "write the {rtype} value as one string: {}",
+                        example_for(rtype)
+                    )),
                 );
                 return None;
             }
             let mut resolved = Vec::new();
-            for c in chunks {
-                let text = resolve(ctx, c, loc, path)?;
+            for (i, c) in chunks.iter().enumerate() {
+                let text = resolve(ctx, &c.value, Loc::of(c), path)?;
                 if text.len() > 255 {
                     ctx.diags.error(
-                        loc,
+                        Loc::of(c),
                         path,
-                        format!("a TXT chunk is {} bytes long; one DNS character-string holds at most 255", text.len()),
-                        Some("split it into more chunks of at most 255 bytes".to_string()),
+                        format!("TXT chunk {} is {} bytes long; one DNS character-string holds at most 255", i + 1, text.len()),
+                        Some("split it into more chunks of at most 255 bytes each".to_string()),
                     );
                     return None;
                 }
@@ -519,11 +528,19 @@ impl Kind {
     }
 }
 
-struct Registry {
+struct Registry<'b> {
     owners: HashMap<String, (Kind, Loc)>,
+    /// Domains whose declaration already failed.
+    broken: &'b std::collections::HashSet<String>,
 }
 
-impl Registry {
+/// Whether `raw`'s domain was already reported broken.
+fn in_broken_domain(raw: &str, broken: &std::collections::HashSet<String>) -> bool {
+    raw.rsplit_once('@')
+        .is_some_and(|(_, d)| broken.contains(&d.trim_end_matches('.').to_lowercase()))
+}
+
+impl Registry<'_> {
     fn claim(
         &mut self,
         ctx: &mut Ctx,
@@ -533,6 +550,9 @@ impl Registry {
         path: &str,
         managed: &BTreeMap<String, DesiredMailDomain>,
     ) -> Option<String> {
+        if in_broken_domain(raw, self.broken) {
+            return None;
+        }
         let address = match check_address(raw) {
             Ok(a) => a,
             Err(e) => {
@@ -573,9 +593,15 @@ impl Registry {
     }
 }
 
-fn compile_mail(ctx: &mut Ctx, config: &Config, domains: &mut BTreeMap<String, DesiredMailDomain>) {
+fn compile_mail(
+    ctx: &mut Ctx,
+    config: &Config,
+    domains: &mut BTreeMap<String, DesiredMailDomain>,
+    broken: &std::collections::HashSet<String>,
+) {
     let mut reg = Registry {
         owners: HashMap::new(),
+        broken,
     };
     // Pass 1: claim every address, so references can be checked in pass 2.
     let empty = MailboxConfig::default();
@@ -645,7 +671,7 @@ fn compile_mail(ctx: &mut Ctx, config: &Config, domains: &mut BTreeMap<String, D
                     Loc::of(s),
                     &format!("{path}.successor"),
                     "a mailbox cannot be its own successor",
-                    None,
+                    Some("name the person who takes over this mailbox's mail".to_string()),
                 );
                 return None;
             }
@@ -736,7 +762,7 @@ fn compile_mail(ctx: &mut Ctx, config: &Config, domains: &mut BTreeMap<String, D
                         Loc::of(m),
                         &format!("{path}.members"),
                         format!("group `{address}` lists itself as a member"),
-                        None,
+                        Some("remove it from its own `members:` list".to_string()),
                     );
                     continue;
                 }
@@ -788,6 +814,9 @@ fn check_reference(
     path: &str,
     domains: &BTreeMap<String, DesiredMailDomain>,
 ) -> Option<String> {
+    if in_broken_domain(&raw.value, reg.broken) {
+        return None;
+    }
     let loc = Loc::of(raw);
     let address = match check_address(&raw.value) {
         Ok(a) => a,
@@ -885,7 +914,10 @@ fn check_password_hash(ctx: &mut Ctx, value: &str, loc: Loc, path: &str) -> Opti
                 loc,
                 path,
                 "the password hash is empty after its scheme",
-                None,
+                Some(
+                    "make one with `doveadm pw -s SHA512-CRYPT` and paste its whole output"
+                        .to_string(),
+                ),
             );
             None
         }

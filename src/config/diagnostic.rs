@@ -114,7 +114,7 @@ impl<'a> Diagnostics<'a> {
         let source_line = (loc.line > 0)
             .then(|| self.source.lines().nth(loc.line as usize - 1))
             .flatten()
-            .map(str::to_string);
+            .map(redact_line);
         self.items.push(Diagnostic {
             severity,
             file: self.file.to_path_buf(),
@@ -146,6 +146,14 @@ impl<'a> Diagnostics<'a> {
         self.push(Severity::Warning, loc, path, message.into(), fix.into());
     }
 
+    pub fn file(&self) -> &'a Path {
+        self.file
+    }
+
+    pub fn source(&self) -> &'a str {
+        self.source
+    }
+
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(Diagnostic::is_error)
     }
@@ -156,6 +164,21 @@ impl<'a> Diagnostics<'a> {
         self.items.dedup();
         self.items
     }
+}
+
+/// Keys whose values may be secrets; their value never appears in a snippet.
+const SECRET_KEYS: [&str; 1] = ["password_hash"];
+
+/// The source line for a snippet, with any secret value masked: a clear
+/// text password written inline must not be echoed back into CI logs.
+fn redact_line(line: &str) -> String {
+    for key in SECRET_KEYS {
+        if let Some(pos) = line.find(&format!("{key}:")) {
+            let keep = pos + key.len() + 1;
+            return format!("{} (value hidden)", &line[..keep]);
+        }
+    }
+    line.to_string()
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a
@@ -192,6 +215,15 @@ pub fn key(k: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_values_are_masked_in_snippets() {
+        assert_eq!(
+            redact_line("    password_hash: hunter2"),
+            "    password_hash: (value hidden)"
+        );
+        assert_eq!(redact_line("  name: Alice"), "  name: Alice");
+    }
 
     #[test]
     fn suggests_close_words_only() {

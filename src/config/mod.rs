@@ -109,6 +109,13 @@ pub fn load(path: &Path, options: &LoadOptions, env: &dyn Env) -> Result<Loaded,
             return Err(LoadError::Invalid(diags.into_sorted()));
         }
     };
+    check_other_profiles(
+        &config,
+        options.profile.as_deref(),
+        &base_dir,
+        env,
+        &mut diags,
+    );
     let profile = profile::apply(&mut config, options.profile.as_deref(), &mut diags);
     if diags.has_errors() {
         return Err(LoadError::Invalid(diags.into_sorted()));
@@ -158,6 +165,40 @@ pub fn load(path: &Path, options: &LoadOptions, env: &dyn Env) -> Result<Loaded,
     })
 }
 
+/// Checks every profile other than the chosen one, so that a broken
+/// profile fails `validate` in CI before anyone needs it in an incident.
+fn check_other_profiles(
+    config: &Config,
+    chosen: Option<&str>,
+    base_dir: &Path,
+    env: &dyn Env,
+    diags: &mut Diagnostics,
+) {
+    if config.profiles.keys().all(|n| Some(n) == chosen) {
+        return;
+    }
+    // Errors of the base file are reported once, not again per profile.
+    let mut base = Diagnostics::new(diags.file(), diags.source());
+    compile::compile(config, base_dir, env, &mut base);
+    for name in config.profiles.keys() {
+        if Some(name) == chosen {
+            continue;
+        }
+        let mut overlaid = config.clone();
+        let mut scratch = Diagnostics::new(diags.file(), diags.source());
+        profile::apply(&mut overlaid, Some(name), &mut scratch);
+        if !scratch.has_errors() {
+            compile::compile(&overlaid, base_dir, env, &mut scratch);
+        }
+        for mut d in scratch.items.into_iter().filter(Diagnostic::is_error) {
+            if !base.items.contains(&d) {
+                d.message = format!("with profile `{name}`: {}", d.message);
+                diags.items.push(d);
+            }
+        }
+    }
+}
+
 /// Parses YAML text into the model, with limits that make alias bombs and
 /// deep nesting fail fast.
 pub fn parse(source: &str) -> Result<Config, serde_saphyr::Error> {
@@ -183,9 +224,15 @@ fn push_parse_error(diags: &mut Diagnostics, source: &str, e: &serde_saphyr::Err
         .map(|l| Loc::new(l.line(), l.column()))
         .unwrap_or(Loc { line: 1, column: 1 });
     let raw = e.without_snippet().to_string();
-    let message = strip_position(&raw);
-    let path = key_path_at(source, loc.line);
-    let fix = fix_for(&message, &path);
+    let message = tidy_message(&strip_position(&raw));
+    let key = key_before(source, loc.line, loc.column);
+    let mut path = key_path_at(source, loc.line);
+    if let Some(k) = &key {
+        if !path.ends_with(k.as_str()) && !path.is_empty() {
+            path = format!("{path}.{k}");
+        }
+    }
+    let fix = fix_for(&message, &path, key.as_deref());
     diags.error(loc, &path, message, fix);
 }
 
@@ -237,7 +284,39 @@ fn key_path_at(source: &str, line: u32) -> String {
     parts.join(".")
 }
 
-fn fix_for(message: &str, path: &str) -> Option<String> {
+/// The message to show for a parser error: library advice the user cannot
+/// act on is dropped, debug dumps are put in words.
+fn tidy_message(message: &str) -> String {
+    let m = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    if let Some(rest) = m.strip_prefix("budget breached: ") {
+        return format!(
+            "the file exceeds mailform's limits on YAML aliases, anchors or nesting ({rest})"
+        );
+    }
+    m
+}
+
+/// The key written just before `column` on `line`, for scalar errors in
+/// flow mappings (`{ttl: -300}`) where indentation says nothing.
+fn key_before(source: &str, line: u32, column: u32) -> Option<String> {
+    let text = source.lines().nth(line.checked_sub(1)? as usize)?;
+    let prefix: String = text
+        .chars()
+        .take(column.saturating_sub(1) as usize)
+        .collect();
+    let before_colon = prefix.trim_end().strip_suffix(':')?;
+    let key: String = before_colon
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    (!key.is_empty()).then_some(key)
+}
+
+fn fix_for(message: &str, path: &str, key: Option<&str>) -> Option<String> {
     let quoted = |m: &str, prefix: &str| -> Option<String> {
         let rest = m.split(prefix).nth(1)?;
         Some(rest.split('`').next()?.to_string())
@@ -258,26 +337,54 @@ fn fix_for(message: &str, path: &str) -> Option<String> {
             });
         }
     }
+    if let Some(field) = quoted(message, "missing field `") {
+        return Some(format!("add `{field}:` here"));
+    }
     if message.contains("duplicate mapping key") {
         return Some("each key may appear once in a mapping; merge the entries".into());
     }
-    if path.ends_with("ttl") {
-        return Some(format!(
-            "a TTL is a whole number of seconds from 1 to {}",
-            compile::MAX_TTL
-        ));
+    let key = key.or_else(|| path.rsplit('.').next()).unwrap_or("");
+    let scalar_error = message.starts_with("invalid u")
+        || message.starts_with("invalid i")
+        || message.starts_with("invalid boolean")
+        || message.starts_with("invalid type")
+        || message.starts_with("expected");
+    if scalar_error || message.contains("out of range") {
+        return Some(match key {
+            "ttl" => format!(
+                "a TTL is a whole number of seconds from 1 to {}",
+                compile::MAX_TTL
+            ),
+            "version" => "this mailform reads `version: 1`".to_string(),
+            k if k.ends_with("_percent") => {
+                "write a whole number of percent, e.g. `33`".to_string()
+            }
+            "min_existing" => "write a whole number, e.g. `10`".to_string(),
+            "allow_external" => "write `true` or `false`".to_string(),
+            _ if message.starts_with("invalid boolean") => "write `true` or `false`".to_string(),
+            _ if message.starts_with("invalid u") || message.starts_with("invalid i") => {
+                "write a whole number here".to_string()
+            }
+            _ => "check the value's type against `mailform schema` or the README's examples"
+                .to_string(),
+        });
     }
-    if message.contains("budget") || message.contains("alias") || message.contains("replay") {
+    if message.contains("limits on YAML aliases")
+        || message.contains("replay")
+        || message.contains("depth")
+    {
         return Some(
-            "the file uses too many YAML aliases or nests too deeply; write the values out".into(),
+            "write the values out instead of repeating YAML aliases, and nest less deeply".into(),
         );
     }
-    if message.contains("invalid type") || message.contains("expected") {
-        return Some(
-            "check the value's type against `mailform schema` (or the README's examples)".into(),
-        );
+    if message.contains("'}'")
+        || message.contains("']'")
+        || message.contains("flow")
+        || message.contains("':' indicator")
+    {
+        return Some("a `{` or `[` is not closed, or an entry lacks its comma: check the brackets on this line and the lines above".into());
     }
-    Some("check the indentation and quoting at this place".into())
+    Some("check the indentation and quoting here and on the lines above (YAML indents with spaces, never tabs)".into())
 }
 
 /// Lower-case hex of `bytes`.
@@ -297,10 +404,20 @@ mod tests {
     }
 
     #[test]
+    fn key_before_a_flow_value() {
+        assert_eq!(
+            key_before("  A: {ttl: -300, values: []}", 1, 12).as_deref(),
+            Some("ttl")
+        );
+        assert_eq!(key_before("version: x", 1, 10).as_deref(), Some("version"));
+    }
+
+    #[test]
     fn suggestions_for_unknown_fields() {
         let fix = fix_for(
             "unknown field `mailboxs`, expected one of version, mailboxes, domains",
             "mailboxs",
+            None,
         );
         assert_eq!(fix.as_deref(), Some("did you mean `mailboxes`?"));
     }

@@ -23,7 +23,7 @@ pub enum RecordValue {
     /// Zone-file notation, or the whole text of a TXT record.
     Text(String),
     /// A TXT record given as its character-strings.
-    Chunks(Vec<String>),
+    Chunks(Vec<Spanned<String>>),
 }
 
 impl<'de> Deserialize<'de> for RecordValue {
@@ -51,7 +51,7 @@ impl<'de> Deserialize<'de> for RecordValue {
                     if k != "chunks" {
                         return Err(de::Error::unknown_field(&k, &["chunks"]));
                     }
-                    chunks = Some(map.next_value::<Vec<String>>()?);
+                    chunks = Some(map.next_value::<Vec<Spanned<String>>>()?);
                 }
                 chunks
                     .map(RecordValue::Chunks)
@@ -126,7 +126,7 @@ impl<'de> Deserialize<'de> for SpecOrValue {
                             seen_values = true;
                         }
                         "chunks" => {
-                            let chunks = map.next_value::<Vec<String>>()?;
+                            let chunks = map.next_value::<Vec<Spanned<String>>>()?;
                             return Ok(SpecOrValue::Value(RecordValue::Chunks(chunks)));
                         }
                         other => {
