@@ -421,6 +421,26 @@ pub struct RecordSet {
 }
 
 impl RecordSet {
+    /// A set from presentation-format values, e.g.
+    /// `RecordSet::parse("example.com", "MX", 300, &["10 mx1.example.com."])`.
+    pub fn parse(
+        name: &str,
+        rtype: &str,
+        ttl: u32,
+        values: &[&str],
+    ) -> Result<RecordSet, RDataParseError> {
+        let rtype = RecordType::parse(rtype);
+        Ok(RecordSet {
+            name: normalize_name(name),
+            values: values
+                .iter()
+                .map(|v| RData::parse(&rtype, v))
+                .collect::<Result<_, _>>()?,
+            rtype,
+            ttl,
+        })
+    }
+
     /// The sorted, de-duplicated canonical values: what a set is compared by.
     pub fn canonical_values(&self) -> Vec<String> {
         let mut v: Vec<String> = self.values.iter().map(RData::canonical).collect();

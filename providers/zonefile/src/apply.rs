@@ -305,16 +305,7 @@ mod tests {
     const TODAY: u32 = 20240615;
 
     fn set(name: &str, rtype: &str, ttl: u32, values: &[&str]) -> RecordSet {
-        let rtype = RecordType::parse(rtype);
-        RecordSet {
-            name: name.to_string(),
-            values: values
-                .iter()
-                .map(|v| RData::parse(&rtype, v).unwrap())
-                .collect(),
-            rtype,
-            ttl,
-        }
+        RecordSet::parse(name, rtype, ttl, values).unwrap()
     }
 
     fn live() -> Vec<RecordSet> {

@@ -349,16 +349,7 @@ pub(crate) mod tests {
     }
 
     fn set(name: &str, rtype: &str, ttl: u32, values: &[&str]) -> RecordSet {
-        let rtype = RecordType::parse(rtype);
-        RecordSet {
-            name: name.to_string(),
-            values: values
-                .iter()
-                .map(|v| RData::parse(&rtype, v).unwrap())
-                .collect(),
-            rtype,
-            ttl,
-        }
+        RecordSet::parse(name, rtype, ttl, values).unwrap()
     }
 
     pub(crate) const DKIM: &str = "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwq7m4b0Lk0Qe3bEj8ce2CkmTQTz1y1sEJ9w4b8ZPjzYGkO1QfCjxg4pdUnS2t0PyN1l7JfYvMuVYmbo5c1F9L1q3jX0Ff8HlHcE6nE0Y6JzR3a2DpvRk9j8q7gM9Lw2Dz7iK4oXbG+3q8sS2H0n6X5wPZg0dZcG1pM7YqzBvN6bQIDAQAB";

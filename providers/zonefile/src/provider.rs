@@ -154,16 +154,7 @@ mod tests {
     use mailform_contract::{ChangeOutcome, RData};
 
     fn set(name: &str, rtype: &str, ttl: u32, values: &[&str]) -> RecordSet {
-        let rtype = RecordType::parse(rtype);
-        RecordSet {
-            name: name.to_string(),
-            values: values
-                .iter()
-                .map(|v| RData::parse(&rtype, v).unwrap())
-                .collect(),
-            rtype,
-            ttl,
-        }
+        RecordSet::parse(name, rtype, ttl, values).unwrap()
     }
 
     fn get<'a>(state: &'a ZoneState, name: &str, rtype: &str) -> Option<&'a RecordSet> {

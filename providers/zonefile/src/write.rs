@@ -86,16 +86,7 @@ mod tests {
     use super::*;
 
     fn set(name: &str, rtype: &str, ttl: u32, values: &[&str]) -> RecordSet {
-        let rtype = RecordType::parse(rtype);
-        RecordSet {
-            name: name.to_string(),
-            values: values
-                .iter()
-                .map(|v| RData::parse(&rtype, v).unwrap())
-                .collect(),
-            rtype,
-            ttl,
-        }
+        RecordSet::parse(name, rtype, ttl, values).unwrap()
     }
 
     #[test]
