@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use mailform_contract::{
@@ -288,20 +288,28 @@ fn doveadm_verifies_the_fixture_hashes() {
     }
 }
 
-/// A Dovecot master started for one test with its own base_dir, stopped
-/// when dropped so that a failing test leaves no daemon behind.
+/// A Dovecot master started in the foreground for one test with its own
+/// base_dir, stopped when dropped so that a failing test leaves no daemon
+/// behind. (Daemonised, it would keep the pipes of `output()` open forever.)
 struct Dovecot {
+    child: Child,
     config: PathBuf,
     doveadm: PathBuf,
 }
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        let _ = Command::new(&self.doveadm)
+        let stopped = Command::new(&self.doveadm)
             .arg("-c")
             .arg(&self.config)
             .arg("stop")
-            .output();
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !stopped.is_ok_and(|s| s.success()) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
     }
 }
 
@@ -345,23 +353,31 @@ async fn dovecot_authenticates_from_the_written_passwd_file() {
         ),
     )
     .unwrap();
-    let started = Command::new(&dovecot)
+    let child = Command::new(&dovecot)
+        .arg("-F")
         .arg("-c")
         .arg(&config)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
         .unwrap();
-    assert!(
-        started.status.success(),
-        "dovecot did not start: {}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let _guard = Dovecot {
+    let mut guard = Dovecot {
+        child,
         config: config.clone(),
         doveadm: doveadm.clone(),
     };
     let socket = d.join("run/auth-client");
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !socket.exists() && Instant::now() < deadline {
+    while !socket.exists() {
+        if let Some(status) = guard.child.try_wait().unwrap() {
+            let log = fs::read_to_string(d.join("dovecot.log")).unwrap_or_default();
+            panic!("dovecot exited ({status}): {log}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dovecot's auth socket never appeared"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let auth = |user: &str, password: &str| {
@@ -369,6 +385,7 @@ async fn dovecot_authenticates_from_the_written_passwd_file() {
             .arg("-c")
             .arg(&config)
             .args(["auth", "test", user, password])
+            .stdin(Stdio::null())
             .output()
             .unwrap();
         (
