@@ -17,7 +17,9 @@ impl Estate {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart");
         std::fs::copy(src.join("mailform.yaml"), dir.path().join("mailform.yaml")).unwrap();
         std::fs::create_dir(dir.path().join("secrets")).unwrap();
-        std::fs::create_dir(dir.path().join("mail")).unwrap(); // TEMP
+        // The postfix provider wants its directory to exist (a typo must not
+        // read as an empty estate), as the quickstart ships it.
+        std::fs::create_dir(dir.path().join("mail")).unwrap();
         for f in std::fs::read_dir(src.join("secrets")).unwrap() {
             let f = f.unwrap();
             std::fs::copy(f.path(), dir.path().join("secrets").join(f.file_name())).unwrap();

@@ -27,7 +27,7 @@ pub(crate) enum Item {
     Entry {
         /// 1-based line number.
         line: usize,
-        entry: PasswdEntry,
+        entry: Box<PasswdEntry>,
         raw: String,
     },
 }
@@ -88,7 +88,7 @@ pub(crate) fn parse(content: &str) -> Vec<Item> {
             let field = |n: usize| parts.get(n).copied().unwrap_or("").to_string();
             Item::Entry {
                 line: i + 1,
-                entry: PasswdEntry {
+                entry: Box::new(PasswdEntry {
                     user: field(0),
                     password: field(1),
                     uid: field(2),
@@ -98,7 +98,7 @@ pub(crate) fn parse(content: &str) -> Vec<Item> {
                     shell: field(6),
                     extra: field(7).split_whitespace().map(str::to_string).collect(),
                     fields: parts.len(),
-                },
+                }),
                 raw: raw.to_string(),
             }
         })

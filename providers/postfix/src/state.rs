@@ -284,7 +284,7 @@ impl Estate {
                             ),
                         ));
                     }
-                    let mut entry = entry;
+                    let mut entry = *entry;
                     entry.user = address.clone();
                     segs.push(owned(raw, &address, entry.render()));
                     users.push((line, entry));
