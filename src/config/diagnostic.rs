@@ -58,13 +58,18 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         writeln!(f, "{kind}: {}", self.message)?;
-        write!(
-            f,
-            "  --> {}:{}:{}",
-            self.file.display(),
-            self.loc.line,
-            self.loc.column
-        )?;
+        if self.loc.line == 0 {
+            // Not about one place in the file (a command-line option).
+            write!(f, "  --> {}", self.file.display())?;
+        } else {
+            write!(
+                f,
+                "  --> {}:{}:{}",
+                self.file.display(),
+                self.loc.line,
+                self.loc.column
+            )?;
+        }
         if !self.path.is_empty() {
             write!(f, " (at `{}`)", self.path)?;
         }

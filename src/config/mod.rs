@@ -128,6 +128,8 @@ pub fn load(path: &Path, options: &LoadOptions, env: &dyn Env) -> Result<Loaded,
             .iter()
             .map(|z| z.zone.clone())
             .chain(desired.mail.iter().map(|m| m.domain.clone()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
         for t in &options.targets {
             let t = t.trim_end_matches('.').to_ascii_lowercase();
