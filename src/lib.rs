@@ -15,6 +15,7 @@ pub mod desired;
 pub mod import;
 pub mod live;
 pub mod plan;
+pub mod policy;
 pub mod registry;
 pub mod render;
 pub mod schema;

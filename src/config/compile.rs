@@ -126,7 +126,8 @@ pub fn compile(
                     ),
                 }
             }
-            let records = compile_records(&mut ctx, &zone, &path, &domain.records, zone_ttl);
+            let mut records = compile_records(&mut ctx, &zone, &path, &domain.records, zone_ttl);
+            compile_policies(&mut ctx, &zone, &path, domain, zone_ttl, &mut records);
             if provider_ok {
                 desired.zones.push(DesiredZone {
                     zone: zone.clone(),
@@ -137,11 +138,11 @@ pub fn compile(
                     records,
                 });
             }
-        } else if !domain.records.is_empty() {
+        } else if domain.declares_dns() {
             ctx.diags.error(
                 name_loc,
                 &path,
-                format!("domain `{zone}` declares records but no DNS provider"),
+                format!("domain `{zone}` declares DNS records or policies but no DNS provider"),
                 Some(
                     "add `dns: {provider: <name>}` naming a DNS provider under `providers`"
                         .to_string(),
@@ -934,5 +935,99 @@ fn check_password_hash(ctx: &mut Ctx, value: &str, loc: Loc, path: &str) -> Opti
             );
             None
         }
+    }
+}
+
+/// Compiles the domain's policy blocks into record sets and merges them
+/// with the explicit records: an SPF record joins the apex TXT set; any
+/// other set a block builds must not also be declared by hand.
+fn compile_policies(
+    ctx: &mut Ctx,
+    zone: &str,
+    domain_path: &str,
+    domain: &super::model::DomainConfig,
+    ttl: u32,
+    records: &mut Vec<Declared<RecordSet>>,
+) {
+    use crate::policy;
+    let mut built: Vec<(String, RData, Origin)> = Vec::new();
+    let at = |loc: Loc, path: String| Origin { loc, path };
+    if let Some(spf) = &domain.spf {
+        let text = policy::spf::build(&spf.value, &[]);
+        built.push(("@".into(), RData::txt(&text), at(Loc::of(spf), format!("{domain_path}.spf"))));
+    }
+    if let Some(dmarc) = &domain.dmarc {
+        let text = policy::dmarc::build(&dmarc.value);
+        built.push(("_dmarc".into(), RData::txt(&text), at(Loc::of(dmarc), format!("{domain_path}.dmarc"))));
+    }
+    for (selector, loc, dkim) in domain.dkim.iter() {
+        let path = format!("{domain_path}.dkim.{}", key(selector));
+        if let Err(e) = check_record_name(selector) {
+            ctx.diags.error(loc, &path, format!("invalid DKIM selector `{selector}`: {e}"), Some("a selector is one or more labels, e.g. `google` or `selector1`".to_string()));
+            continue;
+        }
+        let name = format!("{selector}._domainkey");
+        match (&dkim.key, &dkim.cname) {
+            (Some(k), None) => {
+                if let Some(text) = resolve(ctx, &k.value, Loc::of(k), &path) {
+                    built.push((name, RData::txt(&policy::dkim::txt_value(&text, dkim.key_type)), at(loc, path)));
+                }
+            }
+            (None, Some(c)) => {
+                if let Some(text) = resolve(ctx, &c.value, Loc::of(c), &path) {
+                    match RData::parse(&RecordType::Cname, &text) {
+                        Ok(r) => built.push((name, r, at(loc, path))),
+                        Err(e) => ctx.diags.error(Loc::of(c), &path, e.0, Some(example_for(&RecordType::Cname).to_string())),
+                    }
+                }
+            }
+            _ => ctx.diags.error(
+                loc,
+                &path,
+                format!("DKIM selector `{selector}` needs exactly one of `key` and `cname`"),
+                Some("give `key:` (the public key) when you publish the key, or `cname:` when the mail service hosts it".to_string()),
+            ),
+        }
+    }
+    if let Some(t) = &domain.tls_rpt {
+        built.push(("_smtp._tls".into(), RData::txt(&policy::tls_rpt(&t.value)), at(Loc::of(t), format!("{domain_path}.tls_rpt"))));
+    }
+    if let Some(m) = &domain.mta_sts {
+        built.push(("_mta-sts".into(), RData::txt(&policy::mta_sts::record(&m.value)), at(Loc::of(m), format!("{domain_path}.mta_sts"))));
+    }
+    if let Some(b) = &domain.bimi {
+        built.push(("default._bimi".into(), RData::txt(&policy::bimi(&b.value)), at(Loc::of(b), format!("{domain_path}.bimi"))));
+    }
+    for (rel, rdata, origin) in built {
+        let name = absolute_name(&rel, zone);
+        let rtype = rdata.rtype();
+        if let Some(existing) = records.iter_mut().find(|d| d.item.name == name && d.item.rtype == rtype) {
+            let is_spf = |r: &RData| matches!(r, RData::Txt { chunks } if policy::spf::is_spf(&chunks.concat()));
+            if rtype == RecordType::Txt && rel == "@" && !existing.item.values.iter().any(is_spf) {
+                existing.item.values.push(rdata);
+                continue;
+            }
+            ctx.diags.error(
+                origin.loc,
+                &origin.path,
+                format!(
+                    "`{}` builds the {rel} {rtype} record, which `{}` (line {}) also declares{}",
+                    origin.path.rsplit('.').next().unwrap_or(""),
+                    existing.origin.path,
+                    existing.origin.loc.line,
+                    if is_spf(&rdata) { ": a name may hold only one SPF record (RFC 7208 §4.5)" } else { "" }
+                ),
+                Some("keep one of the two".to_string()),
+            );
+            continue;
+        }
+        if records.iter().any(|d| d.item.name == name && d.item.rtype == RecordType::Cname) {
+            ctx.diags.error(origin.loc, &origin.path, format!("`{rel}` is a CNAME in this file; a {rtype} record cannot stand beside it"), Some("remove the CNAME or this block".to_string()));
+            continue;
+        }
+        records.push(Declared {
+            item: RecordSet { name, rtype, ttl, values: vec![rdata] },
+            origin,
+        });
     }
 }

@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod interpolate;
 pub mod model;
 pub mod names;
+pub mod policy;
 pub mod profile;
 pub mod records;
 pub mod spanned_map;

@@ -153,6 +153,43 @@ pub struct DomainConfig {
     /// absolute names; the trailing dot is optional.
     #[serde(default)]
     pub records: SpannedMap<SpannedMap<RecordSpec>>,
+    /// The SPF record, built from parts (compiled into the apex TXT set).
+    #[serde(default)]
+    #[schemars(with = "Option<super::policy::SpfConfig>")]
+    pub spf: Option<Spanned<super::policy::SpfConfig>>,
+    /// The DMARC policy (compiled into `_dmarc` TXT).
+    #[serde(default)]
+    #[schemars(with = "Option<super::policy::DmarcConfig>")]
+    pub dmarc: Option<Spanned<super::policy::DmarcConfig>>,
+    /// DKIM keys keyed by selector (compiled into `<selector>._domainkey`).
+    #[serde(default)]
+    pub dkim: super::policy::DkimSelectors,
+    /// SMTP TLS reporting (compiled into `_smtp._tls` TXT).
+    #[serde(default)]
+    #[schemars(with = "Option<super::policy::TlsRptConfig>")]
+    pub tls_rpt: Option<Spanned<super::policy::TlsRptConfig>>,
+    /// MTA-STS (compiled into `_mta-sts` TXT).
+    #[serde(default)]
+    #[schemars(with = "Option<super::policy::MtaStsConfig>")]
+    pub mta_sts: Option<Spanned<super::policy::MtaStsConfig>>,
+    /// BIMI (compiled into `default._bimi` TXT).
+    #[serde(default)]
+    #[schemars(with = "Option<super::policy::BimiConfig>")]
+    pub bimi: Option<Spanned<super::policy::BimiConfig>>,
+}
+
+impl DomainConfig {
+    /// Whether the domain asks for any DNS record, directly or through a
+    /// policy block.
+    pub fn declares_dns(&self) -> bool {
+        !self.records.is_empty()
+            || self.spf.is_some()
+            || self.dmarc.is_some()
+            || !self.dkim.is_empty()
+            || self.tls_rpt.is_some()
+            || self.mta_sts.is_some()
+            || self.bimi.is_some()
+    }
 }
 
 /// DNS settings of a domain.
