@@ -16,6 +16,7 @@ pub mod import;
 pub mod live;
 pub mod plan;
 pub mod policy;
+pub mod presets;
 pub mod registry;
 pub mod render;
 pub mod schema;
