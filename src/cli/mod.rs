@@ -91,6 +91,10 @@ pub enum Command {
     /// Write the YAML that describes what the providers hold today, for
     /// adoption and disaster recovery.
     Import(import::ImportArgs),
+    /// List the mail-service presets (`service: {preset: ...}`) and what
+    /// each adds: MX, SPF include, client CNAMEs, DKIM, with the vendor
+    /// pages the values come from.
+    Presets,
     /// Print the JSON Schema of the file format.
     Schema,
     /// Print shell completions, e.g. `mailform completions bash >
@@ -108,6 +112,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
+        Command::Presets => {
+            print!("{}", crate::presets::describe_all());
+            Ok(EXIT_OK)
+        }
         Command::Schema => {
             println!("{}", crate::schema::schema_json());
             Ok(EXIT_OK)

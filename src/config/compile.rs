@@ -952,9 +952,28 @@ fn compile_policies(
     use crate::policy;
     let mut built: Vec<(String, RData, Origin)> = Vec::new();
     let at = |loc: Loc, path: String| Origin { loc, path };
-    if let Some(spf) = &domain.spf {
-        let text = policy::spf::build(&spf.value, &[]);
-        built.push(("@".into(), RData::txt(&text), at(Loc::of(spf), format!("{domain_path}.spf"))));
+    let service = domain
+        .service
+        .as_ref()
+        .and_then(|s| expand_service(ctx, zone, &format!("{domain_path}.service"), s, domain, &mut built));
+    let explicit_spf = records.iter().any(|d| {
+        d.item.rtype == RecordType::Txt
+            && d.item.name == zone
+            && d.item.values.iter().any(|v| matches!(v, RData::Txt { chunks } if policy::spf::is_spf(&chunks.concat())))
+    });
+    let preset_include: Vec<String> = service.iter().filter_map(|s| s.spf_include.clone()).collect();
+    match (&domain.spf, domain.service.as_ref()) {
+        (Some(spf), _) => {
+            let text = policy::spf::build(&spf.value, &preset_include);
+            built.push(("@".into(), RData::txt(&text), at(Loc::of(spf), format!("{domain_path}.spf"))));
+        }
+        // A preset alone gives the domain an SPF record, unless one is
+        // written by hand (the lint then checks it has the include).
+        (None, Some(s)) if !preset_include.is_empty() && !explicit_spf => {
+            let text = policy::spf::build(&Default::default(), &preset_include);
+            built.push(("@".into(), RData::txt(&text), at(Loc::of(s), format!("{domain_path}.service"))));
+        }
+        _ => {}
     }
     if let Some(dmarc) = &domain.dmarc {
         let text = policy::dmarc::build(&dmarc.value);
@@ -998,13 +1017,22 @@ fn compile_policies(
     if let Some(b) = &domain.bimi {
         built.push(("default._bimi".into(), RData::txt(&policy::bimi(&b.value)), at(Loc::of(b), format!("{domain_path}.bimi"))));
     }
+    // Values one block builds for the same name and type form one set.
+    let mut grouped: Vec<(String, Vec<RData>, Origin)> = Vec::new();
     for (rel, rdata, origin) in built {
+        match grouped.iter_mut().find(|(r, v, o)| *r == rel && v[0].rtype() == rdata.rtype() && o.path == origin.path) {
+            Some((_, values, _)) => values.push(rdata),
+            None => grouped.push((rel, vec![rdata], origin)),
+        }
+    }
+    for (rel, values, origin) in grouped {
         let name = absolute_name(&rel, zone);
-        let rtype = rdata.rtype();
+        let rtype = values[0].rtype();
+        let rdata = values[0].clone();
         if let Some(existing) = records.iter_mut().find(|d| d.item.name == name && d.item.rtype == rtype) {
             let is_spf = |r: &RData| matches!(r, RData::Txt { chunks } if policy::spf::is_spf(&chunks.concat()));
             if rtype == RecordType::Txt && rel == "@" && !existing.item.values.iter().any(is_spf) {
-                existing.item.values.push(rdata);
+                existing.item.values.extend(values);
                 continue;
             }
             ctx.diags.error(
@@ -1026,8 +1054,106 @@ fn compile_policies(
             continue;
         }
         records.push(Declared {
-            item: RecordSet { name, rtype, ttl, values: vec![rdata] },
+            item: RecordSet { name, rtype, ttl, values },
             origin,
         });
     }
+}
+
+/// Adds a preset's records to `built`; returns the chosen variant.
+fn expand_service(
+    ctx: &mut Ctx,
+    zone: &str,
+    path: &str,
+    service: &Spanned<super::policy::ServiceConfig>,
+    domain: &super::model::DomainConfig,
+    built: &mut Vec<(String, RData, Origin)>,
+) -> Option<crate::presets::Variant> {
+    let s = &service.value;
+    let Some(preset) = crate::presets::get(&s.preset.value) else {
+        let ids: Vec<&str> = crate::presets::all().iter().map(|p| p.id.as_str()).collect();
+        let fix = match did_you_mean(&s.preset.value, ids.iter().copied()) {
+            Some(x) => format!("did you mean `{x}`? (`mailform presets` lists them)"),
+            None => format!("presets: {} (`mailform presets` shows what each adds)", ids.join(", ")),
+        };
+        ctx.diags.error(Loc::of(&s.preset), &format!("{path}.preset"), format!("unknown preset `{}`", s.preset.value), Some(fix));
+        return None;
+    };
+    let variant = match &s.variant {
+        None => preset.variants.entries.first().map(|(_, v)| v.clone()),
+        Some(v) => match preset.variants.get(&v.value) {
+            Some(found) => Some(found.clone()),
+            None => {
+                let names: Vec<&str> = preset.variants.keys().collect();
+                ctx.diags.error(
+                    Loc::of(v),
+                    &format!("{path}.variant"),
+                    format!("preset `{}` has no variant `{}`", preset.id, v.value),
+                    Some(match did_you_mean(&v.value, names.iter().copied()) {
+                        Some(x) => format!("did you mean `{x}`?"),
+                        None => format!("variants: {}", names.join(", ")),
+                    }),
+                );
+                None
+            }
+        },
+    }?;
+    let known: Vec<&str> = preset.params.iter().map(|p| p.name.as_str()).collect();
+    let mut params = std::collections::BTreeMap::new();
+    for (name, loc, value) in s.params.iter() {
+        if !known.contains(&name) {
+            ctx.diags.error(
+                loc,
+                &format!("{path}.params"),
+                format!("preset `{}` takes no parameter `{name}`", preset.id),
+                Some(if known.is_empty() { "remove `params:`".to_string() } else { format!("its parameters: {}", known.join(", ")) }),
+            );
+            continue;
+        }
+        params.insert(name.to_string(), value.clone());
+    }
+    let origin = Origin { loc: Loc::of(service), path: path.to_string() };
+    let mut add = |ctx: &mut Ctx, rel: &str, rtype: &RecordType, template: &str| {
+        match crate::presets::fill(template, zone, &params) {
+            Ok(text) => match RData::parse(rtype, &text) {
+                Ok(r) => built.push((rel.to_string(), r, origin.clone())),
+                Err(e) => ctx.diags.error(origin.loc, path, format!("preset `{}` gives an invalid value: {}", preset.id, e.0), None),
+            },
+            Err(missing) => {
+                let descr: Vec<String> = preset
+                    .params
+                    .iter()
+                    .filter(|p| missing.contains(&p.name))
+                    .map(|p| format!("`{}` ({}{})", p.name, p.description, p.example.as_ref().map(|e| format!(", e.g. `{e}`")).unwrap_or_default()))
+                    .collect();
+                ctx.diags.error(
+                    origin.loc,
+                    path,
+                    format!("preset `{}` needs parameter(s) {} for {rel} {rtype}", preset.id, missing.join(", ")),
+                    Some(format!("add them under `params:`: {}", descr.join("; "))),
+                );
+            }
+        }
+    };
+    if s.mx {
+        for mx in &variant.mx {
+            add(ctx, "@", &RecordType::Mx, mx);
+        }
+    }
+    for (rel, types) in &variant.records {
+        for (t, vals) in types {
+            for v in vals.values() {
+                add(ctx, rel, &RecordType::parse(t), v);
+            }
+        }
+    }
+    if preset.dkim.kind == "cname" {
+        for (selector, target) in &preset.dkim.cname_targets {
+            // A selector written under `dkim:` overrides the preset's.
+            if domain.dkim.get(selector).is_none() {
+                add(ctx, &format!("{selector}._domainkey"), &RecordType::Cname, target);
+            }
+        }
+    }
+    Some(variant)
 }

@@ -153,6 +153,11 @@ pub struct DomainConfig {
     /// absolute names; the trailing dot is optional.
     #[serde(default)]
     pub records: SpannedMap<SpannedMap<RecordSpec>>,
+    /// The mail service this domain uses (`mailform presets` lists them):
+    /// adds its MX, SPF include and client and DKIM CNAMEs.
+    #[serde(default)]
+    #[schemars(with = "Option<super::policy::ServiceConfig>")]
+    pub service: Option<Spanned<super::policy::ServiceConfig>>,
     /// The SPF record, built from parts (compiled into the apex TXT set).
     #[serde(default)]
     #[schemars(with = "Option<super::policy::SpfConfig>")]
@@ -183,6 +188,7 @@ impl DomainConfig {
     /// policy block.
     pub fn declares_dns(&self) -> bool {
         !self.records.is_empty()
+            || self.service.is_some()
             || self.spf.is_some()
             || self.dmarc.is_some()
             || !self.dkim.is_empty()

@@ -192,3 +192,30 @@ pub struct BimiConfig {
 
 /// The DKIM selectors of a domain, keyed by selector name.
 pub type DkimSelectors = SpannedMap<DkimConfig>;
+
+/// The mail service a domain uses, from `mailform presets`: its MX set,
+/// SPF include, client CNAMEs and hosted DKIM CNAMEs are added for you.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Preset id: `google-workspace`, `microsoft-365`, `aliyun-qiye`,
+    /// `tencent-exmail`, `zoho`, `netease-qiye`.
+    #[schemars(with = "String")]
+    pub preset: Spanned<String>,
+    /// Which of the preset's variants (data centre, MX generation); the
+    /// first one by default.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub variant: Option<Spanned<String>>,
+    /// Values the preset needs, e.g. `tenant: contoso` for Microsoft 365.
+    #[serde(default)]
+    pub params: SpannedMap<String>,
+    /// Whether to add the preset's MX records (default true). Set false
+    /// while mail still flows elsewhere, then switch in one reviewed apply.
+    #[serde(default = "yes")]
+    pub mx: bool,
+}
+
+fn yes() -> bool {
+    true
+}
