@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod desired;
 pub mod import;
+pub mod lint;
 pub mod live;
 pub mod plan;
 pub mod policy;

@@ -952,37 +952,65 @@ fn compile_policies(
     use crate::policy;
     let mut built: Vec<(String, RData, Origin)> = Vec::new();
     let at = |loc: Loc, path: String| Origin { loc, path };
-    let service = domain
-        .service
-        .as_ref()
-        .and_then(|s| expand_service(ctx, zone, &format!("{domain_path}.service"), s, domain, &mut built));
+    let service = domain.service.as_ref().and_then(|s| {
+        expand_service(
+            ctx,
+            zone,
+            &format!("{domain_path}.service"),
+            s,
+            domain,
+            &mut built,
+        )
+    });
     let explicit_spf = records.iter().any(|d| {
         d.item.rtype == RecordType::Txt
             && d.item.name == zone
-            && d.item.values.iter().any(|v| matches!(v, RData::Txt { chunks } if policy::spf::is_spf(&chunks.concat())))
+            && d.item.values.iter().any(
+                |v| matches!(v, RData::Txt { chunks } if policy::spf::is_spf(&chunks.concat())),
+            )
     });
-    let preset_include: Vec<String> = service.iter().filter_map(|s| s.spf_include.clone()).collect();
+    let preset_include: Vec<String> = service
+        .iter()
+        .filter_map(|s| s.spf_include.clone())
+        .collect();
     match (&domain.spf, domain.service.as_ref()) {
         (Some(spf), _) => {
             let text = policy::spf::build(&spf.value, &preset_include);
-            built.push(("@".into(), RData::txt(&text), at(Loc::of(spf), format!("{domain_path}.spf"))));
+            built.push((
+                "@".into(),
+                RData::txt(&text),
+                at(Loc::of(spf), format!("{domain_path}.spf")),
+            ));
         }
         // A preset alone gives the domain an SPF record, unless one is
         // written by hand (the lint then checks it has the include).
         (None, Some(s)) if !preset_include.is_empty() && !explicit_spf => {
             let text = policy::spf::build(&Default::default(), &preset_include);
-            built.push(("@".into(), RData::txt(&text), at(Loc::of(s), format!("{domain_path}.service"))));
+            built.push((
+                "@".into(),
+                RData::txt(&text),
+                at(Loc::of(s), format!("{domain_path}.service")),
+            ));
         }
         _ => {}
     }
     if let Some(dmarc) = &domain.dmarc {
         let text = policy::dmarc::build(&dmarc.value);
-        built.push(("_dmarc".into(), RData::txt(&text), at(Loc::of(dmarc), format!("{domain_path}.dmarc"))));
+        built.push((
+            "_dmarc".into(),
+            RData::txt(&text),
+            at(Loc::of(dmarc), format!("{domain_path}.dmarc")),
+        ));
     }
     for (selector, loc, dkim) in domain.dkim.iter() {
         let path = format!("{domain_path}.dkim.{}", key(selector));
         if let Err(e) = check_record_name(selector) {
-            ctx.diags.error(loc, &path, format!("invalid DKIM selector `{selector}`: {e}"), Some("a selector is one or more labels, e.g. `google` or `selector1`".to_string()));
+            ctx.diags.error(
+                loc,
+                &path,
+                format!("invalid DKIM selector `{selector}`: {e}"),
+                Some("a selector is one or more labels, e.g. `google` or `selector1`".to_string()),
+            );
             continue;
         }
         let name = format!("{selector}._domainkey");
@@ -1009,18 +1037,36 @@ fn compile_policies(
         }
     }
     if let Some(t) = &domain.tls_rpt {
-        built.push(("_smtp._tls".into(), RData::txt(&policy::tls_rpt(&t.value)), at(Loc::of(t), format!("{domain_path}.tls_rpt"))));
+        built.push((
+            "_smtp._tls".into(),
+            RData::txt(&policy::tls_rpt(&t.value)),
+            at(Loc::of(t), format!("{domain_path}.tls_rpt")),
+        ));
     }
     if let Some(m) = &domain.mta_sts {
-        built.push(("_mta-sts".into(), RData::txt(&policy::mta_sts::record(&m.value)), at(Loc::of(m), format!("{domain_path}.mta_sts"))));
+        built.push((
+            "_mta-sts".into(),
+            RData::txt(&policy::mta_sts::record(&m.value)),
+            at(Loc::of(m), format!("{domain_path}.mta_sts")),
+        ));
     }
     if let Some(b) = &domain.bimi {
-        built.push(("default._bimi".into(), RData::txt(&policy::bimi(&b.value)), at(Loc::of(b), format!("{domain_path}.bimi"))));
+        built.push((
+            "default._bimi".into(),
+            RData::txt(&policy::bimi(&b.value)),
+            at(Loc::of(b), format!("{domain_path}.bimi")),
+        ));
+    }
+    if let Some(m) = &domain.mta_sts {
+        check_mta_sts_mx(ctx, zone, domain_path, m, records, &built);
     }
     // Values one block builds for the same name and type form one set.
     let mut grouped: Vec<(String, Vec<RData>, Origin)> = Vec::new();
     for (rel, rdata, origin) in built {
-        match grouped.iter_mut().find(|(r, v, o)| *r == rel && v[0].rtype() == rdata.rtype() && o.path == origin.path) {
+        match grouped
+            .iter_mut()
+            .find(|(r, v, o)| *r == rel && v[0].rtype() == rdata.rtype() && o.path == origin.path)
+        {
             Some((_, values, _)) => values.push(rdata),
             None => grouped.push((rel, vec![rdata], origin)),
         }
@@ -1029,7 +1075,10 @@ fn compile_policies(
         let name = absolute_name(&rel, zone);
         let rtype = values[0].rtype();
         let rdata = values[0].clone();
-        if let Some(existing) = records.iter_mut().find(|d| d.item.name == name && d.item.rtype == rtype) {
+        if let Some(existing) = records
+            .iter_mut()
+            .find(|d| d.item.name == name && d.item.rtype == rtype)
+        {
             let is_spf = |r: &RData| matches!(r, RData::Txt { chunks } if policy::spf::is_spf(&chunks.concat()));
             if rtype == RecordType::Txt && rel == "@" && !existing.item.values.iter().any(is_spf) {
                 existing.item.values.extend(values);
@@ -1043,18 +1092,35 @@ fn compile_policies(
                     origin.path.rsplit('.').next().unwrap_or(""),
                     existing.origin.path,
                     existing.origin.loc.line,
-                    if is_spf(&rdata) { ": a name may hold only one SPF record (RFC 7208 §4.5)" } else { "" }
+                    if is_spf(&rdata) {
+                        ": a name may hold only one SPF record (RFC 7208 §4.5)"
+                    } else {
+                        ""
+                    }
                 ),
                 Some("keep one of the two".to_string()),
             );
             continue;
         }
-        if records.iter().any(|d| d.item.name == name && d.item.rtype == RecordType::Cname) {
-            ctx.diags.error(origin.loc, &origin.path, format!("`{rel}` is a CNAME in this file; a {rtype} record cannot stand beside it"), Some("remove the CNAME or this block".to_string()));
+        if records
+            .iter()
+            .any(|d| d.item.name == name && d.item.rtype == RecordType::Cname)
+        {
+            ctx.diags.error(
+                origin.loc,
+                &origin.path,
+                format!("`{rel}` is a CNAME in this file; a {rtype} record cannot stand beside it"),
+                Some("remove the CNAME or this block".to_string()),
+            );
             continue;
         }
         records.push(Declared {
-            item: RecordSet { name, rtype, ttl, values },
+            item: RecordSet {
+                name,
+                rtype,
+                ttl,
+                values,
+            },
             origin,
         });
     }
@@ -1071,12 +1137,23 @@ fn expand_service(
 ) -> Option<crate::presets::Variant> {
     let s = &service.value;
     let Some(preset) = crate::presets::get(&s.preset.value) else {
-        let ids: Vec<&str> = crate::presets::all().iter().map(|p| p.id.as_str()).collect();
+        let ids: Vec<&str> = crate::presets::all()
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect();
         let fix = match did_you_mean(&s.preset.value, ids.iter().copied()) {
             Some(x) => format!("did you mean `{x}`? (`mailform presets` lists them)"),
-            None => format!("presets: {} (`mailform presets` shows what each adds)", ids.join(", ")),
+            None => format!(
+                "presets: {} (`mailform presets` shows what each adds)",
+                ids.join(", ")
+            ),
         };
-        ctx.diags.error(Loc::of(&s.preset), &format!("{path}.preset"), format!("unknown preset `{}`", s.preset.value), Some(fix));
+        ctx.diags.error(
+            Loc::of(&s.preset),
+            &format!("{path}.preset"),
+            format!("unknown preset `{}`", s.preset.value),
+            Some(fix),
+        );
         return None;
     };
     let variant = match &s.variant {
@@ -1106,35 +1183,62 @@ fn expand_service(
                 loc,
                 &format!("{path}.params"),
                 format!("preset `{}` takes no parameter `{name}`", preset.id),
-                Some(if known.is_empty() { "remove `params:`".to_string() } else { format!("its parameters: {}", known.join(", ")) }),
+                Some(if known.is_empty() {
+                    "remove `params:`".to_string()
+                } else {
+                    format!("its parameters: {}", known.join(", "))
+                }),
             );
             continue;
         }
         params.insert(name.to_string(), value.clone());
     }
-    let origin = Origin { loc: Loc::of(service), path: path.to_string() };
-    let mut add = |ctx: &mut Ctx, rel: &str, rtype: &RecordType, template: &str| {
-        match crate::presets::fill(template, zone, &params) {
+    let origin = Origin {
+        loc: Loc::of(service),
+        path: path.to_string(),
+    };
+    let mut add =
+        |ctx: &mut Ctx, rel: &str, rtype: &RecordType, template: &str| match crate::presets::fill(
+            template, zone, &params,
+        ) {
             Ok(text) => match RData::parse(rtype, &text) {
                 Ok(r) => built.push((rel.to_string(), r, origin.clone())),
-                Err(e) => ctx.diags.error(origin.loc, path, format!("preset `{}` gives an invalid value: {}", preset.id, e.0), None),
+                Err(e) => ctx.diags.error(
+                    origin.loc,
+                    path,
+                    format!("preset `{}` gives an invalid value: {}", preset.id, e.0),
+                    None,
+                ),
             },
             Err(missing) => {
                 let descr: Vec<String> = preset
                     .params
                     .iter()
                     .filter(|p| missing.contains(&p.name))
-                    .map(|p| format!("`{}` ({}{})", p.name, p.description, p.example.as_ref().map(|e| format!(", e.g. `{e}`")).unwrap_or_default()))
+                    .map(|p| {
+                        format!(
+                            "`{}` ({}{})",
+                            p.name,
+                            p.description,
+                            p.example
+                                .as_ref()
+                                .map(|e| format!(", e.g. `{e}`"))
+                                .unwrap_or_default()
+                        )
+                    })
                     .collect();
                 ctx.diags.error(
                     origin.loc,
                     path,
-                    format!("preset `{}` needs parameter(s) {} for {rel} {rtype}", preset.id, missing.join(", ")),
+                    format!(
+                        "preset `{}` needs parameter(s) {} for {rel} {rtype}",
+                        preset.id,
+                        missing.join(", ")
+                    ),
                     Some(format!("add them under `params:`: {}", descr.join("; "))),
                 );
             }
-        }
-    };
+        };
     if s.mx {
         for mx in &variant.mx {
             add(ctx, "@", &RecordType::Mx, mx);
@@ -1147,13 +1251,81 @@ fn expand_service(
             }
         }
     }
+    if preset.dkim.kind == "txt"
+        && !preset.dkim.selectors.is_empty()
+        && !preset
+            .dkim
+            .selectors
+            .iter()
+            .any(|sel| domain.dkim.get(sel).is_some())
+    {
+        let sel = &preset.dkim.selectors[0];
+        ctx.diags.lint(
+            &crate::lint::rules::DKIM_MISSING,
+            None,
+            origin.loc,
+            path,
+            format!("{} signs mail with DKIM selector `{sel}`, whose key this file does not publish", preset.title),
+            format!("copy the public key from the {} admin console into `dkim: {{{sel}: {{key: ...}}}}`", preset.title),
+        );
+    }
     if preset.dkim.kind == "cname" {
         for (selector, target) in &preset.dkim.cname_targets {
             // A selector written under `dkim:` overrides the preset's.
             if domain.dkim.get(selector).is_none() {
-                add(ctx, &format!("{selector}._domainkey"), &RecordType::Cname, target);
+                add(
+                    ctx,
+                    &format!("{selector}._domainkey"),
+                    &RecordType::Cname,
+                    target,
+                );
             }
         }
     }
     Some(variant)
+}
+
+/// Every MX host must match one of the MTA-STS policy's `mx` patterns, or
+/// senders that enforce the policy refuse to deliver (RFC 8461 §4.1).
+fn check_mta_sts_mx(
+    ctx: &mut Ctx,
+    zone: &str,
+    domain_path: &str,
+    m: &Spanned<super::policy::MtaStsConfig>,
+    records: &[Declared<RecordSet>],
+    built: &[(String, RData, Origin)],
+) {
+    let hosts = records
+        .iter()
+        .filter(|d| d.item.name == zone && d.item.rtype == RecordType::Mx)
+        .flat_map(|d| d.item.values.iter())
+        .chain(
+            built
+                .iter()
+                .filter(|(rel, r, _)| rel == "@" && r.rtype() == RecordType::Mx)
+                .map(|(_, r, _)| r),
+        );
+    for host in hosts {
+        let RData::Mx { exchange, .. } = host else {
+            continue;
+        };
+        if exchange.is_empty() {
+            continue;
+        }
+        if !m
+            .value
+            .mx
+            .iter()
+            .any(|p| crate::policy::mta_sts::mx_matches(&p.value, exchange))
+        {
+            ctx.diags.lint(
+                &crate::lint::rules::MTA_STS_MX,
+                None,
+                Loc::of(m),
+                &format!("{domain_path}.mta_sts"),
+                format!("MX host `{exchange}` matches no `mx` pattern of the MTA-STS policy"),
+                format!("add `{exchange}` (or a `*.` pattern covering it) to `mta_sts.mx`"),
+            );
+        }
+    }
 }

@@ -43,6 +43,8 @@ pub struct Diagnostic {
     pub fix: Option<String>,
     /// The source line, for the snippet.
     pub source_line: Option<String>,
+    /// The lint rule id (`MF101`), for lint findings.
+    pub rule: Option<&'static str>,
 }
 
 impl Diagnostic {
@@ -57,7 +59,10 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        writeln!(f, "{kind}: {}", self.message)?;
+        match self.rule {
+            Some(rule) => writeln!(f, "{kind}[{rule}]: {}", self.message)?,
+            None => writeln!(f, "{kind}: {}", self.message)?,
+        }
         if self.loc.line == 0 {
             // Not about one place in the file (a command-line option).
             write!(f, "  --> {}", self.file.display())?;
@@ -128,6 +133,7 @@ impl<'a> Diagnostics<'a> {
             message,
             fix,
             source_line,
+            rule: None,
         });
     }
 
@@ -149,6 +155,30 @@ impl<'a> Diagnostics<'a> {
         fix: impl Into<Option<String>>,
     ) {
         self.push(Severity::Warning, loc, path, message.into(), fix.into());
+    }
+
+    /// A finding of lint rule `rule`, at its severity unless `severity`
+    /// overrides it; the rule's specification is cited in the message.
+    pub fn lint(
+        &mut self,
+        rule: &crate::lint::rules::Rule,
+        severity: Option<Severity>,
+        loc: Loc,
+        path: &str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
+        let message = format!("{} ({}, {})", message.into(), rule.name, rule.spec);
+        self.push(
+            severity.unwrap_or(rule.severity),
+            loc,
+            path,
+            message,
+            Some(fix.into()),
+        );
+        if let Some(last) = self.items.last_mut() {
+            last.rule = Some(rule.id);
+        }
     }
 
     pub fn file(&self) -> &'a Path {

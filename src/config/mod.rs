@@ -123,6 +123,7 @@ pub fn load(path: &Path, options: &LoadOptions, env: &dyn Env) -> Result<Loaded,
     }
     let mut desired = compile::compile(&config, &base_dir, env, &mut diags);
     desired.profile = profile;
+    crate::lint::run(&desired, &mut diags);
     if !options.targets.is_empty() {
         let known: Vec<String> = desired
             .zones

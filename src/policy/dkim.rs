@@ -26,7 +26,12 @@ pub fn txt_value(key: &str, key_type: Option<DkimKeyType>) -> String {
 pub fn tags(text: &str) -> Vec<(String, String)> {
     text.split(';')
         .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.split_whitespace().collect()))
+        .map(|(k, v)| {
+            (
+                k.trim().to_ascii_lowercase(),
+                v.split_whitespace().collect(),
+            )
+        })
         .collect()
 }
 
@@ -39,12 +44,15 @@ pub fn rsa_bits(base64_der: &str) -> Result<usize, String> {
         .decode(base64_der)
         .map_err(|e| format!("the key is not valid base64: {e}"))?;
     let rsa_key = match spki::SubjectPublicKeyInfoRef::from_der(&der) {
-        Ok(info) => pkcs1::RsaPublicKey::from_der(info.subject_public_key.raw_bytes()).map_err(|e| e.to_string()),
+        Ok(info) => pkcs1::RsaPublicKey::from_der(info.subject_public_key.raw_bytes())
+            .map_err(|e| e.to_string()),
         Err(_) => pkcs1::RsaPublicKey::from_der(&der).map_err(|e| e.to_string()),
     }
     .map_err(|e| format!("the key is not an RSA public key: {e}"))?;
     let n = rsa_key.modulus.as_bytes();
     let first = n.iter().position(|b| *b != 0).unwrap_or(n.len());
     let n = &n[first..];
-    Ok(n.first().map(|b| (n.len() - 1) * 8 + (8 - b.leading_zeros() as usize)).unwrap_or(0))
+    Ok(n.first()
+        .map(|b| (n.len() - 1) * 8 + (8 - b.leading_zeros() as usize))
+        .unwrap_or(0))
 }

@@ -27,7 +27,12 @@ pub fn build(c: &DmarcConfig) -> String {
     if let Some(np) = c.np {
         tags.push(format!("np={}", policy(np)));
     }
-    let list = |v: &[serde_saphyr::Spanned<String>]| v.iter().map(|x| x.value.as_str()).collect::<Vec<_>>().join(",");
+    let list = |v: &[serde_saphyr::Spanned<String>]| {
+        v.iter()
+            .map(|x| x.value.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     if !c.rua.is_empty() {
         tags.push(format!("rua={}", list(&c.rua)));
     }

@@ -23,7 +23,12 @@ pub fn build(config: &SpfConfig, extra_includes: &[String]) -> String {
     }
     terms.extend(includes.iter().map(|i| format!("include:{i}")));
     terms.push(
-        match config.all.as_ref().map(|a| a.value).unwrap_or(SpfAll::Softfail) {
+        match config
+            .all
+            .as_ref()
+            .map(|a| a.value)
+            .unwrap_or(SpfAll::Softfail)
+        {
             SpfAll::Fail => "-all",
             SpfAll::Softfail => "~all",
             SpfAll::Neutral => "?all",
@@ -56,12 +61,18 @@ pub fn parse(text: &str) -> Result<Vec<Term>, String> {
     let mut words = text.split_whitespace();
     let version = words.next().unwrap_or("");
     if !version.eq_ignore_ascii_case("v=spf1") {
-        return Err(format!("an SPF record starts with `v=spf1`, not `{version}`"));
+        return Err(format!(
+            "an SPF record starts with `v=spf1`, not `{version}`"
+        ));
     }
     let mut terms = Vec::new();
     for word in words {
         if let Some((name, value)) = word.split_once('=') {
-            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') && !name.contains(':') {
+            if name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+                && !name.contains(':')
+            {
                 terms.push(Term {
                     qualifier: None,
                     name: name.to_ascii_lowercase(),
@@ -117,7 +128,10 @@ mod tests {
 
     #[test]
     fn parses_mechanisms_modifiers_and_qualifiers() {
-        let t = parse("v=spf1 mx -ip4:192.0.2.0/24 include:_spf.google.com redirect=_spf.example.com ~all").unwrap();
+        let t = parse(
+            "v=spf1 mx -ip4:192.0.2.0/24 include:_spf.google.com redirect=_spf.example.com ~all",
+        )
+        .unwrap();
         assert_eq!(t.len(), 5);
         assert_eq!(t[1].qualifier, Some('-'));
         assert_eq!(t[1].value.as_deref(), Some("192.0.2.0/24"));

@@ -11,12 +11,27 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 
 const FILES: [(&str, &str); 6] = [
-    ("google-workspace", include_str!("../../presets/google-workspace.yaml")),
-    ("microsoft-365", include_str!("../../presets/microsoft-365.yaml")),
-    ("aliyun-qiye", include_str!("../../presets/aliyun-qiye.yaml")),
-    ("tencent-exmail", include_str!("../../presets/tencent-exmail.yaml")),
+    (
+        "google-workspace",
+        include_str!("../../presets/google-workspace.yaml"),
+    ),
+    (
+        "microsoft-365",
+        include_str!("../../presets/microsoft-365.yaml"),
+    ),
+    (
+        "aliyun-qiye",
+        include_str!("../../presets/aliyun-qiye.yaml"),
+    ),
+    (
+        "tencent-exmail",
+        include_str!("../../presets/tencent-exmail.yaml"),
+    ),
     ("zoho", include_str!("../../presets/zoho.yaml")),
-    ("netease-qiye", include_str!("../../presets/netease-qiye.yaml")),
+    (
+        "netease-qiye",
+        include_str!("../../presets/netease-qiye.yaml"),
+    ),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,7 +111,8 @@ static PRESETS: LazyLock<Vec<Preset>> = LazyLock::new(|| {
         .map(|(id, text)| {
             // The files are part of the build and tested; a broken one is a
             // bug in this release, not bad user input.
-            let p: Preset = serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("preset {id} is malformed: {e}"));
+            let p: Preset = serde_saphyr::from_str(text)
+                .unwrap_or_else(|e| panic!("preset {id} is malformed: {e}"));
             assert_eq!(&p.id, id, "preset file name and id differ");
             p
         })
@@ -113,7 +129,11 @@ pub fn get(id: &str) -> Option<&'static Preset> {
 
 /// Replaces `{domain}`, `{domain_dashed}` and `{param}` placeholders.
 /// Returns the names of placeholders left unfilled.
-pub fn fill(template: &str, domain: &str, params: &BTreeMap<String, String>) -> Result<String, Vec<String>> {
+pub fn fill(
+    template: &str,
+    domain: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<String, Vec<String>> {
     let mut out = String::new();
     let mut missing = Vec::new();
     let mut rest = template;
@@ -170,9 +190,21 @@ pub fn describe_all() -> String {
             let names: Vec<&str> = p.params.iter().map(|x| x.name.as_str()).collect();
             out.push_str(&format!("  params: {}\n", names.join(", ")));
         }
-        out.push_str(&format!("  sources (checked {}): {}\n", p.verified, if p.sources.is_empty() { "none found".to_string() } else { p.sources.join(" ") }));
+        out.push_str(&format!(
+            "  sources (checked {}): {}\n",
+            p.verified,
+            if p.sources.is_empty() {
+                "none found".to_string()
+            } else {
+                p.sources.join(" ")
+            }
+        ));
         if !p.unverified.is_empty() {
-            out.push_str(&format!("  {} value(s) could not be confirmed on a vendor page; see presets/{}.yaml\n", p.unverified.len(), p.id));
+            out.push_str(&format!(
+                "  {} value(s) could not be confirmed on a vendor page; see presets/{}.yaml\n",
+                p.unverified.len(),
+                p.id
+            ));
         }
         out.push('\n');
     }
@@ -187,10 +219,14 @@ mod tests {
     fn every_preset_parses_and_its_values_are_valid_records() {
         use mailform_contract::{RData, RecordType};
         assert_eq!(all().len(), 6);
-        let params: BTreeMap<String, String> = [("tenant", "contoso"), ("mx_partition", "a-v1"), ("dkim_partition", "r")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let params: BTreeMap<String, String> = [
+            ("tenant", "contoso"),
+            ("mx_partition", "a-v1"),
+            ("dkim_partition", "r"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         for p in all() {
             assert!(!p.variants.is_empty(), "{}", p.id);
             for (_, _, v) in p.variants.iter() {
@@ -201,13 +237,21 @@ mod tests {
                 for types in v.records.values() {
                     for (t, vals) in types {
                         for val in vals.values() {
-                            RData::parse(&RecordType::parse(t), &fill(val, "example.com", &params).unwrap()).unwrap();
+                            RData::parse(
+                                &RecordType::parse(t),
+                                &fill(val, "example.com", &params).unwrap(),
+                            )
+                            .unwrap();
                         }
                     }
                 }
             }
             for target in p.dkim.cname_targets.values() {
-                RData::parse(&RecordType::Cname, &fill(target, "example.com", &params).unwrap()).unwrap();
+                RData::parse(
+                    &RecordType::Cname,
+                    &fill(target, "example.com", &params).unwrap(),
+                )
+                .unwrap();
             }
         }
     }
@@ -215,7 +259,13 @@ mod tests {
     #[test]
     fn fills_placeholders_and_reports_missing_ones() {
         let params = BTreeMap::from([("tenant".to_string(), "contoso".to_string())]);
-        assert_eq!(fill("{domain_dashed}.{tenant}.x", "a.example.com", &params).unwrap(), "a-example-com.contoso.x");
-        assert_eq!(fill("{nope}.x", "a.com", &params).unwrap_err(), vec!["nope".to_string()]);
+        assert_eq!(
+            fill("{domain_dashed}.{tenant}.x", "a.example.com", &params).unwrap(),
+            "a-example-com.contoso.x"
+        );
+        assert_eq!(
+            fill("{nope}.x", "a.com", &params).unwrap_err(),
+            vec!["nope".to_string()]
+        );
     }
 }

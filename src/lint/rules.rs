@@ -1,0 +1,58 @@
+//! The lint rules: stable ids, what each checks, its severity and the
+//! specification it enforces. README's rule table is generated from this
+//! list (a test keeps them equal).
+
+use crate::config::diagnostic::Severity;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Stable id, e.g. `MF101`; never reused for another check.
+    pub id: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub spec: &'static str,
+    pub summary: &'static str,
+}
+
+macro_rules! rules {
+    ($($c:ident = $id:literal $name:literal $sev:ident $spec:literal $summary:literal;)*) => {
+        $(pub const $c: Rule = Rule { id: $id, name: $name, severity: Severity::$sev, spec: $spec, summary: $summary };)*
+        pub const ALL: &[Rule] = &[$($c),*];
+    };
+}
+
+rules! {
+    SPF_MULTIPLE = "MF101" "spf-multiple" Error "RFC 7208 §4.5" "More than one SPF record at a name: receivers treat it as a permanent error.";
+    SPF_SYNTAX = "MF102" "spf-syntax" Error "RFC 7208 §4.6, §5" "An SPF term that is not a valid mechanism or modifier.";
+    SPF_LOOKUPS = "MF103" "spf-lookups" Error "RFC 7208 §4.6.4" "More than 10 DNS-querying terms (include, a, mx, ptr, exists, redirect), known includes costed from a bundled table (an estimate; `verify` counts the real ones).";
+    SPF_PTR = "MF104" "spf-ptr" Warning "RFC 7208 §5.5" "The `ptr` mechanism is slow, unreliable and should not be used.";
+    SPF_PERMISSIVE_ALL = "MF105" "spf-permissive-all" Error "RFC 7208 §5.1" "`+all` lets anyone send as the domain (error); `?all` asserts nothing (warning).";
+    SPF_NO_ALL = "MF106" "spf-no-all" Warning "RFC 7208 §5.1" "No `all` and no `redirect`: the record ends neutral for every other sender.";
+    DMARC_SYNTAX = "MF201" "dmarc-syntax" Error "RFC 9989 §4.7" "A DMARC record that does not start with `v=DMARC1` or has an invalid tag value.";
+    DMARC_REMOVED_TAG = "MF202" "dmarc-removed-tag" Warning "RFC 9989 §4.7" "`pct`, `rf` and `ri` were removed by RFC 9989; use `t=y` instead of `pct`.";
+    DMARC_EXTERNAL_RUA = "MF203" "dmarc-external-rua" Warning "RFC 9990 §3" "Reports go to another domain of this file that has not published its consent record.";
+    DMARC_MISSING = "MF204" "dmarc-missing" Warning "RFC 9989 §5" "A domain that sends or receives mail has no DMARC record.";
+    DMARC_MULTIPLE = "MF205" "dmarc-multiple" Error "RFC 9989 §4.10" "More than one DMARC record at `_dmarc`: receivers ignore them all.";
+    DKIM_SYNTAX = "MF301" "dkim-syntax" Error "RFC 6376 §3.6.1" "A DKIM key record without a valid `p=` key or with an unknown key type.";
+    DKIM_WEAK_KEY = "MF302" "dkim-weak-key" Error "RFC 8301 §3.2" "An RSA key shorter than 1024 bits (error) or 2048 bits (warning).";
+    DKIM_MISSING = "MF303" "dkim-missing" Warning "RFC 6376 §3.6.2" "The mail service signs with a selector whose key is not declared.";
+    MX_TO_CNAME = "MF401" "mx-to-cname" Error "RFC 2181 §10.3" "An MX target that is a CNAME in this file.";
+    MTA_STS_MX = "MF501" "mta-sts-mx-mismatch" Error "RFC 8461 §4.1" "An MX host that no `mx` pattern of the MTA-STS policy matches: senders enforcing the policy refuse to deliver.";
+    MTA_STS_NO_TLSRPT = "MF502" "mta-sts-without-tls-rpt" Warning "RFC 8460 §3" "MTA-STS without TLS reporting: failures go unseen.";
+}
+
+/// The Markdown table of all rules, as README shows it.
+pub fn markdown_table() -> String {
+    let mut s = String::from("| id | name | severity | checks | spec |\n|---|---|---|---|---|\n");
+    for r in ALL {
+        let sev = match r.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        s.push_str(&format!(
+            "| {} | `{}` | {sev} | {} | {} |\n",
+            r.id, r.name, r.summary, r.spec
+        ));
+    }
+    s
+}
