@@ -1197,6 +1197,8 @@ fn expand_service(
         loc: Loc::of(service),
         path: path.to_string(),
     };
+    // Missing parameters are reported once, not once per record.
+    let mut reported_missing = false;
     let mut add =
         |ctx: &mut Ctx, rel: &str, rtype: &RecordType, template: &str| match crate::presets::fill(
             template, zone, &params,
@@ -1210,7 +1212,9 @@ fn expand_service(
                     None,
                 ),
             },
+            Err(_) if reported_missing => {}
             Err(missing) => {
+                reported_missing = true;
                 let descr: Vec<String> = preset
                     .params
                     .iter()
