@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod named;
+
 use std::path::{Path, PathBuf};
 
 use mailform_contract::{ChangeOutcome, DnsChange, DnsProvider, RData, RecordSet, RecordType};
