@@ -21,3 +21,4 @@ pub mod presets;
 pub mod registry;
 pub mod render;
 pub mod schema;
+pub mod verify;

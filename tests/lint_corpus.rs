@@ -64,7 +64,7 @@ fn every_lint_file_triggers_its_rule() {
         seen_rules.insert(expect);
     }
     for rule in mailform::lint::rules::ALL {
-        if !seen_rules.contains(rule.id) {
+        if !seen_rules.contains(rule.id) && !mailform::lint::rules::LIVE_ONLY.contains(&rule.id) {
             failures.push(format!(
                 "no corpus file exercises {} {}",
                 rule.id, rule.name

@@ -5,6 +5,7 @@ mod apply;
 mod import;
 mod plan;
 mod validate;
+mod verify;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -91,6 +92,10 @@ pub enum Command {
     /// Write the YAML that describes what the providers hold today, for
     /// adoption and disaster recovery.
     Import(import::ImportArgs),
+    /// Check live DNS: is every declared record served by each
+    /// authoritative server and public resolver, and does what is served
+    /// pass the mail lint (with SPF includes resolved for real)?
+    Verify(verify::VerifyArgs),
     /// List the mail-service presets (`service: {preset: ...}`) and what
     /// each adds: MX, SPF include, client CNAMEs, DKIM, with the vendor
     /// pages the values come from.
@@ -112,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
+        Command::Verify(args) => verify::run(&cli.global, args),
         Command::Presets => {
             print!("{}", crate::presets::describe_all());
             Ok(EXIT_OK)

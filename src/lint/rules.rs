@@ -28,6 +28,7 @@ rules! {
     SPF_PTR = "MF104" "spf-ptr" Warning "RFC 7208 §5.5" "The `ptr` mechanism is slow, unreliable and should not be used.";
     SPF_PERMISSIVE_ALL = "MF105" "spf-permissive-all" Error "RFC 7208 §5.1" "`+all` lets anyone send as the domain (error); `?all` asserts nothing (warning).";
     SPF_NO_ALL = "MF106" "spf-no-all" Warning "RFC 7208 §5.1" "No `all` and no `redirect`: the record ends neutral for every other sender.";
+    SPF_VOID_LOOKUPS = "MF107" "spf-void-lookups" Error "RFC 7208 §4.6.4" "Served SPF (following includes) makes more than 2 lookups that find nothing. Checked by `verify`.";
     DMARC_SYNTAX = "MF201" "dmarc-syntax" Error "RFC 9989 §4.7" "A DMARC record that does not start with `v=DMARC1` or has an invalid tag value.";
     DMARC_REMOVED_TAG = "MF202" "dmarc-removed-tag" Warning "RFC 9989 §4.7" "`pct`, `rf` and `ri` were removed by RFC 9989; use `t=y` instead of `pct`.";
     DMARC_EXTERNAL_RUA = "MF203" "dmarc-external-rua" Warning "RFC 9990 §3" "Reports go to another domain of this file that has not published its consent record.";
@@ -37,9 +38,14 @@ rules! {
     DKIM_WEAK_KEY = "MF302" "dkim-weak-key" Error "RFC 8301 §3.2" "An RSA key shorter than 1024 bits (error) or 2048 bits (warning).";
     DKIM_MISSING = "MF303" "dkim-missing" Warning "RFC 6376 §3.6.2" "The mail service signs with a selector whose key is not declared.";
     MX_TO_CNAME = "MF401" "mx-to-cname" Error "RFC 2181 §10.3" "An MX target that is a CNAME in this file.";
+    MX_UNRESOLVABLE = "MF402" "mx-unresolvable" Error "RFC 5321 §5.1" "A served MX host has no A or AAAA record. Checked by `verify`.";
     MTA_STS_MX = "MF501" "mta-sts-mx-mismatch" Error "RFC 8461 §4.1" "An MX host that no `mx` pattern of the MTA-STS policy matches: senders enforcing the policy refuse to deliver.";
     MTA_STS_NO_TLSRPT = "MF502" "mta-sts-without-tls-rpt" Warning "RFC 8460 §3" "MTA-STS without TLS reporting: failures go unseen.";
+    NOT_SERVED = "MF601" "not-served" Error "RFC 1034 §4.3.2" "A declared record set is not served as declared by an authoritative server or resolver. Checked by `verify`.";
 }
+
+/// Rules only `verify` can check: they need the live DNS.
+pub const LIVE_ONLY: &[&str] = &["MF107", "MF402", "MF601"];
 
 /// The Markdown table of all rules, as README shows it.
 pub fn markdown_table() -> String {
