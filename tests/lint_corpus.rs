@@ -81,7 +81,7 @@ fn readme_rule_table_is_generated_from_the_code() {
     let table = mailform::lint::rules::markdown_table();
     assert!(
         readme.contains(&table),
-        "README's rule table is stale; replace it with:\n{table}"
+        "README's rule table is stale; replace it with the output of `mailform rules`:\n{table}"
     );
 }
 

@@ -96,6 +96,15 @@ pub enum Command {
     /// authoritative server and public resolver, and does what is served
     /// pass the mail lint (with SPF includes resolved for real)?
     Verify(verify::VerifyArgs),
+    /// Print the MTA-STS policy file of a domain (its `mta_sts:` block), to
+    /// serve at https://mta-sts.<domain>/.well-known/mta-sts.txt.
+    MtaStsPolicy {
+        /// The domain.
+        domain: String,
+    },
+    /// List the mail-deliverability lint rules (a Markdown table: id,
+    /// name, severity, what it checks, the specification).
+    Rules,
     /// List the mail-service presets (`service: {preset: ...}`) and what
     /// each adds: MX, SPF include, client CNAMEs, DKIM, with the vendor
     /// pages the values come from.
@@ -118,6 +127,35 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::Import(args) => import::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
+        Command::MtaStsPolicy { domain } => {
+            // Parsed, not validated: a stale policy file (which validation
+            // reports) is exactly what this command is for.
+            let source = std::fs::read_to_string(&cli.global.file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", cli.global.file.display()))?;
+            let config = config::parse(&source)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", cli.global.file.display()))?;
+            let found = config.domains.iter().find(|(k, _, _)| {
+                k.trim_end_matches('.')
+                    .eq_ignore_ascii_case(domain.trim_end_matches('.'))
+            });
+            match found.and_then(|(_, _, d)| d.mta_sts.as_ref()) {
+                Some(m) => {
+                    print!("{}", crate::policy::mta_sts::policy_text(&m.value));
+                    Ok(EXIT_OK)
+                }
+                None => {
+                    eprintln!(
+                        "error: {domain} has no `mta_sts:` block in {}",
+                        cli.global.file.display()
+                    );
+                    Ok(EXIT_ERROR)
+                }
+            }
+        }
+        Command::Rules => {
+            print!("{}", crate::lint::rules::markdown_table());
+            Ok(EXIT_OK)
+        }
         Command::Presets => {
             print!("{}", crate::presets::describe_all());
             Ok(EXIT_OK)

@@ -1059,6 +1059,7 @@ fn compile_policies(
     }
     if let Some(m) = &domain.mta_sts {
         check_mta_sts_mx(ctx, zone, domain_path, m, records, &built);
+        check_mta_sts_file(ctx, zone, domain_path, m);
     }
     // Values one block builds for the same name and type form one set.
     let mut grouped: Vec<(String, Vec<RData>, Origin)> = Vec::new();
@@ -1331,5 +1332,32 @@ fn check_mta_sts_mx(
                 format!("add `{exchange}` (or a `*.` pattern covering it) to `mta_sts.mx`"),
             );
         }
+    }
+}
+
+/// The committed policy file must be exactly the policy the block
+/// describes: the `_mta-sts` id changes with the block, and senders that
+/// fetch a stale file would enforce the old MX set.
+fn check_mta_sts_file(
+    ctx: &mut Ctx,
+    zone: &str,
+    domain_path: &str,
+    m: &Spanned<super::policy::MtaStsConfig>,
+) {
+    let Some(file) = &m.value.policy_file else {
+        return;
+    };
+    let want = crate::policy::mta_sts::policy_text(&m.value);
+    let path = ctx.base_dir.join(&file.value);
+    let have = std::fs::read_to_string(&path).ok();
+    if have.as_deref() != Some(want.as_str()) {
+        ctx.diags.lint(
+            &crate::lint::rules::MTA_STS_POLICY_FILE,
+            None,
+            Loc::of(file),
+            &format!("{domain_path}.mta_sts.policy_file"),
+            format!("`{}` {} the MTA-STS policy of {zone}", file.value, if have.is_some() { "differs from" } else { "does not hold" }),
+            format!("run `mailform mta-sts-policy {zone} > {}` and deploy it to https://mta-sts.{zone}/.well-known/mta-sts.txt", path.display()),
+        );
     }
 }

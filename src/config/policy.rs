@@ -168,6 +168,13 @@ pub struct MtaStsConfig {
     /// Seconds senders cache the policy (default 604800, one week).
     #[serde(default)]
     pub max_age: Option<u32>,
+    /// The policy file your web server serves, kept in the repository
+    /// (relative to this file). `validate` fails when it differs from the
+    /// policy this block describes; `mailform mta-sts-policy <domain>`
+    /// prints the right content.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub policy_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -40,6 +40,7 @@ rules! {
     MX_TO_CNAME = "MF401" "mx-to-cname" Error "RFC 2181 §10.3" "An MX target that is a CNAME in this file.";
     MX_UNRESOLVABLE = "MF402" "mx-unresolvable" Error "RFC 5321 §5.1" "A served MX host has no A or AAAA record. Checked by `verify`.";
     MTA_STS_MX = "MF501" "mta-sts-mx-mismatch" Error "RFC 8461 §4.1" "An MX host that no `mx` pattern of the MTA-STS policy matches: senders enforcing the policy refuse to deliver.";
+    MTA_STS_POLICY_FILE = "MF503" "mta-sts-policy-file" Error "RFC 8461 §3.2" "The policy file kept in the repository differs from the policy the `mta_sts` block describes.";
     MTA_STS_NO_TLSRPT = "MF502" "mta-sts-without-tls-rpt" Warning "RFC 8460 §3" "MTA-STS without TLS reporting: failures go unseen.";
     NOT_SERVED = "MF601" "not-served" Error "RFC 1034 §4.3.2" "A declared record set is not served as declared by an authoritative server or resolver. Checked by `verify`.";
 }
