@@ -105,6 +105,37 @@ fn a_zone_written_by_mailform_verifies_clean_and_a_broken_one_does_not() {
         }
     }
     assert!(rules(&report).is_empty(), "{report:#}");
+
+    // The wait that onboarding uses: served sets return at once; a set the
+    // server does not have times out and is named.
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", server.port).parse().unwrap();
+    let served =
+        mailform_contract::RecordSet::parse("mx.example.com", "A", 3600, &["192.0.2.1"]).unwrap();
+    let absent =
+        mailform_contract::RecordSet::parse("token.example.com", "TXT", 3600, &["\"v=verify\""])
+            .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let short = std::time::Duration::from_millis(200);
+    rt.block_on(mailform::verify::wait_until_served(
+        std::slice::from_ref(&served),
+        &[addr],
+        short * 5,
+        short,
+    ))
+    .unwrap();
+    let pending = rt
+        .block_on(mailform::verify::wait_until_served(
+            &[served, absent],
+            &[addr],
+            short * 3,
+            short,
+        ))
+        .unwrap_err();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert!(
+        pending[0].starts_with("token.example.com TXT"),
+        "{pending:?}"
+    );
     drop(server);
 
     let broken = dir.path().join("broken.zone");

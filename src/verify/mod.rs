@@ -471,3 +471,42 @@ pub fn render(report: &Report) -> String {
     ));
     out
 }
+
+/// Waits until every server serves every set as given, asking again every
+/// `interval`, for at most `timeout`. Domain onboarding uses this before it
+/// asks a mail provider to verify a token it just published. Returns the
+/// sets still not served (with the server) when time runs out.
+pub async fn wait_until_served(
+    sets: &[RecordSet],
+    servers: &[SocketAddr],
+    timeout: Duration,
+    interval: Duration,
+) -> Result<(), Vec<String>> {
+    let clients: Vec<Server> = servers
+        .iter()
+        .map(|a| Server::new(*a, false, interval.max(Duration::from_millis(500))))
+        .collect::<Result<_, _>>()
+        .map_err(|e| vec![e])?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let mut pending = Vec::new();
+        for server in &clients {
+            for set in sets {
+                let check = check_set(server, set).await;
+                if check.status != "served" {
+                    pending.push(format!(
+                        "{} {} at {} ({})",
+                        set.name, set.rtype, server.addr, check.status
+                    ));
+                }
+            }
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() + interval > deadline {
+            return Err(pending);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
