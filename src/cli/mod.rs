@@ -22,10 +22,10 @@ pub const EXIT_CHANGES: i32 = 2;
 
 /// Infrastructure as code for company email.
 ///
-/// One YAML file describes your domains, the DNS records mail needs, your
-/// mailboxes, aliases and groups. `mailform plan` shows what differs from
-/// the live providers; `mailform apply` makes the changes, safely and
-/// idempotently.
+/// One YAML file describes your domains, the DNS records mail needs,
+/// your mailboxes, aliases and groups. `mailform plan` shows what differs
+/// from the live providers; `mailform apply` makes the changes, safely
+/// and idempotently.
 ///
 /// Typical flow:
 ///   mailform validate                 # offline checks, for CI
@@ -36,7 +36,8 @@ pub const EXIT_CHANGES: i32 = 2;
     name = "mailform",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    verbatim_doc_comment
 )]
 pub struct Cli {
     #[command(flatten)]

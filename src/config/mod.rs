@@ -50,10 +50,10 @@ pub struct Loaded {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}{}", path.display(), if error.kind() == std::io::ErrorKind::NotFound { " (pass the file with -f FILE, or set MAILFORM_FILE)" } else { "" })]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
@@ -71,9 +71,9 @@ fn render(diags: &[Diagnostic]) -> String {
 
 /// Reads and checks the file at `path`.
 pub fn load(path: &Path, options: &LoadOptions, env: &dyn Env) -> Result<Loaded, LoadError> {
-    let read_err = |source| LoadError::Read {
+    let read_err = |error| LoadError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let meta = std::fs::metadata(path).map_err(read_err)?;
     if meta.len() > MAX_FILE_BYTES {
