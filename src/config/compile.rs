@@ -52,6 +52,18 @@ pub fn compile(
             Some("this mailform reads `version: 1`".to_string()),
         );
     }
+    for (name, loc, provider) in config.providers.iter() {
+        for (key_name, secret) in provider.secrets() {
+            if let Err(e) = secret.resolve_with(ctx.base_dir, ctx.env) {
+                ctx.diags.error(
+                    loc,
+                    &format!("providers.{}.{}.{key_name}", key(name), provider.kind()),
+                    format!("provider `{name}`: `{key_name}` cannot be read: {e}"),
+                    Some(format!("set it, or write `{key_name}: ${{env:NAME}}` naming a variable that is set")),
+                );
+            }
+        }
+    }
     let default_ttl = config
         .defaults
         .ttl

@@ -128,6 +128,15 @@ impl ProviderConfig {
         }
     }
 
+    /// The settings holding secrets, checked at load time.
+    pub fn secrets(&self) -> Vec<(&'static str, &mailform_contract::settings::SecretSetting)> {
+        use mailform_contract::settings::ProviderSettings;
+        match self {
+            ProviderConfig::Zonefile(c) => c.secrets(),
+            ProviderConfig::Postfix(c) => c.secrets(),
+        }
+    }
+
     pub fn role(&self) -> Role {
         match self {
             ProviderConfig::Zonefile(_) => Role::Dns,

@@ -11,14 +11,18 @@
 //!   and the per-change apply report.
 //! - [`secret`]: a string that never prints itself.
 //! - [`name`]: domain-name and address normalisation shared by all sides.
+//! - [`interpolate`] and [`settings`]: `${env:...}`/`${file:...}` references,
+//!   and provider settings that hold secrets.
 
 pub mod dns;
 pub mod error;
+pub mod interpolate;
 pub mod mail;
 pub mod memory;
 pub mod name;
 pub mod provider;
 pub mod secret;
+pub mod settings;
 
 pub use dns::{DnsChange, RData, RecordSet, RecordType, ZoneState};
 pub use error::ProviderError;

@@ -125,3 +125,6 @@ mod tests {
         assert_eq!(schema["required"], serde_json::json!(["directory"]));
     }
 }
+
+/// No secrets: everything is local files.
+impl mailform_contract::settings::ProviderSettings for Config {}

@@ -229,3 +229,6 @@ mod tests {
         }
     }
 }
+
+/// No secrets: everything is local files.
+impl mailform_contract::settings::ProviderSettings for Config {}

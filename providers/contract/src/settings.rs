@@ -1,0 +1,81 @@
+//! Provider settings that hold secrets (API tokens, keys): written in the
+//! YAML as `${env:NAME}` or `${file:path}` (or, discouraged, literally),
+//! checked by the engine at load time through [`ProviderSettings`], and
+//! resolved by the provider when it needs the value.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::interpolate::{interpolate, Env, ProcessEnv};
+use crate::secret::Secret;
+
+/// A setting whose value is a secret. Its `Debug` shows a reference
+/// (`${env:CLOUDFLARE_API_TOKEN}`) but never a literal value.
+#[derive(Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct SecretSetting(
+    /// A secret: write `${env:NAME}` or `${file:path}` rather than the value.
+    String,
+);
+
+impl SecretSetting {
+    pub fn new(raw: impl Into<String>) -> Self {
+        SecretSetting(raw.into())
+    }
+
+    /// The value, with references resolved against `base_dir` (the YAML
+    /// file's directory) and the process environment.
+    pub fn resolve(&self, base_dir: &Path) -> Result<Secret, String> {
+        self.resolve_with(base_dir, &ProcessEnv)
+    }
+
+    pub fn resolve_with(&self, base_dir: &Path, env: &dyn Env) -> Result<Secret, String> {
+        interpolate(&self.0, base_dir, env)
+            .map(Secret::new)
+            .map_err(|e| format!("{} ({})", e.message, e.fix))
+    }
+
+    /// Whether the value is written in the file rather than referenced.
+    pub fn is_literal(&self) -> bool {
+        !self.0.contains("${")
+    }
+}
+
+impl std::fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_literal() {
+            f.write_str("SecretSetting(***)")
+        } else {
+            write!(f, "SecretSetting({})", self.0)
+        }
+    }
+}
+
+/// Implemented by each provider's `Config`, so the engine can check every
+/// secret resolves before any network call, whatever the provider.
+pub trait ProviderSettings {
+    /// The secret settings that are set, by their YAML key.
+    fn secrets(&self) -> Vec<(&'static str, &SecretSetting)> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_never_print_and_references_resolve() {
+        let lit = SecretSetting::new("tok-123");
+        assert!(!format!("{lit:?}").contains("tok-123"));
+        assert_eq!(lit.resolve(Path::new(".")).unwrap().expose(), "tok-123");
+        let r = SecretSetting::new("${env:MAILFORM_TEST_SURELY_UNSET}");
+        assert!(format!("{r:?}").contains("MAILFORM_TEST_SURELY_UNSET"));
+        assert!(r
+            .resolve(Path::new("."))
+            .unwrap_err()
+            .contains("is not set"));
+    }
+}
