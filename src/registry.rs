@@ -32,6 +32,16 @@ impl Registry {
                         )),
                     );
                 }
+                ProviderConfig::Cloudflare(c) => {
+                    let config = mailform_cloudflare::Config {
+                        base_dir: base_dir.to_path_buf(),
+                        ..c.clone()
+                    };
+                    reg.dns.insert(
+                        name.to_string(),
+                        Arc::new(mailform_cloudflare::CloudflareProvider::new(config)),
+                    );
+                }
                 ProviderConfig::Postfix(c) => {
                     reg.mail.insert(
                         name.to_string(),

@@ -111,6 +111,11 @@ pub enum ProviderConfig {
     /// A self-hosted Postfix + Dovecot estate: virtual mailbox and alias
     /// maps plus a Dovecot passwd-file.
     Postfix(mailform_postfix::Config),
+    /// Cloudflare DNS through its v4 API: paginated reads and batched
+    /// applies (200 changes per batch on the Free plan). The API token
+    /// (`token: ${env:NAME}`, default the `CLOUDFLARE_API_TOKEN` variable)
+    /// needs Zone:Read and DNS:Edit.
+    Cloudflare(mailform_cloudflare::Config),
 }
 
 /// What a provider type is for.
@@ -125,6 +130,7 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Zonefile(_) => "zonefile",
             ProviderConfig::Postfix(_) => "postfix",
+            ProviderConfig::Cloudflare(_) => "cloudflare",
         }
     }
 
@@ -134,6 +140,7 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Zonefile(c) => c.secrets(),
             ProviderConfig::Postfix(c) => c.secrets(),
+            ProviderConfig::Cloudflare(c) => c.secrets(),
         }
     }
 
@@ -141,6 +148,7 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Zonefile(_) => Role::Dns,
             ProviderConfig::Postfix(_) => Role::Mail,
+            ProviderConfig::Cloudflare(_) => Role::Dns,
         }
     }
 }

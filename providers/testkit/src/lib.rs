@@ -1,0 +1,23 @@
+//! Test kit for mailform's fake provider servers.
+//!
+//! Fakes must be honest: a test may not pass with a request the real service
+//! would refuse. This crate checks each request a client sends against the
+//! provider's official OpenAPI 3 description (see `shared/specs/README.md`):
+//! the path template, the method, the query and path parameters with their
+//! schemas, and the JSON body (validated with the `jsonschema` crate).
+//!
+//! - [`spec`]: where the shared descriptions live, and loading them.
+//! - [`openapi`]: the description as operations with compiled schemas
+//!   (`$ref` resolution, OpenAPI 3.0 → JSON Schema adjustments).
+//! - [`validate`]: one request checked against those operations.
+//!
+//! It is independent of any HTTP server: a fake hands it the method, path,
+//! query string and body bytes, and records the [`Violation`]s it returns.
+
+pub mod openapi;
+pub mod spec;
+pub mod validate;
+
+pub use openapi::OpenApi;
+pub use spec::{load_json_spec, spec_path};
+pub use validate::{Matched, Violation};
