@@ -42,6 +42,26 @@ impl Registry {
                         Arc::new(mailform_cloudflare::CloudflareProvider::new(config)),
                     );
                 }
+                ProviderConfig::Powerdns(c) => {
+                    let config = mailform_powerdns::Config {
+                        base_dir: base_dir.to_path_buf(),
+                        ..c.clone()
+                    };
+                    reg.dns.insert(
+                        name.to_string(),
+                        Arc::new(mailform_powerdns::PowerdnsProvider::new(config)),
+                    );
+                }
+                ProviderConfig::Rfc2136(c) => {
+                    let config = mailform_rfc2136::Config {
+                        base_dir: base_dir.to_path_buf(),
+                        ..c.clone()
+                    };
+                    reg.dns.insert(
+                        name.to_string(),
+                        Arc::new(mailform_rfc2136::Rfc2136Provider::new(config)),
+                    );
+                }
                 ProviderConfig::Postfix(c) => {
                     reg.mail.insert(
                         name.to_string(),

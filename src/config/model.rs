@@ -116,6 +116,14 @@ pub enum ProviderConfig {
     /// (`token: ${env:NAME}`, default the `CLOUDFLARE_API_TOKEN` variable)
     /// needs Zone:Read and DNS:Edit.
     Cloudflare(mailform_cloudflare::Config),
+    /// A PowerDNS Authoritative server through its HTTP API (`api=yes`,
+    /// `webserver=yes`); one read and one atomic PATCH per zone. The API key
+    /// (`api_key: ${env:NAME}`, default the `PDNS_API_KEY` variable).
+    Powerdns(mailform_powerdns::Config),
+    /// Any standard primary DNS server (BIND 9, Knot, PowerDNS) through RFC
+    /// 2136 dynamic updates and AXFR, signed with TSIG (`secret:
+    /// ${env:NAME}`, default the `MAILFORM_TSIG_SECRET` variable).
+    Rfc2136(mailform_rfc2136::Config),
 }
 
 /// What a provider type is for.
@@ -131,6 +139,8 @@ impl ProviderConfig {
             ProviderConfig::Zonefile(_) => "zonefile",
             ProviderConfig::Postfix(_) => "postfix",
             ProviderConfig::Cloudflare(_) => "cloudflare",
+            ProviderConfig::Powerdns(_) => "powerdns",
+            ProviderConfig::Rfc2136(_) => "rfc2136",
         }
     }
 
@@ -141,6 +151,8 @@ impl ProviderConfig {
             ProviderConfig::Zonefile(c) => c.secrets(),
             ProviderConfig::Postfix(c) => c.secrets(),
             ProviderConfig::Cloudflare(c) => c.secrets(),
+            ProviderConfig::Powerdns(c) => c.secrets(),
+            ProviderConfig::Rfc2136(c) => c.secrets(),
         }
     }
 
@@ -149,6 +161,8 @@ impl ProviderConfig {
             ProviderConfig::Zonefile(_) => Role::Dns,
             ProviderConfig::Postfix(_) => Role::Mail,
             ProviderConfig::Cloudflare(_) => Role::Dns,
+            ProviderConfig::Powerdns(_) => Role::Dns,
+            ProviderConfig::Rfc2136(_) => Role::Dns,
         }
     }
 }

@@ -43,6 +43,18 @@ impl SecretSetting {
     }
 }
 
+impl From<String> for SecretSetting {
+    fn from(raw: String) -> Self {
+        SecretSetting(raw)
+    }
+}
+
+impl From<&str> for SecretSetting {
+    fn from(raw: &str) -> Self {
+        SecretSetting(raw.to_string())
+    }
+}
+
 impl std::fmt::Debug for SecretSetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.is_literal() {
