@@ -79,6 +79,9 @@ impl Config {
     }
 }
 
+/// No secrets: everything is local files.
+impl mailform_contract::settings::ProviderSettings for Config {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +129,3 @@ mod tests {
     }
 }
 
-/// No secrets: everything is local files.
-impl mailform_contract::settings::ProviderSettings for Config {}

@@ -156,6 +156,9 @@ impl SoaConfig {
     }
 }
 
+/// No secrets: everything is local files.
+impl mailform_contract::settings::ProviderSettings for Config {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +233,3 @@ mod tests {
     }
 }
 
-/// No secrets: everything is local files.
-impl mailform_contract::settings::ProviderSettings for Config {}
