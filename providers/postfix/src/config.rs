@@ -128,4 +128,3 @@ mod tests {
         assert_eq!(schema["required"], serde_json::json!(["directory"]));
     }
 }
-
