@@ -62,6 +62,16 @@ impl Registry {
                         Arc::new(mailform_rfc2136::Rfc2136Provider::new(config)),
                     );
                 }
+                ProviderConfig::Alidns(c) => {
+                    let config = mailform_alidns::Config {
+                        base_dir: base_dir.to_path_buf(),
+                        ..c.clone()
+                    };
+                    reg.dns.insert(
+                        name.to_string(),
+                        Arc::new(mailform_alidns::AlidnsProvider::new(config)),
+                    );
+                }
                 ProviderConfig::Postfix(c) => {
                     reg.mail.insert(
                         name.to_string(),

@@ -124,6 +124,11 @@ pub enum ProviderConfig {
     /// 2136 dynamic updates and AXFR, signed with TSIG (`secret:
     /// ${env:NAME}`, default the `MAILFORM_TSIG_SECRET` variable).
     Rfc2136(mailform_rfc2136::Config),
+    /// Alibaba Cloud DNS (Alidns) through its signed RPC API. The AccessKey
+    /// (`access_key_id`/`access_key_secret` as `${env:NAME}`, default the
+    /// `ALIBABA_CLOUD_ACCESS_KEY_ID`/`_SECRET` variables) belongs to a RAM
+    /// user with only `AliyunDNSFullAccess`.
+    Alidns(mailform_alidns::Config),
 }
 
 /// What a provider type is for.
@@ -141,6 +146,7 @@ impl ProviderConfig {
             ProviderConfig::Cloudflare(_) => "cloudflare",
             ProviderConfig::Powerdns(_) => "powerdns",
             ProviderConfig::Rfc2136(_) => "rfc2136",
+            ProviderConfig::Alidns(_) => "alidns",
         }
     }
 
@@ -153,6 +159,7 @@ impl ProviderConfig {
             ProviderConfig::Cloudflare(c) => c.secrets(),
             ProviderConfig::Powerdns(c) => c.secrets(),
             ProviderConfig::Rfc2136(c) => c.secrets(),
+            ProviderConfig::Alidns(c) => c.secrets(),
         }
     }
 
@@ -163,6 +170,7 @@ impl ProviderConfig {
             ProviderConfig::Cloudflare(_) => Role::Dns,
             ProviderConfig::Powerdns(_) => Role::Dns,
             ProviderConfig::Rfc2136(_) => Role::Dns,
+            ProviderConfig::Alidns(_) => Role::Dns,
         }
     }
 }
