@@ -147,31 +147,43 @@ fn plan_apply_plan_is_empty_and_unmanaged_records_survive() {
 
 #[test]
 fn microsoft_365_mx_priority_zero_is_stored_as_one_without_a_diff() {
-    // The `service: {preset: microsoft-365, ...}` presets live on branch
-    // `lead`; until they are merged, the records the preset yields are
-    // written by hand here.
+    // DNS on Alidns, mail on Microsoft 365 through the preset: its MX has
+    // priority 0, which Alidns cannot store (1..=50).
     let e = Estate::new();
     e.set_yaml(&format!(
-        "version: 1\n{}domains:\n  example.com:\n    dns: {{provider: ali}}\n    records:\n\
-         \x20     \"@\":\n\
-         \x20       MX: {{ttl: 3600, values: [\"0 contoso-com.mail.protection.outlook.com.\"]}}\n\
-         \x20       TXT: {{ttl: 3600, values: [\"v=spf1 include:spf.protection.outlook.com -all\"]}}\n\
-         \x20     autodiscover:\n        CNAME: {{ttl: 3600, values: [autodiscover.outlook.com.]}}\n\
-         \x20     selector1._domainkey:\n        CNAME: {{ttl: 3600, values: [selector1-contoso-com._domainkey.contoso.onmicrosoft.com.]}}\n\
-         \x20     selector2._domainkey:\n        CNAME: {{ttl: 3600, values: [selector2-contoso-com._domainkey.contoso.onmicrosoft.com.]}}\n",
+        "version: 1\n{}domains:\n  example.com:\n    dns: {{provider: ali}}\n\
+         \x20   service: {{preset: microsoft-365, params: {{tenant: contoso}}}}\n\
+         \x20   dmarc: {{p: none}}\n",
         e.provider()
     ));
     e.run(&["apply", "--auto-approve"], 0);
-    let mx = e
-        .fake
-        .records(ZONE)
-        .into_iter()
-        .find(|r| r.rtype == "MX")
-        .unwrap();
+    let records = e.fake.records(ZONE);
+    let mx = records.iter().find(|r| r.rtype == "MX").unwrap();
     assert_eq!(
         (mx.priority, mx.value.as_str()),
-        (Some(1), "contoso-com.mail.protection.outlook.com")
+        (Some(1), "example-com.mail.protection.outlook.com")
     );
+    for (rr, value) in [
+        ("autodiscover", "autodiscover.outlook.com"),
+        (
+            "selector1._domainkey",
+            "selector1-example-com._domainkey.contoso.onmicrosoft.com",
+        ),
+        (
+            "selector2._domainkey",
+            "selector2-example-com._domainkey.contoso.onmicrosoft.com",
+        ),
+    ] {
+        assert!(
+            records
+                .iter()
+                .any(|r| r.rtype == "CNAME" && r.rr == rr && r.value == value),
+            "{rr} CNAME missing: {records:?}"
+        );
+    }
+    assert!(records
+        .iter()
+        .any(|r| r.rtype == "TXT" && r.value.contains("include:spf.protection.outlook.com")));
     let again = e.run(&["plan", "--detailed-exitcode"], 0);
     assert!(again.contains("No changes"), "{again}");
     e.no_violations();
