@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, interpolate::ProcessEnv, LoadError, LoadOptions, Loaded};
-use crate::render::Format;
 
 /// Exit codes, as `plan --detailed-exitcode` documents them.
 pub const EXIT_OK: i32 = 0;
@@ -204,6 +203,3 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()?)
 }
-
-/// Kept here so each command documents its own `--format`.
-pub(crate) type PlanFormat = Format;

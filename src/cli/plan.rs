@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Global, PlanFormat, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
+use super::{Global, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use crate::config::Loaded;
 use crate::plan::{Plan, PlanSource};
 use crate::registry::Registry;
-use crate::render;
+use crate::render::{self, Format};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -24,7 +24,7 @@ pub struct PlanArgs {
 
     /// How to print the plan on stdout.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: PlanFormat,
+    pub format: Format,
 }
 
 /// Reads live state and plans; shared with `apply`.
