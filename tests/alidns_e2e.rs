@@ -190,6 +190,39 @@ fn microsoft_365_mx_priority_zero_is_stored_as_one_without_a_diff() {
 }
 
 #[test]
+fn google_workspace_through_the_preset_with_builders() {
+    // DNS on Alidns, mail on Google Workspace: the preset's MX and SPF
+    // include, a DKIM key long enough to need two strings, and DMARC.
+    let e = Estate::new();
+    e.set_yaml(&format!(
+        "version: 1\n{}domains:\n  example.com:\n    dns: {{provider: ali}}\n\
+         \x20   service: {{preset: google-workspace}}\n\
+         \x20   spf: {{all: fail}}\n\
+         \x20   dkim: {{google: {{key: \"MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA+zU1E6iI69SFwJHDggHvFDd2mjrOE+JuOA8DuwTiX8Y3BoKKkShelV9oRanAKVwMzX6iogkeF/S5jPTwsiZHtEZ4cck3RuE2NfABfG4InxkGVrGVmJyOGDIezZ7Yn/xSpxWJh/uD9MYahupYcE8dwx45nP/Mf8zdiHEl3ulz4TJw6whzr+7kP4aH3N9nr3vRvaf1CflTCEh9fXLTT5TLZG3VIjFpGCHWezoet8ULARUizwKy9BN4g6IcdevE9yVTN/3RCCus5w0xg2EsQLM/yvTzzigj0UiDYwNlLDMNzTDd/flHJAcwuw0hG16xUMkW5Y+kBPyvjQhja4ZXXVb76QIDAQAB\"}}}}\n\
+         \x20   dmarc: {{p: reject}}\n",
+        e.provider()
+    ));
+    e.run(&["apply", "--auto-approve"], 0);
+    let records = e.fake.records(ZONE);
+    let mx = records.iter().find(|r| r.rtype == "MX").unwrap();
+    assert_eq!(
+        (mx.priority, mx.value.as_str()),
+        (Some(1), "smtp.google.com")
+    );
+    assert!(records.iter().any(|r| r.rtype == "TXT"
+        && r.rr == "@"
+        && r.value == "v=spf1 include:_spf.google.com -all"));
+    assert!(records
+        .iter()
+        .any(|r| r.rtype == "TXT" && r.rr == "google._domainkey" && r.value.ends_with("IDAQAB")));
+    assert!(records
+        .iter()
+        .any(|r| r.rtype == "TXT" && r.rr == "_dmarc" && r.value == "v=DMARC1; p=reject"));
+    e.run(&["plan", "--detailed-exitcode"], 0);
+    e.no_violations();
+}
+
+#[test]
 fn a_ttl_below_the_edition_minimum_is_reported_before_any_write() {
     let e = Estate::new();
     e.set_yaml(&format!(
