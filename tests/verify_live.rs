@@ -13,16 +13,7 @@ const GOOD_KEY: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAs3bfcvM3llyG
 const WEAK_KEY: &str = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBAN5p+soeSW7NcMR8wFhTShGFI9nOXiAzlJQwClbiiNn3CBIg08XSkqcaX2FT2DdVm5bbGICh01myQeyQ9+RKo50CAwEAAQ==";
 
 fn named_binary() -> Option<PathBuf> {
-    let p = PathBuf::from(named::NAMED);
-    if p.is_file() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var("MAILFORM_REQUIRE_REAL_SERVERS").as_deref() != Ok("1"),
-        "MAILFORM_REQUIRE_REAL_SERVERS=1 but named is not installed (apt install bind9)"
-    );
-    eprintln!("skipped: named not installed (apt install bind9)");
-    None
+    mailform_testkit::real_server::require_program(&[named::NAMED], "bind9")
 }
 
 fn config(dir: &Path) -> PathBuf {

@@ -554,6 +554,22 @@ fn in_broken_domain(raw: &str, broken: &std::collections::HashSet<String>) -> bo
 }
 
 impl Registry<'_> {
+    /// Claims the extra addresses (`aliases:`) of the object at `path`.
+    fn claim_all(
+        &mut self,
+        ctx: &mut Ctx,
+        addresses: &[Spanned<String>],
+        kind: Kind,
+        path: &str,
+        managed: &BTreeMap<String, DesiredMailDomain>,
+    ) -> Vec<String> {
+        let path = format!("{path}.aliases");
+        addresses
+            .iter()
+            .filter_map(|a| self.claim(ctx, &a.value, Loc::of(a), kind, &path, managed))
+            .collect()
+    }
+
     fn claim(
         &mut self,
         ctx: &mut Ctx,
@@ -625,19 +641,7 @@ fn compile_mail(
         let Some(address) = reg.claim(ctx, raw, loc, Kind::Mailbox, &path, domains) else {
             continue;
         };
-        let mut aliases = Vec::new();
-        for a in &mb.aliases {
-            if let Some(alias) = reg.claim(
-                ctx,
-                &a.value,
-                Loc::of(a),
-                Kind::MailboxAlias,
-                &format!("{path}.aliases"),
-                domains,
-            ) {
-                aliases.push(alias);
-            }
-        }
+        let aliases = reg.claim_all(ctx, &mb.aliases, Kind::MailboxAlias, &path, domains);
         mailboxes.push((address, loc, path, mb, aliases));
     }
     let mut aliases = Vec::new();
@@ -653,19 +657,7 @@ fn compile_mail(
         let Some(address) = reg.claim(ctx, raw, loc, Kind::Group, &path, domains) else {
             continue;
         };
-        let mut galiases = Vec::new();
-        for a in &group.aliases {
-            if let Some(alias) = reg.claim(
-                ctx,
-                &a.value,
-                Loc::of(a),
-                Kind::GroupAlias,
-                &format!("{path}.aliases"),
-                domains,
-            ) {
-                galiases.push(alias);
-            }
-        }
+        let galiases = reg.claim_all(ctx, &group.aliases, Kind::GroupAlias, &path, domains);
         groups.push((address, loc, path, group, galiases));
     }
 

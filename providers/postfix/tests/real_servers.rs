@@ -27,18 +27,7 @@ const MAPS: [&str; 4] = [
 /// The program, or `None` after saying why the test is skipped; panics when
 /// real servers are required.
 fn program(candidates: &[&str], package: &str) -> Option<PathBuf> {
-    if let Some(found) = candidates.iter().map(PathBuf::from).find(|p| p.is_file()) {
-        return Some(found);
-    }
-    let name = Path::new(candidates[0])
-        .file_name()
-        .unwrap()
-        .to_string_lossy();
-    if std::env::var("MAILFORM_REQUIRE_REAL_SERVERS").as_deref() == Ok("1") {
-        panic!("{name} is required (MAILFORM_REQUIRE_REAL_SERVERS=1) but not installed: apt install {package}");
-    }
-    println!("skipped: {name} not installed (apt install {package})");
-    None
+    mailform_testkit::real_server::require_program(candidates, package)
 }
 
 fn postmap() -> Option<PathBuf> {

@@ -10,11 +10,13 @@
 //! - [`openapi`]: the description as operations with compiled schemas
 //!   (`$ref` resolution, OpenAPI 3.0 → JSON Schema adjustments).
 //! - [`validate`]: one request checked against those operations.
+//! - [`real_server`]: skip-or-fail for tests that need a real server program.
 //!
 //! It is independent of any HTTP server: a fake hands it the method, path,
 //! query string and body bytes, and records the [`Violation`]s it returns.
 
 pub mod openapi;
+pub mod real_server;
 pub mod spec;
 pub mod validate;
 

@@ -49,21 +49,10 @@ pub struct Named {
     pub dir: PathBuf,
 }
 
-pub fn required() -> bool {
-    std::env::var("MAILFORM_REQUIRE_REAL_SERVERS").as_deref() == Ok("1")
-}
-
+/// `path` if it exists, else `None` after printing why the test is skipped
+/// (or a panic under `MAILFORM_REQUIRE_REAL_SERVERS=1`).
 pub fn require_file(path: &str, package: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(path);
-    if p.is_file() {
-        return Some(p);
-    }
-    let message = format!("{path} not installed (apt install {package})");
-    if required() {
-        panic!("MAILFORM_REQUIRE_REAL_SERVERS=1 but {message}");
-    }
-    eprintln!("skipped: {message}");
-    None
+    mailform_testkit::real_server::require_program(&[path], package)
 }
 
 /// The shared server; `None` when BIND is not installed.

@@ -11,21 +11,10 @@ use std::path::{Path, PathBuf};
 use mailform_contract::{ChangeOutcome, DnsChange, DnsProvider, RData, RecordSet, RecordType};
 use mailform_zonefile::{Config, ZonefileProvider};
 
-/// The binary at `path`, or `None` after printing why the test is skipped.
-/// Panics instead when `MAILFORM_REQUIRE_REAL_SERVERS=1` (CI), so that a
-/// missing package cannot turn the test into a silent pass there.
+/// The binary at `path`, or `None` after printing why the test is skipped
+/// (a panic under `MAILFORM_REQUIRE_REAL_SERVERS=1`).
 pub fn require_binary(path: &str, package: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(path);
-    if p.is_file() {
-        return Some(p);
-    }
-    let name = p.file_name().unwrap().to_string_lossy().into_owned();
-    let message = format!("{name} not installed (apt install {package})");
-    if std::env::var("MAILFORM_REQUIRE_REAL_SERVERS").as_deref() == Ok("1") {
-        panic!("MAILFORM_REQUIRE_REAL_SERVERS=1 but {message}");
-    }
-    eprintln!("skipped: {message}");
-    None
+    mailform_testkit::real_server::require_program(&[path], package)
 }
 
 pub fn set(name: &str, rtype: &str, ttl: u32, values: &[&str]) -> RecordSet {
