@@ -42,6 +42,8 @@ pub struct DesiredZone {
     pub ignore: GlobSet,
     pub ignore_patterns: Vec<String>,
     pub records: Vec<Declared<RecordSet>>,
+    /// The MTA-STS policy file the `mta_sts` block describes, if any.
+    pub mta_sts_policy: Option<String>,
 }
 
 /// One mail domain at one mail provider.

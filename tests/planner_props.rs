@@ -110,6 +110,7 @@ fn desired_zone(records: Vec<RecordSet>, manage: DnsManage, ignore_acme: bool) -
         manage,
         ignore: b.build().unwrap(),
         ignore_patterns: vec![],
+        mta_sts_policy: None,
         records: records
             .into_iter()
             .map(|item| Declared {

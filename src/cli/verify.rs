@@ -23,6 +23,18 @@ pub struct VerifyArgs {
     #[arg(long, default_value_t = 5)]
     pub timeout: u64,
 
+    /// Port of the MTA-STS policy host. Senders always use 443; another
+    /// port checks a staging server.
+    #[arg(long, value_name = "PORT", default_value_t = 443)]
+    pub mta_sts_port: u16,
+
+    /// Extra CA certificates (a PEM file) to trust when fetching MTA-STS
+    /// policies, for a private PKI or a staging server. Public senders
+    /// trust only the public roots, so a clean result with this flag says
+    /// nothing about them.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
+
     /// `text` or `json`.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -53,10 +65,23 @@ pub fn run(global: &Global, args: &VerifyArgs) -> anyhow::Result<i32> {
     let Some(loaded) = super::load(global, global.profile.clone(), global.targets.clone())? else {
         return Ok(EXIT_ERROR);
     };
+    let mut extra_roots_pem = Vec::new();
+    if let Some(path) = &args.ca_file {
+        extra_roots_pem.push(
+            std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("cannot read --ca-file {}: {e}", path.display()))?,
+        );
+    }
+    let timeout = Duration::from_secs(args.timeout.max(1));
     let options = verify::Options {
         resolvers: args.resolvers.clone(),
         authoritative: args.authoritative.clone(),
-        timeout: Duration::from_secs(args.timeout.max(1)),
+        timeout,
+        mta_sts: verify::mta_sts::FetchOptions {
+            port: args.mta_sts_port,
+            extra_roots_pem,
+            timeout,
+        },
     };
     let report = super::runtime()?.block_on(verify::run(&loaded.desired, &options));
     match args.format {

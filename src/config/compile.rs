@@ -148,6 +148,10 @@ pub fn compile(
                     ignore: globs.build().unwrap_or_else(|_| globset::GlobSet::empty()),
                     ignore_patterns: patterns,
                     records,
+                    mta_sts_policy: domain
+                        .mta_sts
+                        .as_ref()
+                        .map(|m| crate::policy::mta_sts::policy_text(&m.value)),
                 });
             }
         } else if domain.declares_dns() {
@@ -344,9 +348,6 @@ fn compile_records(
                 );
                 continue;
             }
-            if rtype == RecordType::Mx {
-                check_null_mx(ctx, &values, type_loc, &set_path);
-            }
             types_here.push((rtype.clone(), type_loc));
             out.push(Declared {
                 item: RecordSet {
@@ -447,11 +448,13 @@ fn compile_value(
             let last = text.split_whitespace().last().unwrap_or("");
             match rtype {
                 RecordType::Mx if target_is_ip(last) => {
-                    ctx.diags.error(
+                    ctx.diags.lint(
+                        &crate::lint::rules::MX_TARGET_IP,
+                        None,
                         loc,
                         path,
-                        format!("MX record points at the IP address `{last}`; an MX must name a host (RFC 5321 §5.1)"),
-                        Some(format!("point it at a host name, e.g. `10 mail.example.com.`, and give that host an A record for {last}")),
+                        format!("MX record points at the IP address `{last}`; an MX must name a host"),
+                        format!("point it at a host name, e.g. `10 mail.example.com.`, and give that host an A record for {last}"),
                     );
                     return None;
                 }
@@ -494,18 +497,6 @@ fn example_for(rtype: &RecordType) -> &'static str {
         }
         RecordType::Caa => "write `<flags> <tag> \"<value>\"`, e.g. `0 issue \"letsencrypt.org\"`",
         _ => "see the record type's zone-file notation",
-    }
-}
-
-fn check_null_mx(ctx: &mut Ctx, values: &[RData], loc: Loc, path: &str) {
-    let is_null = |r: &RData| matches!(r, RData::Mx { exchange, .. } if exchange.is_empty());
-    if values.iter().any(is_null) && values.len() > 1 {
-        ctx.diags.error(
-            loc,
-            path,
-            "a null MX (`0 .`, RFC 7505) says the domain accepts no mail; it cannot stand beside other MX records",
-            Some("keep either the null MX or the real ones".to_string()),
-        );
     }
 }
 

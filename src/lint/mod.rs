@@ -43,6 +43,7 @@ pub fn run(desired: &Desired, diags: &mut Diagnostics) {
                     }
                 }
                 RecordType::Mx => {
+                    check_mx_shape(diags, &d.item, loc, path);
                     for v in &d.item.values {
                         if let RData::Mx { exchange, .. } = v {
                             if sets.contains_key(&(exchange.clone(), RecordType::Cname)) {
@@ -74,6 +75,58 @@ pub fn run(desired: &Desired, diags: &mut Diagnostics) {
                     "add `tls_rpt: {rua: [\"mailto:tls-reports@...\"]}`",
                 );
             }
+        }
+    }
+}
+
+/// MX values that are well-formed names but not what RFC 5321 and RFC 7505
+/// allow: an address literal as the target, and a null MX that is not alone.
+fn check_mx_shape(diags: &mut Diagnostics, set: &RecordSet, loc: Loc, path: &str) {
+    let mut null = None;
+    for v in &set.values {
+        let RData::Mx {
+            preference,
+            exchange,
+        } = v
+        else {
+            continue;
+        };
+        if exchange.is_empty() {
+            null = Some(*preference);
+        } else if exchange.parse::<std::net::IpAddr>().is_ok() {
+            diags.lint(
+                &MX_TARGET_IP,
+                None,
+                loc,
+                path,
+                format!("MX target `{exchange}` is an IP address, not a host name"),
+                "publish an A/AAAA record for a host name (e.g. `mx.<domain>`) and point the MX at that name",
+            );
+        }
+    }
+    if let Some(preference) = null {
+        if set.values.len() > 1 {
+            diags.lint(
+                &MX_NULL_MIXED,
+                None,
+                loc,
+                path,
+                format!(
+                    "a null MX (`0 .`) says {} accepts no mail; it cannot stand beside other MX records ({} here)",
+                    set.name,
+                    set.values.len() - 1
+                ),
+                "keep either the null MX or the real ones",
+            );
+        } else if preference != 0 {
+            diags.lint(
+                &MX_NULL_MIXED,
+                None,
+                loc,
+                path,
+                format!("{} has a null MX with preference {preference}", set.name),
+                "write the null MX as `0 .`",
+            );
         }
     }
 }

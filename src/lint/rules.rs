@@ -39,14 +39,17 @@ rules! {
     DKIM_MISSING = "MF303" "dkim-missing" Warning "RFC 6376 §3.6.2" "The mail service signs with a selector whose key is not declared.";
     MX_TO_CNAME = "MF401" "mx-to-cname" Error "RFC 2181 §10.3" "An MX target that is a CNAME in this file.";
     MX_UNRESOLVABLE = "MF402" "mx-unresolvable" Error "RFC 5321 §5.1" "A served MX host has no A or AAAA record. Checked by `verify`.";
+    MX_TARGET_IP = "MF403" "mx-target-ip" Error "RFC 7505 §3, RFC 5321 §5.1" "An MX target written as an IP address: MX names a host, and senders look the name up.";
+    MX_NULL_MIXED = "MF404" "null-mx-mixed" Error "RFC 7505 §3" "A null MX (`0 .`, \"this domain accepts no mail\") beside other MX records, or with a preference other than 0.";
     MTA_STS_MX = "MF501" "mta-sts-mx-mismatch" Error "RFC 8461 §4.1" "An MX host that no `mx` pattern of the MTA-STS policy matches: senders enforcing the policy refuse to deliver.";
-    MTA_STS_POLICY_FILE = "MF503" "mta-sts-policy-file" Error "RFC 8461 §3.2" "The policy file kept in the repository differs from the policy the `mta_sts` block describes.";
     MTA_STS_NO_TLSRPT = "MF502" "mta-sts-without-tls-rpt" Warning "RFC 8460 §3" "MTA-STS without TLS reporting: failures go unseen.";
+    MTA_STS_POLICY_FILE = "MF503" "mta-sts-policy-file" Error "RFC 8461 §3.2" "The policy file kept in the repository differs from the policy the `mta_sts` block describes.";
+    MTA_STS_SERVED = "MF504" "mta-sts-policy-served" Error "RFC 8461 §3.3" "The policy at `https://mta-sts.<domain>/.well-known/mta-sts.txt` cannot be fetched as senders fetch it, is not valid, or differs from the `mta_sts` block. Checked by `verify`.";
     NOT_SERVED = "MF601" "not-served" Error "RFC 1034 §4.3.2" "A declared record set is not served as declared by an authoritative server or resolver. Checked by `verify`.";
 }
 
 /// Rules only `verify` can check: they need the live DNS.
-pub const LIVE_ONLY: &[&str] = &["MF107", "MF402", "MF601"];
+pub const LIVE_ONLY: &[&str] = &["MF107", "MF402", "MF504", "MF601"];
 
 /// The Markdown table of all rules, as README shows it.
 pub fn markdown_table() -> String {

@@ -6,9 +6,11 @@
 //! whether the set is served as declared (propagation), with the TTL seen.
 //! Then it runs the lint on what the first authoritative server serves, and
 //! the checks only live DNS allows: SPF lookups counted by resolving the
-//! includes (and void lookups), and MX hosts that do not resolve.
+//! includes (and void lookups), MX hosts that do not resolve, and the
+//! MTA-STS policy fetched over HTTPS ([`mta_sts`]).
 
 pub mod dns;
+pub mod mta_sts;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -29,6 +31,8 @@ pub struct Options {
     /// Authoritative servers to ask instead of looking up NS.
     pub authoritative: Vec<SocketAddr>,
     pub timeout: Duration,
+    /// How MTA-STS policies are fetched.
+    pub mta_sts: mta_sts::FetchOptions,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,7 +165,7 @@ async fn check_zone(
         .first()
         .ok_or_else(|| format!("no authoritative server found for {}", zone.zone))?;
     let lookup = resolvers.first().unwrap_or(first);
-    let findings = served_findings(zone, desired, first, lookup).await;
+    let findings = served_findings(zone, desired, first, lookup, &options.mta_sts).await;
     Ok(ZoneReport {
         zone: zone.zone.clone(),
         servers,
@@ -240,12 +244,15 @@ async fn served_findings(
     desired: &Desired,
     server: &Server,
     resolver: &Server,
+    fetch: &mta_sts::FetchOptions,
 ) -> Vec<Finding> {
     let mut keys: BTreeSet<(String, RecordType)> =
         zone.records.iter().map(|d| d.item.key()).collect();
     keys.insert((zone.zone.clone(), RecordType::Txt));
     keys.insert((zone.zone.clone(), RecordType::Mx));
     keys.insert((format!("_dmarc.{}", zone.zone), RecordType::Txt));
+    keys.insert((format!("_mta-sts.{}", zone.zone), RecordType::Txt));
+    keys.insert((format!("_smtp._tls.{}", zone.zone), RecordType::Txt));
     let mut served = Vec::new();
     for (name, rtype) in keys {
         if let Ok(Answer::Records(values, ttl)) = server.ask(&name, &rtype).await {
@@ -351,7 +358,121 @@ async fn served_findings(
             _ => {}
         }
     }
+    let mta_sts_name = format!("_mta-sts.{}", zone.zone);
+    let advertised = served.iter().any(|d| {
+        d.item.name == mta_sts_name
+            && d.item.values.iter().any(
+                |v| matches!(v, RData::Txt { chunks } if chunks.concat().starts_with("v=STSv1")),
+            )
+    });
+    if advertised || zone.mta_sts_policy.is_some() {
+        mta_sts_findings(zone, &served, resolver, fetch, &mut findings).await;
+    }
     findings
+}
+
+/// Fetches the served MTA-STS policy and checks it against the declared
+/// policy and against the MX set actually served.
+async fn mta_sts_findings(
+    zone: &DesiredZone,
+    served: &[Declared<RecordSet>],
+    resolver: &Server,
+    fetch: &mta_sts::FetchOptions,
+    findings: &mut Vec<Finding>,
+) {
+    let rule = &rules::MTA_STS_SERVED;
+    let host = format!("mta-sts.{}", zone.zone);
+    let mut ip = None;
+    for t in [RecordType::A, RecordType::Aaaa] {
+        if let Ok(Answer::Records(values, _)) = resolver.ask(&host, &t).await {
+            ip = values.iter().find_map(|v| match v {
+                RData::A { address } => Some(std::net::IpAddr::V4(*address)),
+                RData::Aaaa { address } => Some(std::net::IpAddr::V6(*address)),
+                _ => None,
+            });
+        }
+        if ip.is_some() {
+            break;
+        }
+    }
+    let Some(ip) = ip else {
+        findings.push(finding(
+            rule,
+            None,
+            format!("the MTA-STS policy host `{host}` has no A or AAAA record"),
+            "give the policy host an address and serve the policy file there over HTTPS",
+        ));
+        return;
+    };
+    let fix = format!(
+        "serve the output of `mailform mta-sts-policy {}` as text/plain at https://{host}/.well-known/mta-sts.txt, with a certificate valid for {host}",
+        zone.zone
+    );
+    let text = match mta_sts::fetch(&zone.zone, SocketAddr::new(ip, fetch.port), fetch).await {
+        Ok(t) => t,
+        Err(e) => {
+            findings.push(finding(rule, None, e, &fix));
+            return;
+        }
+    };
+    let policy = match mta_sts::parse(&text) {
+        Ok(p) => p,
+        Err(e) => {
+            findings.push(finding(
+                rule,
+                None,
+                format!("the served MTA-STS policy is not valid: {e}"),
+                &fix,
+            ));
+            return;
+        }
+    };
+    if let Some(declared) = zone
+        .mta_sts_policy
+        .as_deref()
+        .and_then(|t| mta_sts::parse(t).ok())
+    {
+        let diffs = mta_sts::differences(&policy, &declared);
+        if !diffs.is_empty() {
+            findings.push(finding(
+                rule,
+                None,
+                format!(
+                    "the served MTA-STS policy differs from the `mta_sts` block: {}",
+                    diffs.join("; ")
+                ),
+                &fix,
+            ));
+        }
+    }
+    if policy.mode == "none" {
+        return;
+    }
+    for d in served
+        .iter()
+        .filter(|d| d.item.name == zone.zone && d.item.rtype == RecordType::Mx)
+    {
+        for v in &d.item.values {
+            let RData::Mx { exchange, .. } = v else {
+                continue;
+            };
+            if !exchange.is_empty()
+                && !policy
+                    .mx
+                    .iter()
+                    .any(|p| crate::policy::mta_sts::mx_matches(p, exchange))
+            {
+                findings.push(finding(
+                    &rules::MTA_STS_MX,
+                    None,
+                    format!(
+                        "served MX host `{exchange}` matches no `mx` line of the served MTA-STS policy"
+                    ),
+                    "add the host (or a `*.` pattern covering it) to `mta_sts.mx` and publish the new policy",
+                ));
+            }
+        }
+    }
 }
 
 fn finding(rule: &rules::Rule, severity: Option<Severity>, message: String, fix: &str) -> Finding {
