@@ -72,6 +72,16 @@ impl Registry {
                         Arc::new(mailform_alidns::AlidnsProvider::new(config)),
                     );
                 }
+                ProviderConfig::GoogleWorkspace(c) => {
+                    let config = mailform_google::Config {
+                        base_dir: base_dir.to_path_buf(),
+                        ..c.clone()
+                    };
+                    reg.mail.insert(
+                        name.to_string(),
+                        Arc::new(mailform_google::GoogleProvider::new(config)),
+                    );
+                }
                 ProviderConfig::Postfix(c) => {
                     reg.mail.insert(
                         name.to_string(),

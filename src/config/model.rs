@@ -129,6 +129,11 @@ pub enum ProviderConfig {
     /// `ALIBABA_CLOUD_ACCESS_KEY_ID`/`_SECRET` variables) belongs to a RAM
     /// user with only `AliyunDNSFullAccess`.
     Alidns(mailform_alidns::Config),
+    /// Google Workspace through the Admin SDK Directory API: users, user
+    /// aliases, groups, group aliases and members. A service account with
+    /// domain-wide delegation (`credentials: ${file:key.json}`, default the
+    /// file `GOOGLE_APPLICATION_CREDENTIALS` names) acts as `admin`.
+    GoogleWorkspace(mailform_google::Config),
 }
 
 /// What a provider type is for.
@@ -147,6 +152,7 @@ impl ProviderConfig {
             ProviderConfig::Powerdns(_) => "powerdns",
             ProviderConfig::Rfc2136(_) => "rfc2136",
             ProviderConfig::Alidns(_) => "alidns",
+            ProviderConfig::GoogleWorkspace(_) => "google_workspace",
         }
     }
 
@@ -160,6 +166,7 @@ impl ProviderConfig {
             ProviderConfig::Powerdns(c) => c.secrets(),
             ProviderConfig::Rfc2136(c) => c.secrets(),
             ProviderConfig::Alidns(c) => c.secrets(),
+            ProviderConfig::GoogleWorkspace(c) => c.secrets(),
         }
     }
 
@@ -171,6 +178,7 @@ impl ProviderConfig {
             ProviderConfig::Powerdns(_) => Role::Dns,
             ProviderConfig::Rfc2136(_) => Role::Dns,
             ProviderConfig::Alidns(_) => Role::Dns,
+            ProviderConfig::GoogleWorkspace(_) => Role::Mail,
         }
     }
 }

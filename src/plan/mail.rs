@@ -115,6 +115,14 @@ pub fn plan_domain(
     for d in &groups {
         let address = d.item.address.as_str();
         declared.insert(address.to_string());
+        if !caps.groups {
+            problems.push(Problem::at(
+                format!("group `{address}` is declared, but {provider_kind} provider `{}` cannot manage groups; manage it in the provider's console and remove it from the file", desired.provider),
+                &d.origin,
+                file,
+            ));
+            continue;
+        }
         if kind_clash(&mut problems, address, "group", &d.origin) {
             continue;
         }
@@ -140,6 +148,14 @@ pub fn plan_domain(
     for d in &aliases {
         let address = d.item.address.as_str();
         declared.insert(address.to_string());
+        if !caps.standalone_aliases {
+            problems.push(Problem::at(
+                format!("alias `{address}` forwards on its own, which {provider_kind} provider `{}` cannot hold; list it under `aliases:` of the mailbox or group it reaches, or make it a group", desired.provider),
+                &d.origin,
+                file,
+            ));
+            continue;
+        }
         if kind_clash(&mut problems, address, "alias", &d.origin) {
             continue;
         }

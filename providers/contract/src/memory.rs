@@ -189,6 +189,7 @@ impl Default for MemoryMail {
                 mailbox_aliases: true,
                 group_aliases: true,
                 groups: true,
+                standalone_aliases: true,
                 group_external_senders: true,
                 display_names: true,
                 password: PasswordPolicy::PlainOptional,

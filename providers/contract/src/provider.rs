@@ -66,6 +66,9 @@ pub struct MailCapabilities {
     /// Groups carry their own extra addresses ([`crate::Group::aliases`]).
     pub group_aliases: bool,
     pub groups: bool,
+    /// Addresses that only forward ([`crate::Alias`]) can exist on their own,
+    /// not only as extra addresses of a mailbox or group.
+    pub standalone_aliases: bool,
     /// Groups can be closed to senders outside the organisation.
     pub group_external_senders: bool,
     pub display_names: bool,

@@ -78,6 +78,7 @@ impl MailProvider for PostfixProvider {
             mailbox_aliases: false,
             group_aliases: false,
             groups: true,
+            standalone_aliases: true,
             group_external_senders: true,
             display_names: true,
             password: PasswordPolicy::HashRequired {

@@ -10,16 +10,19 @@
 //! - [`openapi`]: the description as operations with compiled schemas
 //!   (`$ref` resolution, OpenAPI 3.0 → JSON Schema adjustments).
 //! - [`validate`]: one request checked against those operations.
+//! - [`discovery`]: the same for Google's discovery documents.
 //! - [`real_server`]: skip-or-fail for tests that need a real server program.
 //!
 //! It is independent of any HTTP server: a fake hands it the method, path,
 //! query string and body bytes, and records the [`Violation`]s it returns.
 
+pub mod discovery;
 pub mod openapi;
 pub mod real_server;
 pub mod spec;
 pub mod validate;
 
+pub use discovery::{Discovery, DiscoveryMatch};
 pub use openapi::OpenApi;
 pub use spec::{load_json_spec, spec_path};
 pub use validate::{Matched, Violation};

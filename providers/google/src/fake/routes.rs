@@ -1,0 +1,387 @@
+//! The fake's endpoints, and the checks every request passes in the order
+//! Google's front end applies them: the token endpoint (JWT signature,
+//! audience, lifetime, subject, delegated scopes), then for API calls the
+//! discovery-document check (method, path, parameters, body), the bearer
+//! token and its scopes, injected faults and latency, then the store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::faults::FaultKind;
+use super::store::Refusal;
+use super::Shared;
+use crate::auth::scopes;
+
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+fn error(status: u16, reason: &str, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        code,
+        [("content-type", "application/json; charset=UTF-8")],
+        json!({"error": {"code": status, "message": message, "errors": [{"message": message, "domain": "global", "reason": reason}]}}).to_string(),
+    )
+        .into_response()
+}
+
+fn ok(v: Value) -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/json; charset=UTF-8")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+fn refusal(r: Refusal) -> Response {
+    error(r.0, r.1, &r.2)
+}
+
+async fn handle(
+    State(s): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    s.requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = uri.path().to_string();
+    if path == "/token" && method == Method::POST {
+        return token(&s, &body);
+    }
+    let (api, matched) = if path.starts_with("/groups/v1/groups/") {
+        (
+            "settings",
+            s.settings_spec
+                .validate(method.as_str(), &path, uri.query(), &body),
+        )
+    } else {
+        (
+            "directory",
+            s.directory_spec
+                .validate(method.as_str(), &path, uri.query(), &body),
+        )
+    };
+    let matched = match matched {
+        Ok(m) => m,
+        Err(v) => {
+            s.violation(v.to_string());
+            return error(400, "invalid", &format!("Invalid request: {}", v.message));
+        }
+    };
+    s.log(&matched.id);
+    let query: BTreeMap<String, String> = uri
+        .query()
+        .map(|q| {
+            form_pairs(q)
+                .into_iter()
+                .collect::<BTreeMap<String, String>>()
+        })
+        .unwrap_or_default();
+    if api == "settings" && query.get("alt").map(String::as_str) != Some("json") {
+        // The Groups Settings API answers Atom unless asked for JSON.
+        return (
+            StatusCode::OK,
+            [("content-type", "application/atom+xml; charset=UTF-8")],
+            "<?xml version=\"1.0\"?><entry xmlns=\"http://www.w3.org/2005/Atom\"/>",
+        )
+            .into_response();
+    }
+    // Bearer token and scopes.
+    let granted = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| s.tokens.lock().expect("tokens").get(t).cloned());
+    let Some(granted) = granted else {
+        return error(401, "authError", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.");
+    };
+    if !required_scopes(&matched.id)
+        .iter()
+        .any(|need| granted.iter().any(|g| g == need))
+    {
+        return error(
+            403,
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+        );
+    }
+    let fault = super::faults::take(&mut s.faults.lock().expect("faults"), &matched.id);
+    match &fault {
+        Some(FaultKind::RateLimit) => return error(
+            403,
+            "userRateLimitExceeded",
+            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user'.",
+        ),
+        Some(FaultKind::TooManyRequests) => {
+            let mut r = error(429, "rateLimitExceeded", "Too many requests.");
+            r.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            return r;
+        }
+        Some(FaultKind::ServerError) => return error(500, "backendError", "Backend Error"),
+        Some(FaultKind::Slow(d)) => tokio::time::sleep(*d).await,
+        _ => {}
+    }
+    let latency = *s.latency.lock().expect("latency");
+    let body_json: Value = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
+    let p = |k: &str| matched.path_params.get(k).cloned().unwrap_or_default();
+
+    // Alias edits of one object must not overlap (Google answers 412).
+    let alias_edit = matches!(
+        matched.id.as_str(),
+        "directory.users.aliases.insert"
+            | "directory.users.aliases.delete"
+            | "directory.groups.aliases.insert"
+            | "directory.groups.aliases.delete"
+    );
+    let busy_key = if alias_edit {
+        let key = p(if matched.id.starts_with("directory.users") {
+            "userKey"
+        } else {
+            "groupKey"
+        });
+        let mut busy = s.busy.lock().expect("busy");
+        if !busy.insert(key.clone()) {
+            return error(
+                412,
+                "conditionNotMet",
+                "Precondition Failed: a concurrent alias edit is in progress",
+            );
+        }
+        Some(key)
+    } else {
+        None
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let result = dispatch(&s, &matched.id, &p, &query, &body_json);
+    if let Some(k) = busy_key {
+        s.busy.lock().expect("busy").remove(&k);
+    }
+    if let Some(FaultKind::ProcessedThenServerError) = fault {
+        return error(500, "backendError", "Backend Error");
+    }
+    match result {
+        Ok(Value::Null) => StatusCode::NO_CONTENT.into_response(),
+        Ok(v) => ok(v),
+        Err(r) => refusal(r),
+    }
+}
+
+fn dispatch(
+    s: &Shared,
+    id: &str,
+    p: &dyn Fn(&str) -> String,
+    query: &BTreeMap<String, String>,
+    body: &Value,
+) -> Result<Value, Refusal> {
+    let mut st = s.store.lock().expect("store");
+    let page = |items: Vec<Value>, key: &str, default: usize| -> Value {
+        let max = query
+            .get("maxResults")
+            .and_then(|m| m.parse::<usize>().ok())
+            .unwrap_or(default);
+        let start = query
+            .get("pageToken")
+            .and_then(|t| t.strip_prefix("pg"))
+            .and_then(|t| t.parse::<usize>().ok())
+            .unwrap_or(0);
+        let end = (start + max).min(items.len());
+        let mut out = json!({ key: items.get(start..end).unwrap_or(&[]).to_vec() });
+        if end < items.len() {
+            out["nextPageToken"] = json!(format!("pg{end}"));
+        }
+        out
+    };
+    // Requests about a user still being set up are refused for a while.
+    if id.starts_with("directory.users.aliases") || id == "directory.users.patch" {
+        let uid = st.user_id(&p("userKey"))?;
+        st.settle(&uid)?;
+    }
+    match id {
+        "directory.users.list" => {
+            let Some(domain) = query.get("domain").cloned() else {
+                return Err((
+                    400,
+                    "badRequest",
+                    "Bad Request: domain or customer required".into(),
+                ));
+            };
+            Ok(page(st.users_in(&domain), "users", 100))
+        }
+        "directory.users.get" => {
+            let uid = st.user_id(&p("userKey"))?;
+            let domain = st.users[&uid]
+                .primary_email
+                .split('@')
+                .nth(1)
+                .unwrap_or("")
+                .to_string();
+            Ok(st
+                .users_in(&domain)
+                .into_iter()
+                .find(|u| u["id"] == uid.as_str())
+                .unwrap_or(Value::Null))
+        }
+        "directory.users.insert" => st.insert_user(body),
+        "directory.users.patch" => st.patch_user(&p("userKey"), body),
+        "directory.users.delete" => st.delete_user(&p("userKey")).map(|_| Value::Null),
+        "directory.users.aliases.insert" => {
+            st.insert_alias("users", &p("userKey"), body["alias"].as_str().unwrap_or(""))
+        }
+        "directory.users.aliases.delete" => st
+            .delete_alias("users", &p("userKey"), &p("alias"))
+            .map(|_| Value::Null),
+        "directory.users.aliases.list" => st.aliases("users", &p("userKey")),
+        "directory.groups.list" => {
+            let Some(domain) = query.get("domain").cloned() else {
+                return Err((
+                    400,
+                    "badRequest",
+                    "Bad Request: domain or customer required".into(),
+                ));
+            };
+            Ok(page(st.groups_in(&domain), "groups", 200))
+        }
+        "directory.groups.insert" => st.insert_group(body),
+        "directory.groups.patch" => st.patch_group(&p("groupKey"), body),
+        "directory.groups.delete" => st.delete_group(&p("groupKey")).map(|_| Value::Null),
+        "directory.groups.aliases.insert" => st.insert_alias(
+            "groups",
+            &p("groupKey"),
+            body["alias"].as_str().unwrap_or(""),
+        ),
+        "directory.groups.aliases.delete" => st
+            .delete_alias("groups", &p("groupKey"), &p("alias"))
+            .map(|_| Value::Null),
+        "directory.groups.aliases.list" => st.aliases("groups", &p("groupKey")),
+        "directory.members.list" => Ok(page(st.members(&p("groupKey"))?, "members", 200)),
+        "directory.members.insert" => st.insert_member(&p("groupKey"), body),
+        "directory.members.delete" => st
+            .delete_member(&p("groupKey"), &p("memberKey"))
+            .map(|_| Value::Null),
+        "groupsSettings.groups.get" => st.settings(&p("groupUniqueId")),
+        "groupsSettings.groups.patch" => st.patch_settings(&p("groupUniqueId"), body),
+        other => Err((
+            501,
+            "notImplemented",
+            format!("the fake does not implement {other}"),
+        )),
+    }
+}
+
+/// Scopes any one of which authorises method `id`.
+fn required_scopes(id: &str) -> &'static [&'static str] {
+    let read = id.ends_with(".list") || id.ends_with(".get");
+    if id.starts_with("groupsSettings.") {
+        &[scopes::GROUPS_SETTINGS]
+    } else if id.starts_with("directory.users") {
+        if read {
+            &[scopes::USER, scopes::USER_READONLY]
+        } else {
+            &[scopes::USER]
+        }
+    } else if read {
+        &[scopes::GROUP, scopes::GROUP_READONLY]
+    } else {
+        &[scopes::GROUP]
+    }
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    scope: String,
+    iat: u64,
+    exp: u64,
+}
+
+fn token_error(status: u16, error: &str, description: &str) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        [("content-type", "application/json; charset=utf-8")],
+        json!({"error": error, "error_description": description}).to_string(),
+    )
+        .into_response()
+}
+
+fn token(s: &Shared, body: &[u8]) -> Response {
+    s.token_requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let form: BTreeMap<String, String> = form_pairs(&String::from_utf8_lossy(body))
+        .into_iter()
+        .collect();
+    if form.get("grant_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
+        return token_error(400, "unsupported_grant_type", "Invalid grant_type.");
+    }
+    let Some(assertion) = form.get("assertion") else {
+        return token_error(
+            400,
+            "invalid_request",
+            "Missing required parameter: assertion",
+        );
+    };
+    let key = DecodingKey::from_rsa_der(&s.public_key_der);
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&[s.token_url()]);
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    let claims = match jsonwebtoken::decode::<Claims>(assertion, &key, &validation) {
+        Ok(d) => d.claims,
+        Err(e) => return token_error(400, "invalid_grant", &format!("Invalid JWT: {e}")),
+    };
+    if claims.exp.saturating_sub(claims.iat) > 3600 {
+        return token_error(400, "invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.");
+    }
+    if claims.iss != s.config.client_email {
+        return token_error(401, "invalid_client", "The OAuth client was not found.");
+    }
+    if !s.config.admins.contains(&claims.sub) {
+        return token_error(400, "invalid_grant", "Invalid email or User ID");
+    }
+    let requested: Vec<String> = claims.scope.split(' ').map(str::to_string).collect();
+    if requested
+        .iter()
+        .any(|r| !s.config.delegated_scopes.iter().any(|d| d == r))
+    {
+        return token_error(401, "unauthorized_client", "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.");
+    }
+    let n = s.token_requests.load(std::sync::atomic::Ordering::Relaxed);
+    let token = format!("ya29.fake-{n}-{}", claims.iat);
+    s.tokens
+        .lock()
+        .expect("tokens")
+        .insert(token.clone(), requested);
+    (
+        StatusCode::OK,
+        [("content-type", "application/json; charset=utf-8")],
+        json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}).to_string(),
+    )
+        .into_response()
+}
+
+fn form_pairs(q: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}

@@ -1,0 +1,27 @@
+//! The `google_workspace` mail provider for mailform: a Google Workspace
+//! tenant's users, user aliases, groups, group aliases and members through
+//! the Admin SDK Directory API, and who may post to a group through the
+//! Groups Settings API, authorised by a service account with domain-wide
+//! delegation.
+//!
+//! - [`config`]: the provider's YAML settings ([`Config`]) and the key file.
+//! - [`auth`]: the RS256 JWT grant and the token cache; the scopes.
+//! - [`api`]: the wire types.
+//! - `client`: authorised calls with Google's own retry rules.
+//! - `convert`: users and groups ↔ the contract's types; error messages.
+//! - `provider`: [`GoogleProvider`], the [`mailform_contract::MailProvider`].
+//! - [`fake`] (feature `fake`): in-process fakes of the token endpoint and
+//!   both APIs for tests, also run as the `google-fake` binary.
+
+pub mod api;
+pub mod auth;
+mod client;
+pub mod config;
+mod convert;
+mod provider;
+
+#[cfg(feature = "fake")]
+pub mod fake;
+
+pub use config::Config;
+pub use provider::{GoogleProvider, SCHEMES};

@@ -1,0 +1,358 @@
+//! The Google Workspace provider against the fake APIs: reads with paging,
+//! every kind of change, the scopes asked for, error messages, and
+//! surviving quota refusals and lost answers without duplicating writes.
+
+use std::time::Duration;
+
+use mailform_contract::{
+    ChangeOutcome, Group, MailChange, MailProvider, Mailbox, MailboxState, ProviderError, Secret,
+};
+use mailform_google::auth::scopes;
+use mailform_google::fake::{FakeConfig, FakeGoogle, Fault, FaultKind};
+use mailform_google::{Config, GoogleProvider};
+use mailform_http::Retry;
+
+const DOMAIN: &str = "example.com";
+
+fn provider(fake: &FakeGoogle) -> GoogleProvider {
+    let dir = std::env::temp_dir();
+    let config = Config {
+        admin: "admin@example.com".into(),
+        credentials: Some(fake.service_account_key().into()),
+        directory_endpoint: Some(fake.url()),
+        groups_settings_endpoint: Some(fake.url()),
+        token_endpoint: Some(fake.token_url()),
+        base_dir: dir,
+        ..Config::default()
+    };
+    GoogleProvider::with_retry(
+        config,
+        Retry {
+            max_attempts: 4,
+            base: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+        },
+    )
+}
+
+fn mailbox(address: &str, name: &str, aliases: &[&str]) -> Mailbox {
+    Mailbox {
+        id: None,
+        address: address.into(),
+        display_name: Some(name.into()),
+        state: MailboxState::Active,
+        successor: None,
+        aliases: aliases.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn hash() -> Option<Secret> {
+    Some(Secret::new(
+        "{SHA512-CRYPT}$6$rounds=5000$salt$abcdefghijklmnop",
+    ))
+}
+
+fn applied(report: &mailform_contract::ApplyReport) {
+    for o in &report.outcomes {
+        assert!(matches!(o, ChangeOutcome::Applied), "{o:?}");
+    }
+}
+
+#[tokio::test]
+async fn creates_reads_back_updates_and_deletes() {
+    let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
+    let p = provider(&fake);
+    let empty = p.read_domain(DOMAIN).await.unwrap();
+    assert!(empty.mailboxes.is_empty() && empty.groups.is_empty());
+
+    let alice = mailbox(
+        "alice@example.com",
+        "Alice Example",
+        &["a@example.com", "ali@example.com"],
+    );
+    let bob = mailbox("bob@example.com", "Bob Van Builder", &[]);
+    let sales = Group {
+        id: None,
+        address: "sales@example.com".into(),
+        display_name: Some("Sales".into()),
+        members: vec!["alice@example.com".into(), "partner@other.example".into()],
+        aliases: vec!["vertrieb@example.com".into()],
+        allow_external: true,
+    };
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[
+                MailChange::CreateMailbox {
+                    new: alice.clone(),
+                    password: hash(),
+                },
+                MailChange::CreateMailbox {
+                    new: bob.clone(),
+                    password: hash(),
+                },
+                MailChange::CreateGroup { new: sales.clone() },
+            ],
+        )
+        .await;
+    applied(&report);
+
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    assert_eq!(live.mailboxes.len(), 2);
+    let live_alice = &live.mailboxes[0];
+    assert!(live_alice.same_as(&alice), "{live_alice:?}");
+    assert!(live_alice.id.is_some());
+    assert!(live.mailboxes[1].same_as(&bob), "{:?}", live.mailboxes[1]);
+    let live_sales = &live.groups[0];
+    let mut want = sales.clone();
+    want.members.sort();
+    assert!(live_sales.same_as(&want), "{live_sales:?}");
+
+    // Update: rename, suspend, swap an alias; group members and posting.
+    let mut alice2 = live_alice.clone();
+    alice2.display_name = Some("Alice Newname".into());
+    alice2.state = MailboxState::Suspended;
+    alice2.aliases = vec!["a@example.com".into(), "alice.e@example.com".into()];
+    let mut sales2 = live_sales.clone();
+    sales2.members = vec!["bob@example.com".into(), "partner@other.example".into()];
+    sales2.allow_external = false;
+    sales2.aliases = vec![];
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[
+                MailChange::UpdateMailbox {
+                    old: live_alice.clone(),
+                    new: alice2.clone(),
+                },
+                MailChange::UpdateGroup {
+                    old: live_sales.clone(),
+                    new: sales2.clone(),
+                },
+            ],
+        )
+        .await;
+    applied(&report);
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    assert!(
+        live.mailboxes[0].same_as(&alice2),
+        "{:?}",
+        live.mailboxes[0]
+    );
+    assert!(live.groups[0].same_as(&sales2), "{:?}", live.groups[0]);
+
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[
+                MailChange::DeleteMailbox {
+                    old: live.mailboxes[1].clone(),
+                },
+                MailChange::DeleteGroup {
+                    old: live.groups[0].clone(),
+                },
+            ],
+        )
+        .await;
+    applied(&report);
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    assert_eq!(live.mailboxes.len(), 1);
+    assert!(live.groups.is_empty());
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    // One token for reads, one for writes: cached, not fetched per call.
+    assert_eq!(fake.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn reads_every_page() {
+    let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
+    for i in 0..1203 {
+        fake.add_user(&format!("user{i:04}@example.com"), "User", &format!("N{i}"));
+    }
+    let p = provider(&fake);
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    assert_eq!(live.mailboxes.len(), 1203);
+    let lists = fake
+        .request_log()
+        .iter()
+        .filter(|m| *m == "directory.users.list")
+        .count();
+    assert_eq!(lists, 3, "500 users a page");
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
+#[tokio::test]
+async fn missing_delegation_names_the_client_id_and_scopes() {
+    let fake = FakeGoogle::start(FakeConfig {
+        delegated_scopes: vec![scopes::USER_READONLY.into()],
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let p = provider(&fake);
+    let err = p.read_domain(DOMAIN).await.unwrap_err().to_string();
+    assert!(err.contains("104211111111111111111"), "{err}");
+    assert!(err.contains("Domain Wide Delegation"), "{err}");
+    assert!(err.contains(scopes::GROUP_READONLY), "{err}");
+    assert!(!err.contains("PRIVATE KEY"), "{err}");
+}
+
+#[tokio::test]
+async fn plans_ask_only_for_read_scopes() {
+    let fake = FakeGoogle::start(FakeConfig {
+        delegated_scopes: scopes::READ.iter().map(|s| s.to_string()).collect(),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let p = provider(&fake);
+    p.read_domain(DOMAIN).await.unwrap();
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::CreateMailbox {
+                new: mailbox("c@example.com", "C D", &[]),
+                password: hash(),
+            }],
+        )
+        .await;
+    let ChangeOutcome::Failed(ProviderError::Permission(m)) = &report.outcomes[0] else {
+        panic!("{report:?}");
+    };
+    assert!(m.contains(scopes::USER), "{m}");
+}
+
+#[tokio::test]
+async fn quota_refusals_are_retried_and_lost_answers_never_repeated() {
+    let fake = FakeGoogle::start(FakeConfig {
+        settle_requests: 2,
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let p = provider(&fake);
+    fake.inject(Fault::on(Some("directory.users.list"), FaultKind::RateLimit).times(2));
+    fake.inject(Fault::on(
+        Some("directory.groups.list"),
+        FaultKind::TooManyRequests,
+    ));
+    fake.inject(Fault::on(
+        Some("directory.members.list"),
+        FaultKind::ServerError,
+    ));
+    p.read_domain(DOMAIN).await.unwrap();
+
+    // A new user refuses alias edits for a while ("User creation is not
+    // complete"): retried until it settles.
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::CreateMailbox {
+                new: mailbox("d@example.com", "D E", &["dd@example.com"]),
+                password: hash(),
+            }],
+        )
+        .await;
+    applied(&report);
+    let alias_tries = fake
+        .request_log()
+        .iter()
+        .filter(|m| *m == "directory.users.aliases.insert")
+        .count();
+    assert_eq!(
+        alias_tries, 3,
+        "two refusals while the user settles, then success"
+    );
+
+    // The user is created but the answer is lost: reported, not resent.
+    fake.inject(Fault::on(
+        Some("directory.users.insert"),
+        FaultKind::ProcessedThenServerError,
+    ));
+    let writes = fake.writes();
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[
+                MailChange::CreateMailbox {
+                    new: mailbox("e@example.com", "E F", &[]),
+                    password: hash(),
+                },
+                MailChange::CreateMailbox {
+                    new: mailbox("f@example.com", "F G", &[]),
+                    password: hash(),
+                },
+            ],
+        )
+        .await;
+    assert!(
+        matches!(
+            report.outcomes[0],
+            ChangeOutcome::Failed(ProviderError::Service(_))
+        ),
+        "{report:?}"
+    );
+    assert!(
+        matches!(report.outcomes[1], ChangeOutcome::NotAttempted(_)),
+        "{report:?}"
+    );
+    assert_eq!(fake.writes(), writes + 1, "the insert was not repeated");
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    let addresses: Vec<&str> = live.mailboxes.iter().map(|m| m.address.as_str()).collect();
+    assert_eq!(addresses, ["d@example.com", "e@example.com"]);
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
+#[tokio::test]
+async fn a_failed_read_fails_and_refusals_are_clear() {
+    let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
+    let p = provider(&fake);
+    fake.inject(Fault::on(Some("directory.groups.list"), FaultKind::ServerError).times(10));
+    assert!(p.read_domain(DOMAIN).await.is_err());
+
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::CreateMailbox {
+                new: mailbox("g@other.example", "G H", &[]),
+                password: hash(),
+            }],
+        )
+        .await;
+    let ChangeOutcome::Failed(ProviderError::Rejected(m)) = &report.outcomes[0] else {
+        panic!("{report:?}");
+    };
+    assert!(m.contains("not a domain of this account"), "{m}");
+
+    fake.add_user("taken@example.com", "Tak", "En");
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::CreateMailbox {
+                new: mailbox("taken@example.com", "T E", &[]),
+                password: hash(),
+            }],
+        )
+        .await;
+    assert!(
+        matches!(
+            report.outcomes[0],
+            ChangeOutcome::Failed(ProviderError::Conflict(_))
+        ),
+        "{report:?}"
+    );
+
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::CreateMailbox {
+                new: mailbox("h@example.com", "Cher", &[]),
+                password: hash(),
+            }],
+        )
+        .await;
+    let ChangeOutcome::Failed(e) = &report.outcomes[0] else {
+        panic!("{report:?}");
+    };
+    assert!(e.to_string().contains("given and a family name"), "{e}");
+}

@@ -1,0 +1,202 @@
+//! End-to-end tests of the `mailform` binary against the in-process fake
+//! Google Workspace APIs (`mailform_google::fake`), which check the JWT
+//! grant and every request against Google's discovery documents.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use mailform_google::fake::{FakeConfig, FakeGoogle, Fault, FaultKind};
+
+const HASH: &str = "{SHA512-CRYPT}$6$rounds=5000$e2esalt$0123456789abcdefghijklmnopqrstuv";
+
+struct Tenant {
+    dir: tempfile::TempDir,
+    fake: FakeGoogle,
+}
+
+impl Tenant {
+    fn new() -> Tenant {
+        let fake = FakeGoogle::start_background(FakeConfig::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sa.json"), fake.service_account_key()).unwrap();
+        std::fs::write(dir.path().join("initial.hash"), HASH).unwrap();
+        Tenant { dir, fake }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn providers(&self) -> String {
+        format!(
+            "providers:\n  gw:\n    google_workspace:\n      admin: admin@example.com\n      credentials: ${{file:sa.json}}\n      directory_endpoint: \"{u}\"\n      groups_settings_endpoint: \"{u}\"\n      token_endpoint: \"{t}\"\n",
+            u = self.fake.url(),
+            t = self.fake.token_url()
+        )
+    }
+
+    fn set_yaml(&self, body: &str) {
+        let text = format!("version: 1\n{}{body}", self.providers());
+        std::fs::write(self.path("mailform.yaml"), text).unwrap();
+    }
+
+    fn run(&self, args: &[&str], code: i32) -> String {
+        let out = Command::cargo_bin("mailform")
+            .unwrap()
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+            .arg("-f")
+            .arg(self.path("mailform.yaml"))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(code), "{args:?}:\n{text}");
+        for secret in ["PRIVATE KEY", "$6$rounds", "ya29."] {
+            assert!(!text.contains(secret), "output shows {secret}:\n{text}");
+        }
+        text
+    }
+}
+
+const ESTATE: &str = r#"domains:
+  example.com:
+    mail: {provider: gw}
+mailboxes:
+  alice@example.com:
+    name: Alice Example
+    aliases: [a@example.com, alice.example@example.com]
+    password_hash: ${file:initial.hash}
+  bob@example.com:
+    name: Bob Builder
+    password_hash: ${file:initial.hash}
+  carol@example.com:
+    name: Carol Jones
+    state: suspended
+    password_hash: ${file:initial.hash}
+groups:
+  sales@example.com:
+    name: Sales
+    members: [alice@example.com, bob@example.com, agent@partner.example]
+    aliases: [vertrieb@example.com]
+    allow_external: true
+  staff@example.com:
+    name: Staff
+    members: [alice@example.com, bob@example.com, carol@example.com]
+"#;
+
+#[test]
+fn plan_apply_plan_is_empty_and_edits_converge() {
+    let t = Tenant::new();
+    t.fake.add_user("admin@example.com", "Admin", "Istrator");
+    t.set_yaml(ESTATE);
+    t.run(&["validate"], 0);
+    let plan = t.run(&["plan", "--detailed-exitcode"], 2);
+    assert!(plan.contains("alice@example.com"), "{plan}");
+    assert!(plan.contains("sales@example.com"), "{plan}");
+    // The admin account is not in the file: reported, never touched.
+    assert!(plan.contains("admin@example.com"), "{plan}");
+    t.run(&["apply", "--auto-approve"], 0);
+    t.run(&["plan", "--detailed-exitcode"], 0);
+
+    // An edit: a renamed user, an alias moved, a member removed, a group
+    // closed to outside senders.
+    t.set_yaml(
+        &ESTATE
+            .replace("name: Bob Builder", "name: Robert Builder")
+            .replace(
+                "aliases: [a@example.com, alice.example@example.com]",
+                "aliases: [a@example.com]",
+            )
+            .replace(
+                "members: [alice@example.com, bob@example.com, agent@partner.example]",
+                "members: [alice@example.com, agent@partner.example]",
+            )
+            .replace("allow_external: true", "allow_external: false"),
+    );
+    let plan = t.run(&["plan", "--detailed-exitcode"], 2);
+    assert!(plan.contains("Robert Builder"), "{plan}");
+    t.run(&["apply", "--auto-approve"], 0);
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    t.fake.with_store(|s| {
+        let bob = s
+            .users
+            .values()
+            .find(|u| u.primary_email == "bob@example.com")
+            .unwrap();
+        assert_eq!(bob.given_name, "Robert");
+        assert_eq!(bob.hash_function.as_deref(), Some("crypt"));
+        let sales = s
+            .groups
+            .values()
+            .find(|g| g.email == "sales@example.com")
+            .unwrap();
+        assert_eq!(sales.who_can_post, "ALL_IN_DOMAIN_CAN_POST");
+        assert_eq!(sales.members.len(), 2);
+    });
+    assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
+}
+
+#[test]
+fn faults_mid_apply_are_reported_and_a_rerun_converges_without_duplicates() {
+    let t = Tenant::new();
+    t.set_yaml(ESTATE);
+    // The third user insert is carried out but its answer is lost.
+    t.fake.inject(
+        Fault::on(
+            Some("directory.users.insert"),
+            FaultKind::ProcessedThenServerError,
+        )
+        .skip(2),
+    );
+    t.fake
+        .inject(Fault::on(Some("directory.members.insert"), FaultKind::RateLimit).times(3));
+    let out = t.run(&["apply", "--auto-approve"], 1);
+    assert!(out.contains("may have been carried out"), "{out}");
+    let users = t.fake.with_store(|s| s.users.len());
+    assert_eq!(users, 3);
+    // Running again continues from what is live.
+    t.run(&["apply", "--auto-approve"], 0);
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    t.fake.with_store(|s| {
+        assert_eq!(s.users.len(), 3, "no duplicate users");
+        assert_eq!(s.groups.len(), 2, "no duplicate groups");
+    });
+    assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
+}
+
+#[test]
+fn what_google_cannot_hold_is_refused_at_plan_time() {
+    let t = Tenant::new();
+    t.set_yaml(
+        r#"domains:
+  example.com:
+    mail: {provider: gw}
+mailboxes:
+  alice@example.com:
+    name: Alice Example
+aliases:
+  info@example.com: {to: [alice@example.com]}
+"#,
+    );
+    let out = t.run(&["plan"], 1);
+    assert!(out.contains("info@example.com"), "{out}");
+    assert!(out.contains("cannot hold"), "{out}");
+    assert!(out.contains("password_hash"), "{out}");
+    assert_eq!(t.fake.writes(), 0);
+}
+
+#[test]
+fn a_missing_key_file_fails_validate_with_the_fix() {
+    let t = Tenant::new();
+    t.set_yaml(ESTATE);
+    std::fs::remove_file(t.path("sa.json")).unwrap();
+    let out = t.run(&["validate"], 1);
+    assert!(out.contains("sa.json"), "{out}");
+    assert_eq!(t.fake.requests(), 0);
+}
