@@ -3,7 +3,7 @@
 //! file it was declared.
 
 use globset::GlobSet;
-use mailform_contract::{Alias, Group, Mailbox, RecordSet, Secret};
+use mailform_contract::{Alias, Group, InitialPassword, Mailbox, RecordSet};
 
 use crate::config::diagnostic::Loc;
 use crate::config::model::{DnsManage, MailManage, Safety};
@@ -62,7 +62,8 @@ pub struct DesiredMailbox {
     pub mailbox: Mailbox,
     /// `state: deleted`: remove it (only with `apply --allow-destroy`).
     pub delete: bool,
-    /// Initial password hash, used on creation only.
-    pub password: Option<Secret>,
+    /// Initial password (a hash, a clear-text secret, or "generate at
+    /// apply"), used on creation only.
+    pub password: Option<InitialPassword>,
     pub origin: Origin,
 }

@@ -21,7 +21,15 @@ pub struct Imported {
     pub skipped: Vec<String>,
 }
 
-pub fn to_yaml(source: &str, desired: &Desired, live: &LiveState) -> Result<Imported, String> {
+/// `generate_passwords`: mail domains whose mailboxes get
+/// `initial_password: generate` (their provider takes clear-text
+/// passwords), so that applying the file to an empty tenant works.
+pub fn to_yaml(
+    source: &str,
+    desired: &Desired,
+    live: &LiveState,
+    generate_passwords: &std::collections::BTreeSet<String>,
+) -> Result<Imported, String> {
     let raw: Value = serde_saphyr::from_str(source).map_err(|e| e.to_string())?;
     let default_ttl = raw
         .pointer("/defaults/ttl")
@@ -86,6 +94,9 @@ pub fn to_yaml(source: &str, desired: &Desired, live: &LiveState) -> Result<Impo
             if !m.aliases.is_empty() {
                 o.insert("aliases".into(), json!(sorted(&m.aliases)));
             }
+            if generate_passwords.contains(&state.domain) {
+                o.insert("initial_password".into(), json!("generate"));
+            }
             mailboxes.insert(m.address.clone(), Value::Object(o));
         }
         for a in &state.aliases {
@@ -117,7 +128,8 @@ pub fn to_yaml(source: &str, desired: &Desired, live: &LiveState) -> Result<Impo
     let yaml = format!(
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/mailform/mailform/main/schemas/mailform.schema.json\n\
          # Written by `mailform import` from the live state. Passwords cannot be read back:\n\
-         # add `password_hash` to a mailbox before applying this file to a fresh provider.\n{body}"
+         # `initial_password: generate` makes new ones if a mailbox must be created again\n\
+         # (`apply --password-file`); for hash-only providers add `password_hash` first.\n{body}"
     );
     Ok(Imported { yaml, skipped })
 }

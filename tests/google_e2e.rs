@@ -200,3 +200,85 @@ fn a_missing_key_file_fails_validate_with_the_fix() {
     assert!(out.contains("sa.json"), "{out}");
     assert_eq!(t.fake.requests(), 0);
 }
+
+#[test]
+fn generated_passwords_go_to_a_private_file_before_the_users_exist() {
+    let t = Tenant::new();
+    t.set_yaml(
+        r#"domains:
+  example.com:
+    mail: {provider: gw}
+mailboxes:
+  dave@example.com: {name: Dave Smith, initial_password: generate}
+  erin@example.com: {name: Erin Jones, initial_password: generate}
+"#,
+    );
+    let plan = t.run(&["plan"], 0);
+    assert!(
+        plan.contains("initial password generated at apply"),
+        "{plan}"
+    );
+    let out = t.run(&["apply", "--auto-approve"], 1);
+    assert!(out.contains("--password-file"), "{out}");
+    assert_eq!(t.fake.writes(), 0);
+    let file = t.path("passwords.txt");
+    let out = t.run(
+        &[
+            "apply",
+            "--auto-approve",
+            "--password-file",
+            file.to_str().unwrap(),
+        ],
+        0,
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for line in &lines {
+        let (_, password) = line.split_once('\t').unwrap();
+        assert_eq!(password.len(), 24);
+        assert!(!out.contains(password), "the password is printed:\n{out}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    t.fake.with_store(|s| {
+        assert_eq!(s.users.len(), 2);
+        assert!(s.users.values().all(|u| u.hash_function.is_none()));
+    });
+    t.run(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[test]
+fn an_imported_tenant_rebuilds_an_empty_one() {
+    let a = Tenant::new();
+    a.set_yaml(ESTATE);
+    a.run(&["apply", "--auto-approve"], 0);
+    let imported = a.path("imported.yaml");
+    a.run(&["import", "--out", imported.to_str().unwrap()], 0);
+    let text = std::fs::read_to_string(&imported).unwrap();
+    assert!(text.contains("initial_password: generate"), "{text}");
+
+    // The same file on a fresh tenant (its endpoints and key instead).
+    let b = Tenant::new();
+    let text_b = text.replace(&a.fake.url(), &b.fake.url());
+    std::fs::write(b.path("mailform.yaml"), &text_b).unwrap();
+    let pw = b.path("pw.txt");
+    b.run(
+        &[
+            "apply",
+            "--auto-approve",
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
+        0,
+    );
+    b.run(&["plan", "--detailed-exitcode"], 0);
+    // And the imported file describes the first tenant exactly.
+    std::fs::copy(&imported, a.path("mailform.yaml")).unwrap();
+    a.run(&["plan", "--detailed-exitcode"], 0);
+    assert!(a.fake.violations().is_empty() && b.fake.violations().is_empty());
+}

@@ -10,8 +10,8 @@ use mailform_contract::dns::RData;
 use mailform_contract::memory::{apply_dns, apply_mail, MemoryDns, MemoryMail};
 use mailform_contract::provider::PasswordPolicy;
 use mailform_contract::{
-    Alias, DnsChange, DnsProvider, Group, MailCapabilities, MailChange, MailDomainState,
-    MailProvider, Mailbox, MailboxState, RecordSet, RecordType, Secret, ZoneState,
+    Alias, DnsChange, DnsProvider, Group, InitialPassword, MailCapabilities, MailChange,
+    MailDomainState, MailProvider, Mailbox, MailboxState, RecordSet, RecordType, Secret, ZoneState,
 };
 use proptest::prelude::*;
 
@@ -214,7 +214,7 @@ proptest! {
                     aliases: if *i % 2 == 0 { vec![format!("alt{i}@example.com")] } else { vec![] },
                 },
                 delete: *delete,
-                password: Some(Secret::new("{SHA512-CRYPT}$6$x")),
+                password: Some(InitialPassword::Hash(Secret::new("{SHA512-CRYPT}$6$x"))),
                 origin: Origin::default(),
             }).collect(),
             aliases: alias_targets.iter().map(|(i, t)| Declared {
@@ -242,7 +242,7 @@ proptest! {
         let mut caps = MemoryMail::default().caps;
         caps.mailbox_aliases = mailbox_aliases_cap;
         caps.group_aliases = mailbox_aliases_cap;
-        caps.password = PasswordPolicy::PlainOptional;
+        caps.password = PasswordPolicy { hash_schemes: vec!["SHA512-CRYPT".into()], plain: true, required: false };
         let _: &MailCapabilities = &caps;
 
         let mut state = live_state.clone();

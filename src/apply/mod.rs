@@ -9,6 +9,7 @@
 //! a partial failure converges, because a new plan starts from what is live.
 
 pub mod order;
+pub mod passwords;
 
 use mailform_contract::ChangeOutcome;
 use serde::Serialize;
@@ -18,7 +19,7 @@ use crate::registry::Registry;
 use order::{steps, Phase, StepChanges};
 
 /// Switches that allow what a plan alone may not do.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ApplyOptions {
     /// Allow deleting mailboxes marked `state: deleted`.
     pub allow_destroy: bool,
@@ -26,6 +27,8 @@ pub struct ApplyOptions {
     pub force: bool,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Where passwords made for `initial_password: generate` are written.
+    pub password_file: Option<passwords::PasswordFile>,
 }
 
 /// Why an apply was refused before anything was changed.
@@ -47,6 +50,21 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
         return Err(Refused(format!(
             "the plan has problems that must be fixed first:\n{}",
             list.join("\n")
+        )));
+    }
+    let generated: Vec<&str> = plan
+        .mail
+        .iter()
+        .flat_map(|m| passwords::to_generate(&m.changes))
+        .collect();
+    if !generated.is_empty() && options.password_file.is_none() {
+        return Err(Refused(format!(
+            "{} new mailbox{} get{} a generated initial password ({}); name the file to write {} to with --password-file PATH (created readable by you only), then hand each password over safely",
+            generated.len(),
+            if generated.len() == 1 { "" } else { "es" },
+            if generated.len() == 1 { "s" } else { "" },
+            generated.join(", "),
+            if generated.len() == 1 { "it" } else { "them" },
         )));
     }
     let deletions = plan.mailbox_deletions();
@@ -159,10 +177,18 @@ pub async fn apply(plan: &Plan, registry: &Registry, options: &ApplyOptions) -> 
                         .await
                 }
                 StepChanges::Mail(changes) => {
-                    registry
-                        .mail(&step.provider)
-                        .apply_domain(&step.scope, changes)
-                        .await
+                    match passwords::fill(changes, options.password_file.as_ref()) {
+                        Ok(filled) => {
+                            registry
+                                .mail(&step.provider)
+                                .apply_domain(&step.scope, &filled)
+                                .await
+                        }
+                        Err(e) => mailform_contract::ApplyReport::all_failed(
+                            changes.len(),
+                            mailform_contract::ProviderError::Io(e),
+                        ),
+                    }
                 }
             };
             normalise(report.outcomes, descriptions.len())

@@ -33,6 +33,14 @@ pub struct ApplyArgs {
     /// Allow a plan over the safety limits (`defaults.safety`).
     #[arg(long)]
     pub force: bool,
+
+    /// Where to write the initial passwords made for mailboxes whose
+    /// `initial_password` is `generate`: one `address<TAB>password` line
+    /// each, appended, in a file readable by you only (created 0600; a file
+    /// others can read is refused). Each line is on disk before the mailbox
+    /// is created. Required when the plan creates such a mailbox.
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
 }
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
@@ -81,10 +89,21 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
     if !plan.has_changes() {
         return Ok(EXIT_OK);
     }
+    let password_file = match &args.password_file {
+        Some(p) => match apply::passwords::PasswordFile::new(p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("error: --password-file: {e}\nnothing was changed");
+                return Ok(EXIT_ERROR);
+            }
+        },
+        None => None,
+    };
     let options = ApplyOptions {
         allow_destroy: args.allow_destroy,
         force: args.force,
         progress: std::io::stderr().is_terminal(),
+        password_file,
     };
     if let Err(refused) = apply::preflight(&plan, &options) {
         eprintln!("error: {refused}");

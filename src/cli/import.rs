@@ -27,7 +27,17 @@ pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<i32> {
     let rt = super::runtime()?;
     let live = rt.block_on(crate::live::read(&loaded.desired, &registry))?;
     let source = std::fs::read_to_string(&loaded.path)?;
-    let imported = crate::import::to_yaml(&source, &loaded.desired, &live)
+    // Domains whose provider takes clear-text initial passwords: their
+    // mailboxes are written with `initial_password: generate`, so the file
+    // rebuilds a lost tenant (with fresh passwords) as it is.
+    let generates: std::collections::BTreeSet<String> = loaded
+        .desired
+        .mail
+        .iter()
+        .filter(|m| registry.mail(&m.provider).capabilities().password.plain)
+        .map(|m| m.domain.clone())
+        .collect();
+    let imported = crate::import::to_yaml(&source, &loaded.desired, &live, &generates)
         .map_err(|e| anyhow::anyhow!("cannot write the YAML: {e}"))?;
     for s in &imported.skipped {
         eprintln!("note: skipped {s}: this record type cannot be declared in a mailform file yet");

@@ -10,7 +10,9 @@ use std::path::Path;
 use globset::{Glob, GlobSetBuilder};
 use mailform_contract::dns::RData;
 use mailform_contract::name::{absolute_name, address_domain};
-use mailform_contract::{Alias, Group, Mailbox, MailboxState, RecordSet, RecordType, Secret};
+use mailform_contract::{
+    Alias, Group, InitialPassword, Mailbox, MailboxState, RecordSet, RecordType, Secret,
+};
 use serde_saphyr::Spanned;
 
 use super::diagnostic::{did_you_mean, key, Diagnostics, Loc};
@@ -681,11 +683,24 @@ fn compile_mail(
                 Some("add `successor: <address>` so that customers' mail reaches someone".to_string()),
             );
         }
-        let password = mb.password_hash.as_ref().and_then(|p| {
+        let hash = mb.password_hash.as_ref().and_then(|p| {
             let value = resolve(ctx, &p.value, Loc::of(p), &format!("{path}.password_hash"))?;
             check_password_hash(ctx, &value, Loc::of(p), &format!("{path}.password_hash"))?;
-            Some(Secret::new(value))
+            Some(InitialPassword::Hash(Secret::new(value)))
         });
+        let plain = mb
+            .initial_password
+            .as_ref()
+            .and_then(|p| initial_password(ctx, p, &format!("{path}.initial_password")));
+        if let (Some(_), Some(p)) = (&mb.password_hash, &mb.initial_password) {
+            ctx.diags.error(
+                Loc::of(p),
+                &format!("{path}.initial_password"),
+                "both `password_hash` and `initial_password` are given",
+                Some("keep one: a hash for providers that store hashes (postfix), a clear-text reference or `generate` for those that hash themselves".to_string()),
+            );
+        }
+        let password = hash.or(plain);
         let domain = address_domain(&address).unwrap_or_default().to_string();
         let Some(dom) = domains.get_mut(&domain) else {
             continue;
@@ -893,10 +908,45 @@ fn check_loops(ctx: &mut Ctx, edges: &BTreeMap<String, Vec<(String, Loc)>>, reg:
     }
 }
 
+/// `initial_password`: `generate`, or a `${file:...}`/`${env:...}`
+/// reference to a clear-text password. A value written in the file is
+/// refused (it would sit in the repository) and never echoed.
+fn initial_password(ctx: &mut Ctx, p: &Spanned<String>, path: &str) -> Option<InitialPassword> {
+    let raw = p.value.trim();
+    if raw == "generate" {
+        return Some(InitialPassword::Generate);
+    }
+    if !raw.contains("${") {
+        ctx.diags.error(
+            Loc::of(p),
+            path,
+            "`initial_password` is written in the file; a password there ends up in the repository",
+            Some("write `${file:secrets/<name>.pw}` or `${env:NAME}`, or `generate` to have apply make one and write it to --password-file".to_string()),
+        );
+        return None;
+    }
+    let value = resolve(ctx, raw, Loc::of(p), path)?;
+    let value = value.trim_end_matches(['\n', '\r']).to_string();
+    if value.is_empty() {
+        ctx.diags.error(
+            Loc::of(p),
+            path,
+            "`initial_password` is empty",
+            Some(
+                "put the password in the referenced file or variable, or write `generate`"
+                    .to_string(),
+            ),
+        );
+        return None;
+    }
+    Some(InitialPassword::Plain(Secret::new(value)))
+}
+
 fn check_password_hash(ctx: &mut Ctx, value: &str, loc: Loc, path: &str) -> Option<()> {
-    const SCHEMES: [&str; 6] = [
+    const SCHEMES: [&str; 7] = [
         "SHA512-CRYPT",
         "SHA256-CRYPT",
+        "MD5-CRYPT",
         "BLF-CRYPT",
         "ARGON2ID",
         "ARGON2I",

@@ -202,7 +202,7 @@ impl<'a> Diagnostics<'a> {
 }
 
 /// Keys whose values may be secrets; their value never appears in a snippet.
-const SECRET_KEYS: [&str; 1] = ["password_hash"];
+const SECRET_KEYS: [&str; 3] = ["password_hash", "initial_password", "credentials"];
 
 /// The source line for a snippet, with any secret value masked: a clear
 /// text password written inline must not be echoed back into CI logs.

@@ -330,6 +330,15 @@ pub struct MailboxConfig {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub password_hash: Option<Spanned<String>>,
+    /// Initial clear-text password, used only when the mailbox is created,
+    /// for providers that hash it themselves (Google Workspace): a
+    /// reference, `${file:secrets/alice.pw}` or `${env:ALICE_PW}` — never
+    /// the password itself — or `generate`, to have `apply` make a random
+    /// one and write it to the file named by `--password-file`.
+    /// Hash-only providers (postfix) need `password_hash` instead.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub initial_password: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mailform_contract::provider::PasswordPolicy;
 use mailform_contract::{Alias, Group, MailCapabilities, MailChange, MailDomainState, Mailbox};
 
 use super::{MailPlan, Problem, Unmanaged, UnmanagedReason};
@@ -82,14 +81,12 @@ pub fn plan_domain(
             }),
             (None, true) => {}
             (None, false) => {
-                if d.password.is_none() {
-                    if let PasswordPolicy::HashRequired { .. } = caps.password {
-                        problems.push(Problem::at(
-                            format!("mailbox `{address}` would be created but has no `password_hash`, which {provider_kind} provider `{}` needs; add `password_hash: ${{file:...}}`", desired.provider),
-                            &d.origin,
-                            file,
-                        ));
-                    }
+                if let Some(why) = caps.password.refusal(d.password.as_ref()) {
+                    problems.push(Problem::at(
+                        format!("mailbox `{address}` cannot be created at {provider_kind} provider `{}`: {why}", desired.provider),
+                        &d.origin,
+                        file,
+                    ));
                 }
                 changes.push(MailChange::CreateMailbox {
                     new: d.mailbox.clone(),

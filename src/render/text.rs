@@ -261,11 +261,16 @@ fn mail_change(out: &mut String, change: &MailChange, st: &Style) {
             if !new.aliases.is_empty() {
                 parts.push(format!("aliases: {}", new.aliases.join(", ")));
             }
-            parts.push(if password.is_some() {
-                "initial password set".into()
-            } else {
-                "no password".into()
-            });
+            parts.push(
+                match password {
+                    Some(mailform_contract::InitialPassword::Generate) => {
+                        "initial password generated at apply"
+                    }
+                    Some(_) => "initial password set",
+                    None => "no password",
+                }
+                .into(),
+            );
             let _ = writeln!(out, "  {sign}{rest}  ({})", parts.join(", "));
         }
         MailChange::UpdateMailbox { old, new } => {

@@ -26,7 +26,7 @@ pub mod settings;
 
 pub use dns::{DnsChange, RData, RecordSet, RecordType, ZoneState};
 pub use error::ProviderError;
-pub use mail::{Alias, Group, MailChange, MailDomainState, Mailbox, MailboxState};
+pub use mail::{Alias, Group, InitialPassword, MailChange, MailDomainState, Mailbox, MailboxState};
 pub use provider::{
     ApplyReport, ChangeOutcome, DnsCapabilities, DnsProvider, MailCapabilities, MailProvider,
 };

@@ -116,6 +116,35 @@ pub struct MailDomainState {
     pub groups: Vec<Group>,
 }
 
+/// The initial password of a new mailbox, as the file gives it. Used on
+/// creation only, never compared, never shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum InitialPassword {
+    /// A hash with its scheme prefix: `{SHA512-CRYPT}$6$...`.
+    Hash(Secret),
+    /// A clear-text password.
+    Plain(Secret),
+    /// To be generated at apply time. The applier replaces it with
+    /// [`InitialPassword::Plain`], after recording the password in the
+    /// file the user named, before any provider sees the change.
+    Generate,
+}
+
+impl InitialPassword {
+    /// The hash scheme (`SHA512-CRYPT`) of a [`InitialPassword::Hash`].
+    pub fn scheme(&self) -> Option<&str> {
+        match self {
+            InitialPassword::Hash(s) => s
+                .expose()
+                .strip_prefix('{')
+                .and_then(|r| r.split_once('}'))
+                .map(|(scheme, _)| scheme),
+            _ => None,
+        }
+    }
+}
+
 /// One change to one mail object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -124,7 +153,7 @@ pub enum MailChange {
     CreateMailbox {
         new: Mailbox,
         #[serde(skip_serializing_if = "Option::is_none")]
-        password: Option<Secret>,
+        password: Option<InitialPassword>,
     },
     UpdateMailbox {
         old: Mailbox,

@@ -192,7 +192,11 @@ impl Default for MemoryMail {
                 standalone_aliases: true,
                 group_external_senders: true,
                 display_names: true,
-                password: PasswordPolicy::PlainOptional,
+                password: PasswordPolicy {
+                    hash_schemes: vec!["SHA512-CRYPT".into()],
+                    plain: true,
+                    required: false,
+                },
             },
         }
     }

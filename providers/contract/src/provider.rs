@@ -50,12 +50,47 @@ impl DnsCapabilities {
 
 /// How a mail provider takes the initial password of a new mailbox.
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PasswordPolicy {
-    /// A hash in one of these schemes (`{SHA512-CRYPT}...`) is required.
-    HashRequired { schemes: Vec<String> },
-    /// A clear-text initial password may be given; the provider hashes it.
-    PlainOptional,
+pub struct PasswordPolicy {
+    /// Hash schemes it stores as given (`SHA512-CRYPT`); empty when it
+    /// takes no hashes.
+    pub hash_schemes: Vec<String>,
+    /// Whether it takes a clear-text initial password (it hashes it).
+    pub plain: bool,
+    /// Whether a new mailbox must have one.
+    pub required: bool,
+}
+
+impl PasswordPolicy {
+    /// Why `password` cannot be used for a new mailbox, if it cannot.
+    pub fn refusal(&self, password: Option<&crate::mail::InitialPassword>) -> Option<String> {
+        use crate::mail::InitialPassword;
+        let hashes = || {
+            if self.hash_schemes.is_empty() {
+                String::new()
+            } else {
+                format!("`password_hash` in one of {}", self.hash_schemes.join(", "))
+            }
+        };
+        let accepted = match (self.hash_schemes.is_empty(), self.plain) {
+            (false, true) => format!("{} or `initial_password`", hashes()),
+            (false, false) => hashes(),
+            (true, _) => {
+                "`initial_password` (`${file:...}`, `${env:...}` or `generate`)".to_string()
+            }
+        };
+        match password {
+            None if self.required => Some(format!("a new mailbox needs {accepted}")),
+            None => None,
+            Some(p @ InitialPassword::Hash(_)) => {
+                let scheme = p.scheme().unwrap_or("");
+                (!self.hash_schemes.iter().any(|s| s == scheme))
+                    .then(|| format!("it does not take `{{{scheme}}}` hashes; give {accepted}"))
+            }
+            Some(InitialPassword::Plain(_) | InitialPassword::Generate) => {
+                (!self.plain).then(|| format!("it takes no clear-text password; give {accepted}"))
+            }
+        }
+    }
 }
 
 /// What a mail provider can manage.

@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use mailform_contract::provider::PasswordPolicy;
 use mailform_contract::{
-    ApplyReport, ChangeOutcome, Group, MailCapabilities, MailChange, MailDomainState, MailProvider,
-    Mailbox, MailboxState, ProviderError, Secret,
+    ApplyReport, ChangeOutcome, Group, InitialPassword, MailCapabilities, MailChange,
+    MailDomainState, MailProvider, Mailbox, MailboxState, ProviderError,
 };
 use mailform_http::{Method, Retry, Url};
 
@@ -136,8 +136,10 @@ impl MailProvider for GoogleProvider {
             standalone_aliases: false,
             group_external_senders: true,
             display_names: true,
-            password: PasswordPolicy::HashRequired {
-                schemes: SCHEMES.iter().map(|s| s.to_string()).collect(),
+            password: PasswordPolicy {
+                hash_schemes: SCHEMES.iter().map(|s| s.to_string()).collect(),
+                plain: true,
+                required: true,
             },
         }
     }
@@ -359,13 +361,13 @@ impl GoogleProvider {
         &self,
         api: &Api,
         new: &Mailbox,
-        password: Option<&Secret>,
+        password: Option<&InitialPassword>,
         cid: &str,
     ) -> Result<(), ProviderError> {
         if new.state == MailboxState::Offboarded {
             return Err(offboarding_unsupported(&new.address));
         }
-        let (hash_function, hash) = password_hash(password, &new.address)?;
+        let (hash_function, hash) = password_fields(password, &new.address)?;
         let display = new.display_name.as_deref().ok_or_else(|| {
             ProviderError::Rejected(format!(
                 "Google Workspace needs a name for the new user {}; add `name: \"Given Family\"`",
@@ -376,7 +378,7 @@ impl GoogleProvider {
             primary_email: Some(new.address.clone()),
             name: Some(convert::split_name(display, &new.address)?),
             password: Some(hash),
-            hash_function: Some(hash_function.to_string()),
+            hash_function: hash_function.map(str::to_string),
             org_unit_path: Some(self.config.org_unit().to_string()),
             suspended: (new.state == MailboxState::Suspended).then_some(true),
             ..Default::default()
@@ -569,29 +571,40 @@ fn group_key(g: &Group) -> String {
     g.id.clone().unwrap_or_else(|| g.address.clone())
 }
 
-/// `{SHA512-CRYPT}$6$...` → (`crypt`, `$6$...`).
-fn password_hash(
-    password: Option<&Secret>,
+/// The password fields of a new user: a crypt(3) hash passes through
+/// (`{SHA512-CRYPT}$6$...` → `hashFunction: crypt`, `$6$...`); a clear-text
+/// password is sent as it is (over TLS; Google hashes it).
+fn password_fields(
+    password: Option<&InitialPassword>,
     address: &str,
-) -> Result<(&'static str, String), ProviderError> {
+) -> Result<(Option<&'static str>, String), ProviderError> {
     let fix = format!(
-        "give it `password_hash: ${{file:...}}` holding a crypt(3) hash in one of {}, e.g. from `doveadm pw -s SHA512-CRYPT`",
+        "give it `initial_password: ${{file:...}}` (or `generate`), or `password_hash` holding a crypt(3) hash in one of {}",
         SCHEMES.join(", ")
     );
-    let Some(secret) = password else {
-        return Err(ProviderError::Rejected(format!(
+    match password {
+        None | Some(InitialPassword::Generate) => Err(ProviderError::Rejected(format!(
             "user {address} has no initial password; {fix}"
-        )));
-    };
-    let value = secret.expose().trim();
-    let scheme_ok = SCHEMES
-        .iter()
-        .any(|s| value.starts_with(&format!("{{{s}}}")));
-    match value.split_once('}') {
-        Some((_, hash)) if scheme_ok && hash.starts_with('$') => Ok(("crypt", hash.to_string())),
-        _ => Err(ProviderError::Rejected(format!(
-            "the initial password of {address} is not a hash Google accepts; {fix}"
         ))),
+        Some(InitialPassword::Plain(p)) => {
+            if p.expose().chars().count() < 8 {
+                return Err(ProviderError::Rejected(format!(
+                    "the initial password of {address} is shorter than the 8 characters Google requires"
+                )));
+            }
+            Ok((None, p.expose().to_string()))
+        }
+        Some(h @ InitialPassword::Hash(secret)) => {
+            let scheme_ok = h.scheme().is_some_and(|s| SCHEMES.contains(&s));
+            match secret.expose().trim().split_once('}') {
+                Some((_, hash)) if scheme_ok && hash.starts_with('$') => {
+                    Ok((Some("crypt"), hash.to_string()))
+                }
+                _ => Err(ProviderError::Rejected(format!(
+                    "the initial password of {address} is not a hash Google accepts; {fix}"
+                ))),
+            }
+        }
     }
 }
 
@@ -627,18 +640,25 @@ mod tests {
 
     #[test]
     fn crypt_hashes_pass_through_and_others_are_refused() {
-        let s = Secret::new("{SHA512-CRYPT}$6$salt$hash");
+        use mailform_contract::Secret;
+        let h = |s: &str| InitialPassword::Hash(Secret::new(s));
         assert_eq!(
-            password_hash(Some(&s), "a@x").unwrap(),
-            ("crypt", "$6$salt$hash".into())
+            password_fields(Some(&h("{SHA512-CRYPT}$6$salt$hash")), "a@x").unwrap(),
+            (Some("crypt"), "$6$salt$hash".into())
         );
-        let argon = Secret::new("{ARGON2ID}$argon2id$v=19$...");
-        let e = password_hash(Some(&argon), "a@x").unwrap_err().to_string();
+        let e = password_fields(Some(&h("{ARGON2ID}$argon2id$v=19$...")), "a@x")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("SHA512-CRYPT") && !e.contains("argon2id$"),
             "{e}"
         );
-        assert!(password_hash(None, "a@x").is_err());
+        assert!(password_fields(None, "a@x").is_err());
+        assert!(password_fields(Some(&InitialPassword::Generate), "a@x").is_err());
+        let plain = InitialPassword::Plain(Secret::new("correct horse"));
+        assert_eq!(password_fields(Some(&plain), "a@x").unwrap().0, None);
+        let short = InitialPassword::Plain(Secret::new("short"));
+        assert!(password_fields(Some(&short), "a@x").is_err());
     }
 
     #[test]

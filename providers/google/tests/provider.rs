@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use mailform_contract::{
-    ChangeOutcome, Group, MailChange, MailProvider, Mailbox, MailboxState, ProviderError, Secret,
+    ChangeOutcome, Group, InitialPassword, MailChange, MailProvider, Mailbox, MailboxState,
+    ProviderError, Secret,
 };
 use mailform_google::auth::scopes;
 use mailform_google::fake::{FakeConfig, FakeGoogle, Fault, FaultKind};
@@ -46,10 +47,10 @@ fn mailbox(address: &str, name: &str, aliases: &[&str]) -> Mailbox {
     }
 }
 
-fn hash() -> Option<Secret> {
-    Some(Secret::new(
+fn hash() -> Option<InitialPassword> {
+    Some(InitialPassword::Hash(Secret::new(
         "{SHA512-CRYPT}$6$rounds=5000$salt$abcdefghijklmnop",
-    ))
+    )))
 }
 
 fn applied(report: &mailform_contract::ApplyReport) {

@@ -8,7 +8,7 @@
 //! fields, where `nologin` (present at all, whatever its value) refuses
 //! sign-in and `reason` is the message given instead.
 
-use mailform_contract::{MailboxState, ProviderError, Secret};
+use mailform_contract::{InitialPassword, MailboxState, ProviderError};
 
 /// The hash schemes a new mailbox's password may be given in.
 pub(crate) const SCHEMES: [&str; 5] = [
@@ -229,18 +229,27 @@ pub(crate) fn decode_gecos(gecos: &str) -> String {
 /// value.
 pub(crate) fn check_password(
     address: &str,
-    secret: Option<&Secret>,
+    password: Option<&InitialPassword>,
 ) -> Result<String, ProviderError> {
     let fix = format!(
         "generate one with `doveadm pw -s SHA512-CRYPT` and set it as the mailbox's \
          `password_hash` (for example `${{file:secrets/{address}.hash}}`); accepted schemes: {}",
         SCHEMES.join(", ")
     );
-    let Some(secret) = secret else {
-        return Err(ProviderError::Rejected(format!(
-            "mailbox {address} has no initial password, and the postfix provider cannot create \
-             a mailbox nobody can sign in to; {fix}"
-        )));
+    let secret = match password {
+        Some(InitialPassword::Hash(s)) => s,
+        Some(InitialPassword::Plain(_) | InitialPassword::Generate) => {
+            return Err(ProviderError::Rejected(format!(
+                "mailbox {address} has a clear-text initial password, which the postfix provider \
+                 never stores; {fix}"
+            )))
+        }
+        None => {
+            return Err(ProviderError::Rejected(format!(
+                "mailbox {address} has no initial password, and the postfix provider cannot create \
+                 a mailbox nobody can sign in to; {fix}"
+            )))
+        }
     };
     let value = secret.expose().trim();
     let parsed = value.strip_prefix('{').and_then(|v| v.split_once('}'));
@@ -355,7 +364,12 @@ mod tests {
 
     #[test]
     fn password_rules() {
-        let ok = |v: &str| check_password("alice@example.com", Some(&Secret::new(v)));
+        let ok = |v: &str| {
+            check_password(
+                "alice@example.com",
+                Some(&InitialPassword::Hash(mailform_contract::Secret::new(v))),
+            )
+        };
         assert_eq!(ok(HASH).unwrap(), HASH);
         assert_eq!(
             ok(&HASH.replace("SHA512-CRYPT", "sha512-crypt")).unwrap(),

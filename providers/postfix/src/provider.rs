@@ -81,8 +81,10 @@ impl MailProvider for PostfixProvider {
             standalone_aliases: true,
             group_external_senders: true,
             display_names: true,
-            password: PasswordPolicy::HashRequired {
-                schemes: SCHEMES.iter().map(|s| s.to_string()).collect(),
+            password: PasswordPolicy {
+                hash_schemes: SCHEMES.iter().map(|s| s.to_string()).collect(),
+                plain: false,
+                required: true,
             },
         }
     }

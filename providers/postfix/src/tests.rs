@@ -5,8 +5,8 @@ use std::fs;
 use std::path::Path;
 
 use mailform_contract::{
-    Alias, ChangeOutcome, Group, MailChange, MailDomainState, MailProvider, Mailbox, MailboxState,
-    ProviderError, Secret,
+    Alias, ChangeOutcome, Group, InitialPassword, MailChange, MailDomainState, MailProvider,
+    Mailbox, MailboxState, ProviderError, Secret,
 };
 
 use crate::{Config, PostfixProvider};
@@ -89,7 +89,7 @@ fn alias(address: &str, targets: &[&str]) -> Alias {
 fn create_mailbox(mb: Mailbox) -> MailChange {
     MailChange::CreateMailbox {
         new: mb,
-        password: Some(Secret::new(hash())),
+        password: Some(InitialPassword::Hash(Secret::new(hash()))),
     }
 }
 
@@ -362,11 +362,13 @@ async fn passwords_are_required_hashes_and_never_echoed() {
         },
         MailChange::CreateMailbox {
             new: mailbox("bob@example.com", None, MailboxState::Active),
-            password: Some(Secret::new(plain)),
+            password: Some(InitialPassword::Plain(Secret::new(plain))),
         },
         MailChange::CreateMailbox {
             new: mailbox("carol@example.com", None, MailboxState::Active),
-            password: Some(Secret::new(format!("{{SHA512-CRYPT}}{plain}"))),
+            password: Some(InitialPassword::Hash(Secret::new(format!(
+                "{{SHA512-CRYPT}}{plain}"
+            )))),
         },
         create_mailbox(mailbox("dave@example.com", None, MailboxState::Active)),
     ];
@@ -594,9 +596,10 @@ fn capabilities_ask_for_hashes() {
     let caps = p.capabilities();
     assert!(!caps.mailbox_aliases && !caps.group_aliases);
     assert!(caps.groups && caps.group_external_senders && caps.display_names);
+    assert!(caps.password.required && !caps.password.plain);
     let json = serde_json::to_value(&caps.password).unwrap();
     assert_eq!(
-        json["hash_required"]["schemes"],
+        json["hash_schemes"],
         serde_json::json!([
             "SHA512-CRYPT",
             "SHA256-CRYPT",

@@ -13,7 +13,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use mailform_contract::{
-    Alias, ChangeOutcome, Group, MailChange, MailProvider, Mailbox, MailboxState, Secret,
+    Alias, ChangeOutcome, Group, InitialPassword, MailChange, MailProvider, Mailbox, MailboxState,
+    Secret,
 };
 use mailform_postfix::{Config, PostfixProvider};
 
@@ -103,7 +104,7 @@ fn mailbox(address: &str, name: &str, state: MailboxState, successor: Option<&st
 fn company() -> Vec<MailChange> {
     let create = |mb: Mailbox, scheme: &str| MailChange::CreateMailbox {
         new: mb,
-        password: Some(Secret::new(hash_for(scheme).1)),
+        password: Some(InitialPassword::Hash(Secret::new(hash_for(scheme).1))),
     };
     vec![
         create(
