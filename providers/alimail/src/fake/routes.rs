@@ -117,31 +117,31 @@ async fn prelude(
         None => {}
     }
     if auth {
-        check_token(s, headers)?;
+        if let Err(m) = check_token(s, headers) {
+            return Err(error(s, err(401, "InvalidAccessToken", m)));
+        }
     }
     Ok(after)
 }
 
-fn check_token(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
-    let unauthorized = |m: &str| error(s, err(401, "InvalidAccessToken", m));
+/// Why the request's bearer token is refused, if it is.
+fn check_token(s: &Shared, headers: &HeaderMap) -> Result<(), &'static str> {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return Err(unauthorized("the Authorization header is missing"));
+        return Err("the Authorization header is missing");
     };
     let Some((scheme, token)) = value.split_once(' ') else {
-        return Err(unauthorized(
-            "the Authorization header is not `bearer <token>`",
-        ));
+        return Err("the Authorization header is not `bearer <token>`");
     };
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(unauthorized("the Authorization scheme is not bearer"));
+        return Err("the Authorization scheme is not bearer");
     }
     match s.tokens.lock().expect("tokens").get(token.trim()) {
         Some(expiry) if Instant::now() < *expiry => Ok(()),
-        Some(_) => Err(unauthorized("the access token has expired")),
-        None => Err(unauthorized("the access token is not valid")),
+        Some(_) => Err("the access token has expired"),
+        None => Err("the access token is not valid"),
     }
 }
 
