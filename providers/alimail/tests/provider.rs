@@ -148,6 +148,12 @@ async fn a_created_mailbox_reads_back_equal() {
     assert!(back.same_as(&new), "{back:?}");
     let user = f.user("alice@example.com").unwrap();
     assert_eq!(user.department_ids, vec!["$root"]);
+    let log = f.request_log();
+    assert!(
+        log.contains(&"POST /v2/users [departmentIds,email,name,password]".to_string()),
+        "{log:?}"
+    );
+    assert!(!log.iter().any(|l| l.contains("Initial-Passw0rd")));
     assert_eq!(f.writes(), 2);
 
     // Created suspended: created, then frozen.
@@ -221,6 +227,10 @@ async fn updates_send_only_the_changed_fields() {
     );
     assert!(live(&p, "carol@example.com").await.same_as(&renamed));
     assert_eq!(f.count(route::UPDATE_USER), 1);
+    let id = old.id.clone().unwrap();
+    assert!(f
+        .request_log()
+        .contains(&format!("PATCH /v2/users/{id} [name]")));
 
     let mut suspended = renamed.clone();
     suspended.state = MailboxState::Suspended;
@@ -239,6 +249,9 @@ async fn updates_send_only_the_changed_fields() {
     );
     let back = live(&p, "carol@example.com").await;
     assert!(back.same_as(&suspended), "{back:?}");
+    assert!(f
+        .request_log()
+        .contains(&format!("PATCH /v2/users/{id} [status]")));
     assert_eq!(
         f.user("carol@example.com").unwrap().name.as_deref(),
         Some("Carol Jones")
@@ -659,4 +672,17 @@ async fn missing_credentials_fail_before_any_request() {
         "{e}"
     );
     assert_eq!(f.requests(), 0);
+}
+
+#[tokio::test]
+async fn injected_latency_slows_every_answer() {
+    let f = fake().await;
+    f.add_root_user("lat@example.com", "Lat");
+    f.set_latency(Duration::from_millis(30));
+    let p = provider(&f);
+    let start = std::time::Instant::now();
+    p.read_domain(DOMAIN).await.unwrap();
+    // Token, sub-departments and users of the root: three answers.
+    assert!(start.elapsed() >= Duration::from_millis(90));
+    assert_eq!(f.requests(), 3);
 }

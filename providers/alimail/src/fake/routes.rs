@@ -307,6 +307,19 @@ async fn get_user(
     .await
 }
 
+/// The names of a JSON body's fields, sorted, for the request log (never
+/// the values: a create carries the password).
+fn keys(body: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => {
+            let mut k: Vec<&str> = m.keys().map(String::as_str).collect();
+            k.sort_unstable();
+            format!("[{}]", k.join(","))
+        }
+        _ => "[?]".to_string(),
+    }
+}
+
 /// The body as a JSON object whose keys are all in `allowed`.
 fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiErr> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
@@ -374,7 +387,7 @@ async fn create_user(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     run(
         s,
         route::CREATE_USER,
-        "POST /v2/users".into(),
+        format!("POST /v2/users {}", keys(&body)),
         &headers,
         |st| {
             let mut allowed = PROFILE.to_vec();
@@ -415,7 +428,7 @@ async fn update_user(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let what = format!("PATCH /v2/users/{id}");
+    let what = format!("PATCH /v2/users/{id} {}", keys(&body));
     run(s, route::UPDATE_USER, what, &headers, |st| {
         let mut allowed = PROFILE.to_vec();
         allowed.extend([
@@ -452,7 +465,7 @@ async fn add_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let what = format!("POST /v2/users/{id}/emailAliases");
+    let what = format!("POST /v2/users/{id}/emailAliases {}", keys(&body));
     run(s, route::ADD_ALIAS, what, &headers, |st| {
         let map = object(&body, &["alias", "asDefault"])?;
         let alias = required(&map, "alias")?;
@@ -467,7 +480,7 @@ async fn delete_alias(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let what = format!("DELETE /v2/users/{id}/emailAliases");
+    let what = format!("DELETE /v2/users/{id}/emailAliases {}", keys(&body));
     run(s, route::DELETE_ALIAS, what, &headers, |st| {
         let map = object(&body, &["alias"])?;
         let alias = required(&map, "alias")?;
