@@ -1,11 +1,16 @@
 //! Authenticated calls over the shared HTTP client.
 //!
 //! The shared client paces requests (default 20 a second, see `config`),
-//! retries 429 answers (the service did not process the request) after
-//! `Retry-After` or a backoff, retries 5xx answers and lost answers for reads
-//! only, and never repeats a write whose fate is unknown: such a write fails
-//! with a message saying to plan again. The app secret and every token are
-//! registered with it for redaction.
+//! counts them and redacts the app secret and every token from messages. It
+//! is built with one attempt; this module retries itself, because what is
+//! safe to repeat depends on the call:
+//! - reads (`GET`) and the token call: after 429 and 5xx answers (waiting
+//!   `Retry-After` when sent, else an exponential backoff) and after lost
+//!   answers;
+//! - writes: only when the connection was never established. A write
+//!   answered 429 or 5xx, or not answered, is not sent again: what a 429
+//!   means on a write is not confirmed for this API, and a 5xx or a lost
+//!   answer leaves its outcome unknown. The error says to plan again.
 //!
 //! A 401 answer drops the cached token; the call is sent once more with a
 //! new one (a 401 means the request was refused unprocessed, so this is safe
@@ -76,10 +81,15 @@ impl CallError {
                         "{what}: already exists (HTTP 409{detail}); it was probably added since \
                          the plan was made; run `mailform plan` again"
                     )),
+                    429 if write => ProviderError::Service(format!(
+                        "Alibaba Mail is throttling the domain ({what}: HTTP 429{detail}); all \
+                         apps of a domain share 40 requests a second; the write was not sent \
+                         again; wait a minute, then run `mailform plan` and apply again"
+                    )),
                     429 => ProviderError::Service(format!(
                         "Alibaba Mail is throttling the domain ({what}: HTTP 429{detail}); all \
-                         apps of a domain share 40 requests a second; nothing was done by the \
-                         refused request; wait a minute and run again"
+                         apps of a domain share 40 requests a second; wait a minute and run \
+                         again, or lower `requests_per_second`"
                     )),
                     s if s >= 500 && write => ProviderError::Service(format!(
                         "Alibaba Mail failed while {what} (HTTP {s}{detail}); the write may or \
@@ -123,6 +133,7 @@ pub struct Api {
     http: HttpClient,
     base: Url,
     credentials: Credentials,
+    retry: Retry,
     token: tokio::sync::Mutex<Option<CachedToken>>,
 }
 
@@ -141,7 +152,11 @@ impl Api {
                 requests: config.requests_per_second(),
                 per: Duration::from_secs(1),
             }),
-            retry,
+            // One attempt: this module retries (see the module doc).
+            retry: Retry {
+                max_attempts: 1,
+                ..retry
+            },
             timeout: config.timeout(),
             ..ClientConfig::default()
         })
@@ -151,6 +166,7 @@ impl Api {
             http,
             base,
             credentials,
+            retry,
             token: tokio::sync::Mutex::new(None),
         })
     }
@@ -183,12 +199,14 @@ impl Api {
             &self.credentials.client_id,
             self.credentials.client_secret.expose(),
         );
-        let request = self
-            .http
-            .request(Method::POST, self.url(&auth::TOKEN_PATH, &[]))
-            .form(&form);
+        let url = self.url(&auth::TOKEN_PATH, &[]);
         // A token request changes nothing: safe to repeat.
-        let (status, text) = self.exchange(request, Idempotence::Idempotent).await?;
+        let (status, text) = self
+            .send(
+                || self.http.request(Method::POST, url.clone()).form(&form),
+                Idempotence::Idempotent,
+            )
+            .await?;
         if !(200..300).contains(&status) {
             let body: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
             let said = [body.error, body.error_description, body.message]
@@ -225,11 +243,46 @@ impl Api {
         }
     }
 
+    /// Sends what `build` makes, retrying as the module doc says.
+    async fn send(
+        &self,
+        build: impl Fn() -> mailform_http::RequestBuilder,
+        idempotence: Idempotence,
+    ) -> Result<(u16, String), CallError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self.exchange(build(), idempotence).await;
+            let (retryable, retry_after) = match &result {
+                Ok((status, _, retry_after)) => (
+                    (*status == 429 || *status >= 500) && idempotence == Idempotence::Idempotent,
+                    *retry_after,
+                ),
+                Err(CallError::Transport { sent, .. }) => {
+                    (!sent || idempotence == Idempotence::Idempotent, None)
+                }
+                Err(_) => (false, None),
+            };
+            if !retryable || attempt >= self.retry.max_attempts {
+                return result.map(|(status, text, _)| (status, text));
+            }
+            let wait = self.retry.delay(attempt, retry_after);
+            let why = match &result {
+                Ok((status, _, _)) => format!("HTTP {status}"),
+                Err(CallError::Transport { message, .. }) => message.clone(),
+                Err(_) => String::new(),
+            };
+            tracing::warn!(attempt, ?wait, %why, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// One attempt: the status, `Retry-After` in seconds and the body.
     async fn exchange(
         &self,
         request: mailform_http::RequestBuilder,
         idempotence: Idempotence,
-    ) -> Result<(u16, String), CallError> {
+    ) -> Result<(u16, String, Option<Duration>), CallError> {
         let response = match self.http.send(request, idempotence).await {
             Ok(r) => r,
             Err(HttpError::Transport { message, sent, .. }) => {
@@ -243,11 +296,17 @@ impl Api {
             }
         };
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let text = response.text().await.map_err(|e| CallError::Transport {
             message: self.http.scrub(&format!("reading the answer: {e}")),
             sent: true,
         })?;
-        Ok((status, text))
+        Ok((status, text, retry_after))
     }
 
     /// Sends one call; the answer's body on success.
@@ -266,16 +325,20 @@ impl Api {
         let mut refreshed = false;
         loop {
             let token = self.token().await?;
-            let mut request = self
-                .http
-                .request(method.clone(), self.url(segments, query))
-                .header(header::AUTHORIZATION, format!("bearer {token}"));
-            if let Some(b) = &body {
-                request = request
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(b.to_string());
-            }
-            let (status, text) = self.exchange(request, idempotence).await?;
+            let url = self.url(segments, query);
+            let build = || {
+                let request = self
+                    .http
+                    .request(method.clone(), url.clone())
+                    .header(header::AUTHORIZATION, format!("bearer {token}"));
+                match &body {
+                    Some(b) => request
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(b.to_string()),
+                    None => request,
+                }
+            };
+            let (status, text) = self.send(build, idempotence).await?;
             if (200..300).contains(&status) {
                 return Ok(text);
             }

@@ -637,20 +637,24 @@ async fn a_write_answered_5xx_is_not_repeated() {
     ));
     assert_eq!(f.count(route::UPDATE_USER), 1);
 
-    // A 429 on a write was refused unprocessed: sent again.
+    // A 429 on a write: not sent again either (its meaning on writes is
+    // not confirmed for this API); the next apply does it.
     f.inject(Fault::on(
         Some(route::CREATE_USER),
-        FaultKind::TooManyRequests(None),
+        FaultKind::TooManyRequests(Some(0)),
     ));
-    let report = p
-        .apply_domain(
-            DOMAIN,
-            &[create(
-                mailbox("max@example.com", "Max", &[]),
-                Some("Initial-Passw0rd"),
-            )],
-        )
-        .await;
+    let max = [create(
+        mailbox("max@example.com", "Max", &[]),
+        Some("Initial-Passw0rd"),
+    )];
+    let report = p.apply_domain(DOMAIN, &max).await;
+    let e = failed(&report.outcomes[0]);
+    assert!(
+        matches!(e, ProviderError::Service(m) if m.contains("429") && m.contains("not sent again")),
+        "{e}"
+    );
+    assert_eq!(f.count(route::CREATE_USER), 2);
+    let report = p.apply_domain(DOMAIN, &max).await;
     assert!(
         matches!(report.outcomes[..], [ChangeOutcome::Applied]),
         "{report:?}"
@@ -685,4 +689,33 @@ async fn injected_latency_slows_every_answer() {
     // Token, sub-departments and users of the root: three answers.
     assert!(start.elapsed() >= Duration::from_millis(90));
     assert_eq!(f.requests(), 3);
+}
+
+#[tokio::test]
+async fn the_token_call_is_retried_when_throttled_or_failing() {
+    let f = fake().await;
+    f.add_root_user("tok@example.com", "Tok");
+    f.inject(Fault::on(
+        Some(route::TOKEN),
+        FaultKind::TooManyRequests(None),
+    ));
+    f.inject(Fault::on(Some(route::TOKEN), FaultKind::ServerError));
+    let p = provider(&f);
+    assert_eq!(p.read_domain(DOMAIN).await.unwrap().mailboxes.len(), 1);
+    assert_eq!(f.token_requests(), 3);
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_fails_the_read() {
+    let f = fake().await;
+    let url = f.url();
+    drop(f);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let p = AlimailProvider::with_retry(Config::new(url, "id", "secret"), fast_retry());
+    let e = p.read_domain(DOMAIN).await.unwrap_err();
+    assert!(
+        matches!(&e, ProviderError::Service(m) if m.contains("no answer")),
+        "{e}"
+    );
+    assert_eq!(p.requests_sent(), 4);
 }
