@@ -71,14 +71,25 @@ pub struct DepartmentPage {
     pub total: Option<u64>,
 }
 
-/// `POST /v2/users` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `POST /v2/users` body. Its `Debug` hides the password.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateUser {
     pub email: String,
     pub name: String,
     pub password: String,
     pub department_ids: Vec<String>,
+}
+
+impl std::fmt::Debug for CreateUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUser")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password", &"***")
+            .field("department_ids", &self.department_ids)
+            .finish()
+    }
 }
 
 /// `PATCH /v2/users/{id}` body: only the fields that change.

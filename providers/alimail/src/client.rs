@@ -175,6 +175,12 @@ impl Api {
         self.http.requests_sent()
     }
 
+    /// Registers a value (an initial password) that must never appear in
+    /// messages.
+    pub fn redact(&self, secret: &str) {
+        self.http.redact(secret);
+    }
+
     fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut p) = url.path_segments_mut() {

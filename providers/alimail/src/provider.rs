@@ -109,6 +109,9 @@ impl AlimailProvider {
     }
 }
 
+/// More entries than any one listing may hold.
+const MAX_LISTED: usize = 1_000_000;
+
 /// Every page of a listing, `offset`/`limit` style: stops at a short page
 /// or once `total` is reached.
 async fn pages<P, T>(
@@ -137,6 +140,12 @@ where
         offset += n;
         if n < PAGE_LIMIT || total.is_some_and(|t| offset as u64 >= t) {
             return Ok(out);
+        }
+        if offset >= MAX_LISTED {
+            // A service that ignores `offset` would page forever.
+            return Err(ProviderError::Parse(format!(
+                "{what}: paging did not end after {offset} entries"
+            )));
         }
     }
 }
@@ -441,6 +450,10 @@ async fn carry_out(api: &Api, change: &MailChange) -> Result<(), ProviderError> 
     match change {
         MailChange::CreateMailbox { new, password } => {
             let password = password.as_ref().map(|p| p.expose().to_string());
+            if let Some(p) = &password {
+                // An error answer might echo it.
+                api.redact(p);
+            }
             let name = new.display_name.clone().unwrap_or_else(|| {
                 // `name` is sent on every create by the SDKs studied; when
                 // the file gives none, use the local part.
