@@ -220,10 +220,19 @@ impl Api {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(": ");
+            let said = self.http.scrub(&said);
+            if status == 429 || status >= 500 {
+                // The service failed or throttled; the credentials may be fine.
+                return Err(CallError::Api {
+                    status,
+                    code: String::new(),
+                    message: said,
+                });
+            }
             let detail = if said.is_empty() {
                 String::new()
             } else {
-                format!(", {}", self.http.scrub(&said))
+                format!(", {said}")
             };
             return Err(CallError::Token { status, detail });
         }

@@ -719,3 +719,15 @@ async fn an_unreachable_endpoint_fails_the_read() {
     );
     assert_eq!(p.requests_sent(), 4);
 }
+
+#[tokio::test]
+async fn a_failing_token_call_is_a_service_error_not_a_credentials_one() {
+    let f = fake().await;
+    f.inject(Fault::on(Some(route::TOKEN), FaultKind::ServerError).times(usize::MAX));
+    let e = provider(&f).read_domain(DOMAIN).await.unwrap_err();
+    assert!(
+        matches!(&e, ProviderError::Service(m) if m.contains("HTTP 500")),
+        "{e}"
+    );
+    assert_eq!(f.token_requests(), 4);
+}
