@@ -134,6 +134,12 @@ pub enum ProviderConfig {
     /// domain-wide delegation (`credentials: ${file:key.json}`, default the
     /// file `GOOGLE_APPLICATION_CREDENTIALS` names) acts as `admin`.
     GoogleWorkspace(mailform_google::Config),
+    /// Alibaba Mail (阿里邮箱 / 阿里企业邮箱) through its Open API: users
+    /// and their aliases (groups are not supported yet). The app's
+    /// credentials (`client_id`/`client_secret` as `${env:NAME}`, default
+    /// the `ALIMAIL_CLIENT_ID`/`_SECRET` variables) come from the mail admin
+    /// console's API Open Platform.
+    Alimail(mailform_alimail::Config),
 }
 
 /// What a provider type is for.
@@ -153,6 +159,7 @@ impl ProviderConfig {
             ProviderConfig::Rfc2136(_) => "rfc2136",
             ProviderConfig::Alidns(_) => "alidns",
             ProviderConfig::GoogleWorkspace(_) => "google_workspace",
+            ProviderConfig::Alimail(_) => "alimail",
         }
     }
 
@@ -167,6 +174,7 @@ impl ProviderConfig {
             ProviderConfig::Rfc2136(c) => c.secrets(),
             ProviderConfig::Alidns(c) => c.secrets(),
             ProviderConfig::GoogleWorkspace(c) => c.secrets(),
+            ProviderConfig::Alimail(c) => c.secrets(),
         }
     }
 
@@ -179,6 +187,7 @@ impl ProviderConfig {
             ProviderConfig::Rfc2136(_) => Role::Dns,
             ProviderConfig::Alidns(_) => Role::Dns,
             ProviderConfig::GoogleWorkspace(_) => Role::Mail,
+            ProviderConfig::Alimail(_) => Role::Mail,
         }
     }
 }
