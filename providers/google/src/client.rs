@@ -18,8 +18,11 @@ use mailform_http::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use serde_json::Value;
+
 use crate::api::ErrorBody;
 use crate::auth::TokenSource;
+use crate::batch;
 
 /// A call that got no usable answer.
 #[derive(Debug, Clone)]
@@ -39,7 +42,7 @@ pub enum CallError {
 }
 
 impl CallError {
-    fn refused_for_now(&self) -> bool {
+    pub(crate) fn refused_for_now(&self) -> bool {
         match self {
             CallError::Api {
                 status: 403,
@@ -105,21 +108,6 @@ impl Api {
     ) -> Result<T, CallError> {
         self.call::<(), T>(Method::GET, url, None, scopes, Idempotence::Idempotent)
             .await
-    }
-
-    pub async fn send<B: Serialize, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<&B>,
-        scopes: &[&str],
-    ) -> Result<T, CallError> {
-        let idempotence = if method == Method::PUT {
-            Idempotence::Idempotent
-        } else {
-            Idempotence::NonIdempotent
-        };
-        self.call(method, url, body, scopes, idempotence).await
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(
@@ -206,21 +194,170 @@ impl Api {
             return serde_json::from_str(text)
                 .map_err(|e| CallError::Parse(format!("{method} answer: {e}")));
         }
-        let err: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
-        Err(CallError::Api {
-            status,
-            reason: err
-                .error
-                .errors
-                .first()
-                .map(|e| e.reason.clone())
-                .unwrap_or_default(),
-            message: self.http.scrub(if err.error.message.is_empty() {
-                &text
-            } else {
-                &err.error.message
-            }),
-        })
+        Err(api_error(status, &text, &self.http))
+    }
+}
+
+impl Api {
+    /// Sends `calls` through the batch endpoint `endpoint`, up to
+    /// [`batch::MAX_CALLS`] a request, and returns one result per call in
+    /// order. Calls refused for now (quota, 412, 429) are sent again in a
+    /// later batch after a backoff; a write answered 5xx, or a batch whose
+    /// answer was lost, is not sent again.
+    pub async fn batch(
+        &self,
+        endpoint: &Url,
+        calls: &[batch::Call],
+        scopes: &[&str],
+    ) -> Vec<Result<Value, CallError>> {
+        let mut results: Vec<Option<Result<Value, CallError>>> = vec![None; calls.len()];
+        let mut pending: Vec<usize> = (0..calls.len()).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let last = attempt >= REFUSAL_ATTEMPTS;
+            let mut again = Vec::new();
+            for chunk in pending.chunks(batch::MAX_CALLS) {
+                let sent: Vec<batch::Call> = chunk.iter().map(|&i| calls[i].clone()).collect();
+                match self.send_batch(endpoint, &sent, scopes).await {
+                    Ok(answers) => {
+                        for (&i, answer) in chunk.iter().zip(answers) {
+                            match answer {
+                                Err(e) if e.refused_for_now() && !last => again.push(i),
+                                other => results[i] = Some(other),
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        for &i in chunk {
+                            results[i] = Some(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+            if !again.is_empty() {
+                let wait = self.retry.delay(attempt, None) + jitter(self.retry.base);
+                tracing::warn!(
+                    calls = again.len(),
+                    attempt,
+                    ?wait,
+                    "batched calls refused for now; retrying"
+                );
+                tokio::time::sleep(wait).await;
+            }
+            pending = again;
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| Err(CallError::Parse("no answer for a batched call".into())))
+            })
+            .collect()
+    }
+
+    /// One batch request: an answer per call, or why the whole batch failed.
+    async fn send_batch(
+        &self,
+        endpoint: &Url,
+        calls: &[batch::Call],
+        scopes: &[&str],
+    ) -> Result<Vec<Result<Value, CallError>>, CallError> {
+        let token = self
+            .tokens
+            .token(&self.http, scopes)
+            .await
+            .map_err(CallError::Auth)?;
+        let boundary = batch::new_boundary();
+        let request = self
+            .http
+            .request(Method::POST, endpoint.clone())
+            .header(header::AUTHORIZATION, format!("Bearer {}", token.expose()))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/mixed; boundary={boundary}"),
+            )
+            .body(batch::encode(calls, &boundary));
+        let response = self
+            .http
+            .send_weighted(request, Idempotence::NonIdempotent, calls.len() as u32)
+            .await
+            .map_err(|e| match e {
+                HttpError::Transport { message, sent, .. } => {
+                    CallError::Transport { message, sent }
+                }
+                e => CallError::Transport {
+                    message: e.to_string(),
+                    sent: false,
+                },
+            })?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = response.bytes().await.map_err(|e| CallError::Transport {
+            message: self.http.scrub(&format!("reading the batch answer: {e}")),
+            sent: true,
+        })?;
+        if !(200..300).contains(&status) {
+            return Err(api_error(
+                status,
+                &String::from_utf8_lossy(&bytes),
+                &self.http,
+            ));
+        }
+        let boundary = batch::boundary(&content_type)
+            .ok_or_else(|| CallError::Parse(format!("a batch answer of type {content_type:?}")))?;
+        let parts = batch::parts(&bytes, &boundary).map_err(CallError::Parse)?;
+        let mut answers: Vec<Option<Result<Value, CallError>>> = vec![None; calls.len()];
+        for part in parts {
+            let Some(i) = batch::response_index(&part.headers).filter(|i| *i < calls.len()) else {
+                continue;
+            };
+            answers[i] = Some(match batch::http_response(&part.body) {
+                Ok((code, text)) if (200..300).contains(&code) => {
+                    let text = if text.trim().is_empty() {
+                        "null"
+                    } else {
+                        text.trim()
+                    };
+                    serde_json::from_str(text).map_err(|e| CallError::Parse(e.to_string()))
+                }
+                Ok((code, text)) => Err(api_error(code, &text, &self.http)),
+                Err(e) => Err(CallError::Parse(e)),
+            });
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| {
+                a.unwrap_or_else(|| {
+                    Err(CallError::Transport {
+                        message: "the batch answer has no part for this call".into(),
+                        sent: true,
+                    })
+                })
+            })
+            .collect())
+    }
+}
+
+fn api_error(status: u16, text: &str, http: &HttpClient) -> CallError {
+    let err: ErrorBody = serde_json::from_str(text).unwrap_or_default();
+    CallError::Api {
+        status,
+        reason: err
+            .error
+            .errors
+            .first()
+            .map(|e| e.reason.clone())
+            .unwrap_or_default(),
+        message: http.scrub(if err.error.message.is_empty() {
+            text
+        } else {
+            &err.error.message
+        }),
     }
 }
 

@@ -63,6 +63,14 @@ pub struct Config {
     /// Groups Settings API base URL. Default `https://www.googleapis.com`.
     #[serde(default)]
     pub groups_settings_endpoint: Option<String>,
+    /// The Directory API's batch endpoint. Default
+    /// `<directory_endpoint>/batch/admin/directory_v1`.
+    #[serde(default)]
+    pub batch_endpoint: Option<String>,
+    /// The Groups Settings API's batch endpoint. Default
+    /// `<groups_settings_endpoint>/batch/groupssettings/v1`.
+    #[serde(default)]
+    pub groups_settings_batch_endpoint: Option<String>,
     /// Token endpoint. Default `https://oauth2.googleapis.com/token`.
     #[serde(default)]
     pub token_endpoint: Option<String>,
@@ -109,6 +117,21 @@ impl Config {
                 .as_deref()
                 .unwrap_or(DEFAULT_GROUPS_SETTINGS_ENDPOINT),
         )
+    }
+    pub fn directory_batch_endpoint(&self) -> String {
+        self.batch_endpoint
+            .clone()
+            .unwrap_or_else(|| format!("{}/batch/admin/directory_v1", self.directory_endpoint()))
+    }
+    pub fn groups_settings_batch_endpoint(&self) -> String {
+        self.groups_settings_batch_endpoint
+            .clone()
+            .unwrap_or_else(|| {
+                format!(
+                    "{}/batch/groupssettings/v1",
+                    self.groups_settings_endpoint()
+                )
+            })
     }
     pub fn token_endpoint(&self) -> String {
         self.token_endpoint

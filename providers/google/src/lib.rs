@@ -7,14 +7,19 @@
 //! - [`config`]: the provider's YAML settings ([`Config`]) and the key file.
 //! - [`auth`]: the RS256 JWT grant and the token cache; the scopes.
 //! - [`api`]: the wire types.
-//! - `client`: authorised calls with Google's own retry rules.
+//! - [`batch`]: the multipart batch protocol.
+//! - `client`: authorised calls with Google's own retry rules, one by one
+//!   or batched.
 //! - `convert`: users and groups ↔ the contract's types; error messages.
+//! - `apply`: changes as stages of batched calls.
 //! - `provider`: [`GoogleProvider`], the [`mailform_contract::MailProvider`].
 //! - [`fake`] (feature `fake`): in-process fakes of the token endpoint and
 //!   both APIs for tests, also run as the `google-fake` binary.
 
 pub mod api;
+mod apply;
 pub mod auth;
+pub mod batch;
 mod client;
 pub mod config;
 mod convert;

@@ -149,6 +149,17 @@ impl HttpClient {
         request: RequestBuilder,
         idempotence: Idempotence,
     ) -> Result<Response, HttpError> {
+        self.send_weighted(request, idempotence, 1).await
+    }
+
+    /// As [`HttpClient::send`], for a request that counts as `calls`
+    /// against the rate limit (a batch of that many API calls).
+    pub async fn send_weighted(
+        &self,
+        request: RequestBuilder,
+        idempotence: Idempotence,
+        calls: u32,
+    ) -> Result<Response, HttpError> {
         let request = request.build().map_err(|e| {
             HttpError::Invalid(self.scrub(&format!("cannot build the request: {e}")))
         })?;
@@ -158,7 +169,7 @@ impl HttpClient {
         loop {
             attempt += 1;
             if let Some(l) = &self.limiter {
-                l.acquire().await;
+                l.acquire_n(calls).await;
             }
             let Some(this) = request.try_clone() else {
                 return Err(HttpError::Invalid(

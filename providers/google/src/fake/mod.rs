@@ -13,8 +13,10 @@
 //!   members, and the Groups Settings API's `whoCanPostMessage`, with one
 //!   address space (409 `duplicate`), keys by id or address (404),
 //!   `pageToken` paging, Atom unless `alt=json` for Groups Settings, 412 to
-//!   overlapping alias edits of one object, and "User creation is not
+//!   two alias edits of one object in one batch, and "User creation is not
 //!   complete" for a while after a user is created (a knob);
+//! - the batch endpoints of both APIs (`multipart/mixed`, at most 1,000
+//!   calls, each part checked and answered as a request of its own);
 //! - every request checked against the discovery documents in
 //!   `shared/specs/google/` ([`mailform_testkit::Discovery`]): a request they
 //!   do not allow is answered 400 and recorded; tests assert
@@ -28,7 +30,7 @@ pub mod faults;
 mod routes;
 mod store;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -88,7 +90,6 @@ pub(crate) struct Shared {
     pub(crate) public_key_der: Vec<u8>,
     pub(crate) store: Mutex<store::Store>,
     pub(crate) tokens: Mutex<HashMap<String, Vec<String>>>,
-    pub(crate) busy: Mutex<HashSet<String>>,
     pub(crate) faults: Mutex<Vec<Fault>>,
     pub(crate) violations: Mutex<Vec<String>>,
     pub(crate) latency: Mutex<Duration>,
@@ -153,7 +154,6 @@ impl FakeGoogle {
             public_key_der,
             store: Mutex::new(store),
             tokens: Mutex::default(),
-            busy: Mutex::default(),
             faults: Mutex::default(),
             violations: Mutex::default(),
             log: Mutex::default(),

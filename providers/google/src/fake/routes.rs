@@ -25,28 +25,51 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 
-fn error(status: u16, reason: &str, message: &str) -> Response {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
-        code,
-        [("content-type", "application/json; charset=UTF-8")],
-        json!({"error": {"code": status, "message": message, "errors": [{"message": message, "domain": "global", "reason": reason}]}}).to_string(),
-    )
-        .into_response()
+/// An answer before it becomes an HTTP response (or a batch part).
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    body: String,
 }
 
-fn ok(v: Value) -> Response {
-    (
-        StatusCode::OK,
-        [("content-type", "application/json; charset=UTF-8")],
-        v.to_string(),
-    )
-        .into_response()
+fn error(status: u16, reason: &str, message: &str) -> Answer {
+    Answer {
+        status,
+        content_type: "application/json; charset=UTF-8",
+        body: json!({"error": {"code": status, "message": message, "errors": [{"message": message, "domain": "global", "reason": reason}]}}).to_string(),
+    }
 }
 
-fn refusal(r: Refusal) -> Response {
+fn ok(v: Value) -> Answer {
+    Answer {
+        status: 200,
+        content_type: "application/json; charset=UTF-8",
+        body: v.to_string(),
+    }
+}
+
+fn refusal(r: Refusal) -> Answer {
     error(r.0, r.1, &r.2)
 }
+
+fn respond(a: Answer, retry_after: bool) -> Response {
+    let code = StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = if a.status == 204 {
+        code.into_response()
+    } else {
+        (code, [("content-type", a.content_type)], a.body).into_response()
+    };
+    if retry_after {
+        r.headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+    }
+    r
+}
+
+const DIRECTORY_BATCH: &str = "/batch/admin/directory_v1";
+const SETTINGS_BATCH: &str = "/batch/groupssettings/v1";
+/// Google's limit of calls in one batch.
+const MAX_BATCH: usize = 1000;
 
 async fn handle(
     State(s): State<Arc<Shared>>,
@@ -61,17 +84,167 @@ async fn handle(
     if path == "/token" && method == Method::POST {
         return token(&s, &body);
     }
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let latency = *s.latency.lock().expect("latency");
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if method == Method::POST && (path == DIRECTORY_BATCH || path == SETTINGS_BATCH) {
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        return batch(&s, &path, content_type, auth.as_deref(), &body).await;
+    }
+    let a = process(
+        &s,
+        method.as_str(),
+        &path,
+        uri.query(),
+        auth.as_deref(),
+        &body,
+        None,
+    )
+    .await;
+    let retry_after = a.status == 429;
+    respond(a, retry_after)
+}
+
+/// A batch: each part is processed as a request of its own, with the
+/// outer request's credentials, in order; two alias edits of one object in
+/// one batch collide (412), as they do at Google.
+async fn batch(
+    s: &Shared,
+    path: &str,
+    content_type: &str,
+    auth: Option<&str>,
+    body: &[u8],
+) -> Response {
+    s.log("batch");
+    let outer = super::faults::take(&mut s.faults.lock().expect("faults"), "batch");
+    match &outer {
+        Some(FaultKind::TooManyRequests) => {
+            return respond(error(429, "rateLimitExceeded", "Too many requests."), true)
+        }
+        Some(FaultKind::ServerError) => {
+            return respond(error(500, "backendError", "Backend Error"), false)
+        }
+        Some(FaultKind::Slow(d)) => tokio::time::sleep(*d).await,
+        _ => {}
+    }
+    let Some(boundary) = crate::batch::boundary(content_type) else {
+        s.violation(format!("POST {path}: a batch without a multipart boundary"));
+        return respond(error(400, "badRequest", "Invalid multipart request"), false);
+    };
+    let parts = match crate::batch::parts(body, &boundary) {
+        Ok(p) => p,
+        Err(e) => {
+            s.violation(format!("POST {path}: {e}"));
+            return respond(error(400, "badRequest", &e), false);
+        }
+    };
+    if parts.len() > MAX_BATCH {
+        s.violation(format!("POST {path}: {} calls in one batch", parts.len()));
+        return respond(
+            error(
+                400,
+                "badRequest",
+                "A batch request cannot contain more than 1000 calls",
+            ),
+            false,
+        );
+    }
+    let api_prefix = if path == DIRECTORY_BATCH {
+        "/admin/directory/v1/"
+    } else {
+        "/groups/v1/groups/"
+    };
+    let mut alias_keys = std::collections::HashSet::new();
+    let out_boundary = "batch_fake_google";
+    let mut out = String::new();
+    for part in parts {
+        let id = part
+            .headers
+            .get("content-id")
+            .map(|c| c.trim_matches(|ch| ch == '<' || ch == '>').to_string())
+            .unwrap_or_default();
+        let answer = match crate::batch::http_request(&part.body) {
+            Ok((method, target, inner)) => {
+                let (p, q) = match target.split_once('?') {
+                    Some((p, q)) => (p.to_string(), Some(q.to_string())),
+                    None => (target.clone(), None),
+                };
+                if !p.starts_with(api_prefix) {
+                    s.violation(format!(
+                        "{method} {p}: not a call of the batch endpoint {path}"
+                    ));
+                    error(400, "badRequest", "call of another API in this batch")
+                } else {
+                    process(
+                        s,
+                        &method,
+                        &p,
+                        q.as_deref(),
+                        auth,
+                        &inner,
+                        Some(&mut alias_keys),
+                    )
+                    .await
+                }
+            }
+            Err(e) => {
+                s.violation(format!("POST {path}: {e}"));
+                error(400, "badRequest", &e)
+            }
+        };
+        let reason = StatusCode::from_u16(answer.status)
+            .ok()
+            .and_then(|c| c.canonical_reason())
+            .unwrap_or("");
+        out.push_str(&format!(
+            "--{out_boundary}\r\nContent-Type: application/http\r\nContent-ID: <response-{id}>\r\n\r\nHTTP/1.1 {} {reason}\r\nContent-Type: {}\r\n\r\n{}\r\n",
+            answer.status, answer.content_type, if answer.status == 204 { "" } else { &answer.body }
+        ));
+    }
+    out.push_str(&format!("--{out_boundary}--\r\n"));
+    if let Some(FaultKind::ProcessedThenServerError) = outer {
+        return respond(error(500, "backendError", "Backend Error"), false);
+    }
+    (
+        StatusCode::OK,
+        [(
+            "content-type",
+            format!("multipart/mixed; boundary={out_boundary}"),
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// One API call: the discovery check, the token and its scopes, faults,
+/// then the store. `alias_keys`: the objects whose aliases this batch
+/// already edits.
+async fn process(
+    s: &Shared,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    auth: Option<&str>,
+    body: &[u8],
+    alias_keys: Option<&mut std::collections::HashSet<String>>,
+) -> Answer {
     let (api, matched) = if path.starts_with("/groups/v1/groups/") {
         (
             "settings",
-            s.settings_spec
-                .validate(method.as_str(), &path, uri.query(), &body),
+            s.settings_spec.validate(method, path, query, body),
         )
     } else {
         (
             "directory",
-            s.directory_spec
-                .validate(method.as_str(), &path, uri.query(), &body),
+            s.directory_spec.validate(method, path, query, body),
         )
     };
     let matched = match matched {
@@ -82,27 +255,18 @@ async fn handle(
         }
     };
     s.log(&matched.id);
-    let query: BTreeMap<String, String> = uri
-        .query()
-        .map(|q| {
-            form_pairs(q)
-                .into_iter()
-                .collect::<BTreeMap<String, String>>()
-        })
+    let query: BTreeMap<String, String> = query
+        .map(|q| form_pairs(q).into_iter().collect())
         .unwrap_or_default();
     if api == "settings" && query.get("alt").map(String::as_str) != Some("json") {
         // The Groups Settings API answers Atom unless asked for JSON.
-        return (
-            StatusCode::OK,
-            [("content-type", "application/atom+xml; charset=UTF-8")],
-            "<?xml version=\"1.0\"?><entry xmlns=\"http://www.w3.org/2005/Atom\"/>",
-        )
-            .into_response();
+        return Answer {
+            status: 200,
+            content_type: "application/atom+xml; charset=UTF-8",
+            body: "<?xml version=\"1.0\"?><entry xmlns=\"http://www.w3.org/2005/Atom\"/>".into(),
+        };
     }
-    // Bearer token and scopes.
-    let granted = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
+    let granted = auth
         .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|t| s.tokens.lock().expect("tokens").get(t).cloned());
     let Some(granted) = granted else {
@@ -126,61 +290,54 @@ async fn handle(
             "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user'.",
         ),
         Some(FaultKind::TooManyRequests) => {
-            let mut r = error(429, "rateLimitExceeded", "Too many requests.");
-            r.headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
-            return r;
+            return error(429, "rateLimitExceeded", "Too many requests.")
         }
         Some(FaultKind::ServerError) => return error(500, "backendError", "Backend Error"),
         Some(FaultKind::Slow(d)) => tokio::time::sleep(*d).await,
         _ => {}
     }
-    let latency = *s.latency.lock().expect("latency");
     let body_json: Value = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body).unwrap_or(Value::Null)
+        serde_json::from_slice(body).unwrap_or(Value::Null)
     };
     let p = |k: &str| matched.path_params.get(k).cloned().unwrap_or_default();
-
-    // Alias edits of one object must not overlap (Google answers 412).
-    let alias_edit = matches!(
-        matched.id.as_str(),
-        "directory.users.aliases.insert"
-            | "directory.users.aliases.delete"
-            | "directory.groups.aliases.insert"
-            | "directory.groups.aliases.delete"
-    );
-    let busy_key = if alias_edit {
-        let key = p(if matched.id.starts_with("directory.users") {
-            "userKey"
-        } else {
-            "groupKey"
-        });
-        let mut busy = s.busy.lock().expect("busy");
-        if !busy.insert(key.clone()) {
-            return error(
-                412,
-                "conditionNotMet",
-                "Precondition Failed: a concurrent alias edit is in progress",
-            );
+    if let Some(keys) = alias_keys {
+        if matches!(
+            matched.id.as_str(),
+            "directory.users.aliases.insert"
+                | "directory.users.aliases.delete"
+                | "directory.groups.aliases.insert"
+                | "directory.groups.aliases.delete"
+        ) {
+            let key = if matched.id.starts_with("directory.users") {
+                p("userKey")
+            } else {
+                p("groupKey")
+            };
+            let canonical = {
+                let st = s.store.lock().expect("store");
+                st.owner(&key).map(|(_, id)| id).unwrap_or(key)
+            };
+            if !keys.insert(canonical) {
+                return error(
+                    412,
+                    "conditionNotMet",
+                    "Precondition Failed: a concurrent alias edit is in progress",
+                );
+            }
         }
-        Some(key)
-    } else {
-        None
-    };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
     }
-    let result = dispatch(&s, &matched.id, &p, &query, &body_json);
-    if let Some(k) = busy_key {
-        s.busy.lock().expect("busy").remove(&k);
-    }
+    let result = dispatch(s, &matched.id, &p, &query, &body_json);
     if let Some(FaultKind::ProcessedThenServerError) = fault {
         return error(500, "backendError", "Backend Error");
     }
     match result {
-        Ok(Value::Null) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Value::Null) => Answer {
+            status: 204,
+            content_type: "application/json; charset=UTF-8",
+            body: String::new(),
+        },
         Ok(v) => ok(v),
         Err(r) => refusal(r),
     }
