@@ -29,7 +29,7 @@ impl Tenant {
 
     fn providers(&self) -> String {
         format!(
-            "providers:\n  gw:\n    google_workspace:\n      admin: admin@example.com\n      credentials: ${{file:sa.json}}\n      directory_endpoint: \"{u}\"\n      groups_settings_endpoint: \"{u}\"\n      token_endpoint: \"{t}\"\n",
+            "providers:\n  gw:\n    google_workspace:\n      admin: admin@example.com\n      credentials: ${{file:sa.json}}\n      directory_endpoint: \"{u}\"\n      groups_settings_endpoint: \"{u}\"\n      gmail_endpoint: \"{u}\"\n      token_endpoint: \"{t}\"\n",
             u = self.fake.url(),
             t = self.fake.token_url()
         )
@@ -281,4 +281,31 @@ fn an_imported_tenant_rebuilds_an_empty_one() {
     std::fs::copy(&imported, a.path("mailform.yaml")).unwrap();
     a.run(&["plan", "--detailed-exitcode"], 0);
     assert!(a.fake.violations().is_empty() && b.fake.violations().is_empty());
+}
+
+#[test]
+fn offboarding_forwards_to_the_successor_and_converges() {
+    let t = Tenant::new();
+    t.set_yaml(ESTATE);
+    t.run(&["apply", "--auto-approve"], 0);
+    t.set_yaml(&ESTATE.replace(
+        "    name: Bob Builder\n",
+        "    name: Bob Builder\n    state: offboarded\n    successor: alice@example.com\n",
+    ));
+    let plan = t.run(&["plan", "--detailed-exitcode"], 2);
+    assert!(plan.contains("bob@example.com"), "{plan}");
+    t.run(&["apply", "--auto-approve"], 0);
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    t.fake.with_store(|s| {
+        let bob = s
+            .users
+            .values()
+            .find(|u| u.primary_email == "bob@example.com")
+            .unwrap();
+        assert_eq!(bob.org_unit_path, "/Offboarded");
+        assert_eq!(bob.auto_forwarding.as_deref(), Some("alice@example.com"));
+        assert!(!bob.suspended);
+        assert_eq!(s.transfers.len(), 1);
+    });
+    assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
 }

@@ -42,6 +42,7 @@ fn main() {
         credentials: Some(fake.service_account_key().into()),
         directory_endpoint: Some(fake.url()),
         groups_settings_endpoint: Some(fake.url()),
+        gmail_endpoint: Some(fake.url()),
         token_endpoint: Some(fake.token_url()),
         // Measure the tool, not the quota (see the module doc).
         queries_per_minute: Some(100_000),

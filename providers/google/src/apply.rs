@@ -111,9 +111,10 @@ pub fn plan(change: &MailChange, org_unit: &str) -> Result<Work, ProviderError> 
             }
         }
         MailChange::UpdateMailbox { old, new } => {
-            if new.state == MailboxState::Offboarded {
-                return Err(offboarding_unsupported(&new.address));
-            }
+            // Offboarding and reinstating are `offboard`'s: here the state
+            // is left as it is.
+            let offboarding =
+                old.state == MailboxState::Offboarded || new.state == MailboxState::Offboarded;
             let key = user_key(old);
             let mut patch = serde_json::Map::new();
             if old.display_name != new.display_name {
@@ -125,7 +126,7 @@ pub fn plan(change: &MailChange, org_unit: &str) -> Result<Work, ProviderError> 
                     );
                 }
             }
-            if old.state != new.state {
+            if old.state != new.state && !offboarding {
                 patch.insert("suspended".into(), json!(new.state != MailboxState::Active));
             }
             if old.address != new.address {
@@ -368,8 +369,8 @@ fn standalone(address: &str) -> ProviderError {
 }
 
 fn offboarding_unsupported(address: &str) -> ProviderError {
-    ProviderError::Unsupported(format!(
-        "offboarding {address} on Google Workspace (suspend, transfer Drive and Calendar, forward mail to the successor) is not implemented yet; use `state: suspended` and forward by hand"
+    ProviderError::Rejected(format!(
+        "{address} is declared offboarded but does not exist on Google Workspace: there is nothing to offboard; create it active first, or remove it from the file"
     ))
 }
 

@@ -26,6 +26,14 @@ pub mod scopes {
     pub const GROUP: &str = "https://www.googleapis.com/auth/admin.directory.group";
     pub const GROUPS_SETTINGS: &str = "https://www.googleapis.com/auth/apps.groups.settings";
 
+    /// Reading a user's forwarding (as that user), for offboarded users.
+    pub const GMAIL_SETTINGS_BASIC: &str = "https://www.googleapis.com/auth/gmail.settings.basic";
+    /// Setting a user's forwarding (as that user), when offboarding.
+    pub const GMAIL_SETTINGS_SHARING: &str =
+        "https://www.googleapis.com/auth/gmail.settings.sharing";
+    /// Transferring Drive and Calendar data, when offboarding.
+    pub const DATA_TRANSFER: &str = "https://www.googleapis.com/auth/admin.datatransfer";
+
     /// What `plan` needs. Groups Settings has no read-only scope.
     pub const READ: &[&str] = &[USER_READONLY, GROUP_READONLY, GROUPS_SETTINGS];
     /// What `apply` needs.
@@ -121,11 +129,25 @@ impl TokenSource {
         &self.key.client_id
     }
 
-    /// A token for `scopes`, from the cache or freshly issued.
+    /// A token for `scopes`, acting as the admin, from the cache or
+    /// freshly issued.
     pub async fn token(&self, http: &HttpClient, scopes: &[&str]) -> Result<Secret, ProviderError> {
+        self.token_as(http, None, scopes).await
+    }
+
+    /// A token acting as `subject` (a user of the tenant: Gmail settings
+    /// are changed as the mailbox's owner), or as the admin when `None`.
+    pub async fn token_as(
+        &self,
+        http: &HttpClient,
+        subject: Option<&str>,
+        scopes: &[&str],
+    ) -> Result<Secret, ProviderError> {
         let scope = scopes.join(" ");
+        let sub = subject.unwrap_or(&self.admin).to_string();
+        let cache_key = format!("{sub} {scope}");
         let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.get(&scope) {
+        if let Some(c) = cache.get(&cache_key) {
             if c.valid_until > Instant::now() {
                 return Ok(c.token.clone());
             }
@@ -136,7 +158,7 @@ impl TokenSource {
             .as_secs();
         let claims = Claims {
             iss: &self.key.client_email,
-            sub: &self.admin,
+            sub: &sub,
             scope: scope.clone(),
             aud: self.endpoint.as_str(),
             iat: now,
@@ -167,7 +189,7 @@ impl TokenSource {
             .map_err(|e| ProviderError::Service(format!("token request: {e}")))?;
         if !status.is_success() {
             let err: TokenError = serde_json::from_str(&text).unwrap_or_default();
-            return Err(self.token_error(status.as_u16(), &err, &scope));
+            return Err(self.token_error(status.as_u16(), &err, &scope, &sub));
         }
         let t: TokenResponse = serde_json::from_str(&text).map_err(|e| {
             ProviderError::Parse(format!("the token endpoint's answer is not a token: {e}"))
@@ -176,7 +198,7 @@ impl TokenSource {
         let lifetime = Duration::from_secs(t.expires_in.unwrap_or(3600));
         let token = Secret::new(t.access_token);
         cache.insert(
-            scope,
+            cache_key,
             Cached {
                 token: token.clone(),
                 valid_until: Instant::now() + lifetime.saturating_sub(Duration::from_secs(60)),
@@ -185,20 +207,20 @@ impl TokenSource {
         Ok(token)
     }
 
-    fn token_error(&self, status: u16, err: &TokenError, scope: &str) -> ProviderError {
+    fn token_error(&self, status: u16, err: &TokenError, scope: &str, sub: &str) -> ProviderError {
         match err.error.as_str() {
             "unauthorized_client" | "access_denied" => ProviderError::Permission(format!(
                 "Google refused to issue a token for {} acting as {} ({}: {}). Grant domain-wide delegation: in the Admin console open Security → Access and data control → API controls → Manage Domain Wide Delegation, add client ID {} with the scopes {}",
                 self.key.client_email,
-                self.admin,
+                sub,
                 err.error,
                 err.error_description,
                 if self.key.client_id.is_empty() { "<the key's client_id>" } else { &self.key.client_id },
                 scope.replace(' ', ",")
             )),
             "invalid_grant" => ProviderError::Permission(format!(
-                "Google refused the token request ({}): check that `admin` ({}) is an existing administrator of the tenant, that the key has not been deleted, and that this machine's clock is right",
-                err.error_description, self.admin
+                "Google refused the token request ({}): check that {} exists in the tenant (as `admin`, an administrator), that the key has not been deleted, and that this machine's clock is right",
+                err.error_description, sub
             )),
             _ => ProviderError::Permission(format!(
                 "the token endpoint answered HTTP {status}: {} {}",

@@ -110,8 +110,39 @@ impl Api {
             .await
     }
 
+    /// A single call acting as `subject` (a user; the admin when `None`).
+    pub async fn send_as<B: Serialize, T: DeserializeOwned>(
+        &self,
+        subject: Option<&str>,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+        scopes: &[&str],
+    ) -> Result<T, CallError> {
+        let idempotence = if method == Method::GET || method == Method::PUT {
+            Idempotence::Idempotent
+        } else {
+            Idempotence::NonIdempotent
+        };
+        self.call_as(subject, method, url, body, scopes, idempotence)
+            .await
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+        scopes: &[&str],
+        idempotence: Idempotence,
+    ) -> Result<T, CallError> {
+        self.call_as(None, method, url, body, scopes, idempotence)
+            .await
+    }
+
+    async fn call_as<B: Serialize, T: DeserializeOwned>(
+        &self,
+        subject: Option<&str>,
         method: Method,
         url: Url,
         body: Option<&B>,
@@ -127,6 +158,7 @@ impl Api {
             attempt += 1;
             let result = self
                 .attempt(
+                    subject,
                     method.clone(),
                     url.clone(),
                     body.clone(),
@@ -147,6 +179,7 @@ impl Api {
 
     async fn attempt<T: DeserializeOwned>(
         &self,
+        subject: Option<&str>,
         method: Method,
         url: Url,
         body: Option<Vec<u8>>,
@@ -155,7 +188,7 @@ impl Api {
     ) -> Result<T, CallError> {
         let token = self
             .tokens
-            .token(&self.http, scopes)
+            .token_as(&self.http, subject, scopes)
             .await
             .map_err(CallError::Auth)?;
         let mut request = self

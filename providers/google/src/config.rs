@@ -30,6 +30,8 @@ use mailform_contract::{ProviderError, Secret};
 pub const DEFAULT_DIRECTORY_ENDPOINT: &str = "https://admin.googleapis.com";
 /// Where the Groups Settings API lives.
 pub const DEFAULT_GROUPS_SETTINGS_ENDPOINT: &str = "https://www.googleapis.com";
+/// Where the Gmail API lives.
+pub const DEFAULT_GMAIL_ENDPOINT: &str = "https://gmail.googleapis.com";
 /// Where tokens are issued.
 pub const DEFAULT_TOKEN_ENDPOINT: &str = "https://oauth2.googleapis.com/token";
 /// The variable read when `credentials` is not set: a path to the key file.
@@ -57,6 +59,15 @@ pub struct Config {
     /// The organisational unit new users are created in. Default `/`.
     #[serde(default)]
     pub org_unit: Option<String>,
+    /// The organisational unit offboarded users are moved to (it must
+    /// exist; give it the policies you want for leavers). Users in it read
+    /// as offboarded. Default `/Offboarded`.
+    #[serde(default)]
+    pub offboarded_org_unit: Option<String>,
+    /// Gmail API base URL (forwarding of offboarded users). Default
+    /// `https://gmail.googleapis.com`.
+    #[serde(default)]
+    pub gmail_endpoint: Option<String>,
     /// Directory API base URL. Default `https://admin.googleapis.com`.
     #[serde(default)]
     pub directory_endpoint: Option<String>,
@@ -140,6 +151,16 @@ impl Config {
     }
     pub fn customer(&self) -> &str {
         self.customer.as_deref().unwrap_or("my_customer")
+    }
+    pub fn offboarded_org_unit(&self) -> &str {
+        self.offboarded_org_unit.as_deref().unwrap_or("/Offboarded")
+    }
+    pub fn gmail_endpoint(&self) -> String {
+        trim(
+            self.gmail_endpoint
+                .as_deref()
+                .unwrap_or(DEFAULT_GMAIL_ENDPOINT),
+        )
     }
     pub fn org_unit(&self) -> &str {
         self.org_unit.as_deref().unwrap_or("/")

@@ -12,6 +12,8 @@
 //!   or batched.
 //! - `convert`: users and groups ↔ the contract's types; error messages.
 //! - `apply`: changes as stages of batched calls.
+//! - `offboard`: offboarding (data transfer, forwarding, the leavers'
+//!   organisational unit) and reading it back.
 //! - `provider`: [`GoogleProvider`], the [`mailform_contract::MailProvider`].
 //! - [`fake`] (feature `fake`): in-process fakes of the token endpoint and
 //!   both APIs for tests, also run as the `google-fake` binary.
@@ -23,6 +25,7 @@ pub mod batch;
 mod client;
 pub mod config;
 mod convert;
+mod offboard;
 mod provider;
 
 #[cfg(feature = "fake")]

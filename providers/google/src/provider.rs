@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use mailform_contract::provider::PasswordPolicy;
 use mailform_contract::{
     ApplyReport, ChangeOutcome, Group, MailCapabilities, MailChange, MailDomainState, MailProvider,
-    ProviderError,
+    MailboxState, ProviderError,
 };
 use mailform_http::{Retry, Url};
 
@@ -27,6 +27,7 @@ use crate::batch::Call;
 use crate::client::Api;
 use crate::config::Config;
 use crate::convert;
+use crate::offboard;
 
 /// Hash schemes Google accepts for an initial password (`hashFunction:
 /// crypt` takes crypt(3) SHA-512, SHA-256 and MD5 hashes).
@@ -123,6 +124,7 @@ impl MailProvider for GoogleProvider {
         let api = self.api()?;
         let cid = api.client_id().to_string();
         let mut mailboxes = Vec::new();
+        let mut offboarded = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let mut q = vec![
@@ -137,7 +139,17 @@ impl MailProvider for GoogleProvider {
                 .get(self.directory("/users", &q)?, scopes::READ)
                 .await
                 .map_err(|e| convert::error(e, &format!("listing users of {domain}"), &cid))?;
-            mailboxes.extend(page.users.iter().filter_map(convert::mailbox));
+            let ou = self.config.offboarded_org_unit();
+            for u in &page.users {
+                let Some(mut m) = convert::mailbox(u) else {
+                    continue;
+                };
+                if u.org_unit_path.as_deref() == Some(ou) {
+                    offboarded.push(mailboxes.len());
+                    m.state = MailboxState::Offboarded;
+                }
+                mailboxes.push(m);
+            }
             token = page.next_page_token.filter(|t| !t.is_empty());
             if token.is_none() {
                 break;
@@ -161,6 +173,11 @@ impl MailProvider for GoogleProvider {
             }
         }
         let groups = self.read_groups(&api, groups_raw, &cid).await?;
+        // Offboarded users are few; their successor is where their mail goes.
+        for i in offboarded {
+            let address = mailboxes[i].address.clone();
+            mailboxes[i].successor = offboard::successor(&api, &self.config, &address).await?;
+        }
         mailboxes.sort_by(|a, b| a.address.cmp(&b.address));
         Ok(MailDomainState {
             domain: domain.to_string(),
@@ -221,6 +238,21 @@ impl MailProvider for GoogleProvider {
             }
             for ((i, step), result) in settings_steps.iter().zip(settings_results) {
                 progress[*i].record(step, result, &cid);
+            }
+        }
+        // Offboarding and reinstating, one user at a time, after the rest
+        // of each change went through.
+        for (i, c) in changes.iter().enumerate() {
+            let MailChange::UpdateMailbox { old, new } = c else {
+                continue;
+            };
+            let involved =
+                old.state == MailboxState::Offboarded || new.state == MailboxState::Offboarded;
+            let differs = old.state != new.state || old.successor != new.successor;
+            if involved && differs && progress[i].error.is_none() {
+                if let Err(e) = offboard::apply(&api, &self.config, old, new).await {
+                    progress[i].error = Some(e);
+                }
             }
         }
         ApplyReport {

@@ -22,6 +22,7 @@ fn provider(fake: &FakeGoogle) -> GoogleProvider {
         credentials: Some(fake.service_account_key().into()),
         directory_endpoint: Some(fake.url()),
         groups_settings_endpoint: Some(fake.url()),
+        gmail_endpoint: Some(fake.url()),
         token_endpoint: Some(fake.token_url()),
         base_dir: dir,
         ..Config::default()
@@ -364,4 +365,118 @@ async fn a_failed_read_fails_and_refusals_are_clear() {
         panic!("{report:?}");
     };
     assert!(e.to_string().contains("given and a family name"), "{e}");
+}
+
+#[tokio::test]
+async fn offboarding_keeps_mail_flowing_to_the_successor() {
+    let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
+    let p = provider(&fake);
+    let alice = mailbox("alice@example.com", "Alice Example", &["a@example.com"]);
+    let bob = mailbox("bob@example.com", "Bob Builder", &[]);
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[
+                MailChange::CreateMailbox {
+                    new: alice.clone(),
+                    password: hash(),
+                },
+                MailChange::CreateMailbox {
+                    new: bob.clone(),
+                    password: hash(),
+                },
+            ],
+        )
+        .await;
+    applied(&report);
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    let old = live.mailboxes[0].clone();
+    let mut gone = old.clone();
+    gone.state = MailboxState::Offboarded;
+    gone.successor = Some("bob@example.com".into());
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::UpdateMailbox {
+                old: old.clone(),
+                new: gone.clone(),
+            }],
+        )
+        .await;
+    applied(&report);
+    fake.with_store(|s| {
+        let a = s
+            .users
+            .values()
+            .find(|u| u.primary_email == "alice@example.com")
+            .unwrap();
+        assert_eq!(a.org_unit_path, "/Offboarded");
+        // Not suspended: Google rejects mail to suspended users.
+        assert!(!a.suspended);
+        assert_eq!(a.auto_forwarding.as_deref(), Some("bob@example.com"));
+        assert_eq!((a.password_changes, a.sign_outs), (1, 1));
+        assert_eq!(s.transfers.len(), 1);
+        let bob_id = s
+            .users
+            .values()
+            .find(|u| u.primary_email == "bob@example.com")
+            .unwrap()
+            .id
+            .clone();
+        assert_eq!(s.transfers[0]["newOwnerUserId"], bob_id.as_str());
+        assert_eq!(s.transfers[0]["oldOwnerUserId"], a.id.as_str());
+    });
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    assert!(live.mailboxes[0].same_as(&gone), "{:?}", live.mailboxes[0]);
+
+    // Reinstated: forwarding off, back in the usual unit.
+    let back = Mailbox {
+        state: MailboxState::Active,
+        successor: None,
+        ..gone.clone()
+    };
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::UpdateMailbox {
+                old: live.mailboxes[0].clone(),
+                new: back.clone(),
+            }],
+        )
+        .await;
+    applied(&report);
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    assert!(live.mailboxes[0].same_as(&back), "{:?}", live.mailboxes[0]);
+    fake.with_store(|s| {
+        let a = s
+            .users
+            .values()
+            .find(|u| u.primary_email == "alice@example.com")
+            .unwrap();
+        assert_eq!(a.org_unit_path, "/");
+        assert!(a.auto_forwarding.is_none());
+    });
+
+    // A successor outside the tenant must confirm first: nothing is moved,
+    // so the next plan offers the offboarding again.
+    let mut outside = live.mailboxes[1].clone();
+    let bob_live = outside.clone();
+    outside.state = MailboxState::Offboarded;
+    outside.successor = Some("partner@other.example".into());
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::UpdateMailbox {
+                old: bob_live,
+                new: outside,
+            }],
+        )
+        .await;
+    let ChangeOutcome::Failed(e) = &report.outcomes[0] else {
+        panic!("{report:?}");
+    };
+    assert!(e.to_string().contains("has not confirmed"), "{e}");
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    assert_eq!(live.mailboxes[1].state, MailboxState::Active);
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }

@@ -21,6 +21,11 @@
 //!   `shared/specs/google/` ([`mailform_testkit::Discovery`]): a request they
 //!   do not allow is answered 400 and recorded; tests assert
 //!   [`FakeGoogle::violations`] is empty;
+//! - offboarding's APIs: Gmail forwarding addresses (accepted at once for
+//!   the tenant's domains, pending otherwise) and automatic forwarding, as
+//!   the user itself (the token's subject must be the mailbox), Data
+//!   Transfer applications and transfers, `signOut`, and organisational
+//!   units that must exist;
 //! - faults ([`faults`]) and latency injected per test.
 //!
 //! Google's documentation of the semantics: Directory API "Limits and
@@ -72,6 +77,9 @@ impl Default for FakeConfig {
                 scopes::GROUP,
                 scopes::GROUP_READONLY,
                 scopes::GROUPS_SETTINGS,
+                scopes::GMAIL_SETTINGS_BASIC,
+                scopes::GMAIL_SETTINGS_SHARING,
+                scopes::DATA_TRANSFER,
             ]
             .iter()
             .map(|s| s.to_string())
@@ -87,9 +95,12 @@ pub(crate) struct Shared {
     pub(crate) addr: SocketAddr,
     pub(crate) directory_spec: mailform_testkit::Discovery,
     pub(crate) settings_spec: mailform_testkit::Discovery,
+    pub(crate) gmail_spec: mailform_testkit::Discovery,
+    pub(crate) transfer_spec: mailform_testkit::Discovery,
     pub(crate) public_key_der: Vec<u8>,
     pub(crate) store: Mutex<store::Store>,
-    pub(crate) tokens: Mutex<HashMap<String, Vec<String>>>,
+    /// Access token → (the user it acts as, its scopes).
+    pub(crate) tokens: Mutex<HashMap<String, (String, Vec<String>)>>,
     pub(crate) faults: Mutex<Vec<Fault>>,
     pub(crate) violations: Mutex<Vec<String>>,
     pub(crate) latency: Mutex<Duration>,
@@ -135,6 +146,8 @@ impl FakeGoogle {
         };
         let directory_spec = load("google/admin.directory_v1.json")?;
         let settings_spec = load("google/groupssettings.v1.json")?;
+        let gmail_spec = load("google/gmail.v1.json")?;
+        let transfer_spec = load("google/admin.datatransfer_v1.json")?;
         let (private_key_pem, public_key_der) = generate_key()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -142,6 +155,7 @@ impl FakeGoogle {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let store = store::Store {
             domains: config.domains.clone(),
+            org_units: vec!["/".into(), "/Offboarded".into()],
             settle_requests: config.settle_requests,
             ..Default::default()
         };
@@ -151,6 +165,8 @@ impl FakeGoogle {
             addr,
             directory_spec,
             settings_spec,
+            gmail_spec,
+            transfer_spec,
             public_key_der,
             store: Mutex::new(store),
             tokens: Mutex::default(),

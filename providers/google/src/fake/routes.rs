@@ -236,17 +236,21 @@ async fn process(
     body: &[u8],
     alias_keys: Option<&mut std::collections::HashSet<String>>,
 ) -> Answer {
-    let (api, matched) = if path.starts_with("/groups/v1/groups/") {
-        (
-            "settings",
-            s.settings_spec.validate(method, path, query, body),
-        )
+    let spec = if path.starts_with("/groups/v1/groups/") {
+        &s.settings_spec
+    } else if path.starts_with("/gmail/v1/") {
+        &s.gmail_spec
+    } else if path.starts_with("/admin/datatransfer/v1/") {
+        &s.transfer_spec
     } else {
-        (
-            "directory",
-            s.directory_spec.validate(method, path, query, body),
-        )
+        &s.directory_spec
     };
+    let api = if path.starts_with("/groups/v1/groups/") {
+        "settings"
+    } else {
+        "other"
+    };
+    let matched = spec.validate(method, path, query, body);
     let matched = match matched {
         Ok(m) => m,
         Err(v) => {
@@ -269,7 +273,7 @@ async fn process(
     let granted = auth
         .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|t| s.tokens.lock().expect("tokens").get(t).cloned());
-    let Some(granted) = granted else {
+    let Some((subject, granted)) = granted else {
         return error(401, "authError", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.");
     };
     if !required_scopes(&matched.id)
@@ -328,7 +332,7 @@ async fn process(
             }
         }
     }
-    let result = dispatch(s, &matched.id, &p, &query, &body_json);
+    let result = dispatch(s, &matched.id, &p, &query, &body_json, &subject);
     if let Some(FaultKind::ProcessedThenServerError) = fault {
         return error(500, "backendError", "Backend Error");
     }
@@ -349,6 +353,7 @@ fn dispatch(
     p: &dyn Fn(&str) -> String,
     query: &BTreeMap<String, String>,
     body: &Value,
+    subject: &str,
 ) -> Result<Value, Refusal> {
     let mut st = s.store.lock().expect("store");
     let page = |items: Vec<Value>, key: &str, default: usize| -> Value {
@@ -435,6 +440,25 @@ fn dispatch(
         "directory.members.delete" => st
             .delete_member(&p("groupKey"), &p("memberKey"))
             .map(|_| Value::Null),
+        "directory.users.signOut" => st.sign_out(&p("userKey")).map(|_| Value::Null),
+        "gmail.users.settings.getAutoForwarding" => st.auto_forwarding(&p("userId"), subject),
+        "gmail.users.settings.updateAutoForwarding" => {
+            st.set_auto_forwarding(&p("userId"), subject, body)
+        }
+        "gmail.users.settings.forwardingAddresses.create" => {
+            st.create_forwarding_address(&p("userId"), subject, body)
+        }
+        "gmail.users.settings.forwardingAddresses.get" => {
+            st.forwarding_address(&p("userId"), subject, &p("forwardingEmail"))
+        }
+        "datatransfer.applications.list" => Ok(json!({
+            "kind": "admin#datatransfer#applicationsList",
+            "applications": [
+                {"kind": "admin#datatransfer#ApplicationResource", "id": "55656082996", "name": "Drive and Docs"},
+                {"kind": "admin#datatransfer#ApplicationResource", "id": "435070579839", "name": "Calendar"},
+            ],
+        })),
+        "datatransfer.transfers.insert" => st.insert_transfer(body),
         "groupsSettings.groups.get" => st.settings(&p("groupUniqueId")),
         "groupsSettings.groups.patch" => st.patch_settings(&p("groupUniqueId"), body),
         other => Err((
@@ -448,7 +472,13 @@ fn dispatch(
 /// Scopes any one of which authorises method `id`.
 fn required_scopes(id: &str) -> &'static [&'static str] {
     let read = id.ends_with(".list") || id.ends_with(".get");
-    if id.starts_with("groupsSettings.") {
+    if id == "gmail.users.settings.getAutoForwarding" {
+        &[scopes::GMAIL_SETTINGS_BASIC, scopes::GMAIL_SETTINGS_SHARING]
+    } else if id.starts_with("gmail.") {
+        &[scopes::GMAIL_SETTINGS_SHARING]
+    } else if id.starts_with("datatransfer.") {
+        &[scopes::DATA_TRANSFER]
+    } else if id.starts_with("groupsSettings.") {
         &[scopes::GROUPS_SETTINGS]
     } else if id.starts_with("directory.users") {
         if read {
@@ -513,7 +543,15 @@ fn token(s: &Shared, body: &[u8]) -> Response {
     if claims.iss != s.config.client_email {
         return token_error(401, "invalid_client", "The OAuth client was not found.");
     }
-    if !s.config.admins.contains(&claims.sub) {
+    // Admins act for the tenant; any existing user may be acted as (the
+    // Gmail API is called as the mailbox's owner).
+    let known_user = s
+        .store
+        .lock()
+        .expect("store")
+        .owner(&claims.sub)
+        .is_some_and(|(kind, _)| kind == "user");
+    if !s.config.admins.contains(&claims.sub) && !known_user {
         return token_error(400, "invalid_grant", "Invalid email or User ID");
     }
     let requested: Vec<String> = claims.scope.split(' ').map(str::to_string).collect();
@@ -528,7 +566,7 @@ fn token(s: &Shared, body: &[u8]) -> Response {
     s.tokens
         .lock()
         .expect("tokens")
-        .insert(token.clone(), requested);
+        .insert(token.clone(), (claims.sub.to_ascii_lowercase(), requested));
     (
         StatusCode::OK,
         [("content-type", "application/json; charset=utf-8")],

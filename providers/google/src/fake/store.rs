@@ -24,6 +24,14 @@ pub struct FakeUser {
     /// Requests that touch this user and are refused with "User creation
     /// is not complete" before it settles.
     pub settling: u32,
+    /// Gmail forwarding addresses: (address, `accepted` or `pending`).
+    pub forwarding_addresses: Vec<(String, String)>,
+    /// Where automatic forwarding sends mail, when on.
+    pub auto_forwarding: Option<String>,
+    /// `signOut` calls received.
+    pub sign_outs: u32,
+    /// Password changes after creation.
+    pub password_changes: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -46,6 +54,10 @@ pub struct FakeGroup {
 #[derive(Debug, Default)]
 pub struct Store {
     pub domains: Vec<String>,
+    /// Organisational units that exist.
+    pub org_units: Vec<String>,
+    /// Data transfers started.
+    pub transfers: Vec<Value>,
     pub users: BTreeMap<String, FakeUser>,
     pub groups: BTreeMap<String, FakeGroup>,
     pub(crate) next_id: u64,
@@ -163,6 +175,7 @@ impl Store {
             org_unit_path: body["orgUnitPath"].as_str().unwrap_or("/").into(),
             hash_function: body["hashFunction"].as_str().map(str::to_string),
             settling: self.settle_requests,
+            ..Default::default()
         };
         let out = user_json(&user);
         self.users.insert(id, user);
@@ -178,7 +191,15 @@ impl Store {
                 self.check_new_address(new)?;
             }
         }
+        if let Some(o) = body["orgUnitPath"].as_str() {
+            if !self.org_units.iter().any(|u| u == o) {
+                return Err((400, "invalid", "Invalid Input: Org Unit".into()));
+            }
+        }
         let u = self.users.get_mut(&id).expect("user");
+        if body.get("password").is_some() {
+            u.password_changes += 1;
+        }
         if let Some(new) = body["primaryEmail"].as_str() {
             // Renaming keeps the old address as an alias, as Google does.
             let old = std::mem::replace(&mut u.primary_email, lower(new));
@@ -269,6 +290,118 @@ impl Store {
             "kind": "admin#directory#aliases",
             "aliases": aliases.iter().map(|a| json!({"id": id, "primaryEmail": primary, "alias": a})).collect::<Vec<_>>()
         }))
+    }
+
+    pub fn sign_out(&mut self, key: &str) -> Result<(), Refusal> {
+        let id = self.user_id(key)?;
+        self.users.get_mut(&id).expect("user").sign_outs += 1;
+        self.writes += 1;
+        Ok(())
+    }
+
+    /// Gmail's `userId`: `me` or the subject's own address.
+    fn gmail_user(&mut self, user: &str, subject: &str) -> Result<&mut FakeUser, Refusal> {
+        let key = if user == "me" { subject } else { user };
+        if lower(key) != lower(subject) {
+            return Err((
+                403,
+                "forbidden",
+                "Delegation denied for the requested user".into(),
+            ));
+        }
+        let id = self.user_id(key)?;
+        Ok(self.users.get_mut(&id).expect("user"))
+    }
+
+    pub fn auto_forwarding(&mut self, user: &str, subject: &str) -> Result<Value, Refusal> {
+        let u = self.gmail_user(user, subject)?;
+        Ok(match &u.auto_forwarding {
+            Some(to) => json!({"enabled": true, "emailAddress": to, "disposition": "leaveInInbox"}),
+            None => json!({"enabled": false}),
+        })
+    }
+
+    pub fn set_auto_forwarding(
+        &mut self,
+        user: &str,
+        subject: &str,
+        body: &Value,
+    ) -> Result<Value, Refusal> {
+        let u = self.gmail_user(user, subject)?;
+        if body["enabled"] == true {
+            let to = lower(body["emailAddress"].as_str().unwrap_or(""));
+            if !u
+                .forwarding_addresses
+                .iter()
+                .any(|(a, st)| *a == to && st == "accepted")
+            {
+                return Err((
+                    400,
+                    "failedPrecondition",
+                    "Bad Request: the forwarding address is not verified".into(),
+                ));
+            }
+            u.auto_forwarding = Some(to);
+        } else {
+            u.auto_forwarding = None;
+        }
+        self.writes += 1;
+        let u = self.gmail_user(user, subject)?;
+        Ok(match &u.auto_forwarding {
+            Some(to) => json!({"enabled": true, "emailAddress": to, "disposition": "leaveInInbox"}),
+            None => json!({"enabled": false}),
+        })
+    }
+
+    pub fn create_forwarding_address(
+        &mut self,
+        user: &str,
+        subject: &str,
+        body: &Value,
+    ) -> Result<Value, Refusal> {
+        let to = lower(body["forwardingEmail"].as_str().unwrap_or(""));
+        let internal = to
+            .split_once('@')
+            .is_some_and(|(_, d)| self.domains.iter().any(|x| x == d));
+        let u = self.gmail_user(user, subject)?;
+        if u.forwarding_addresses.iter().any(|(a, _)| *a == to) {
+            return Err((409, "alreadyExists", "Already exists".into()));
+        }
+        // Addresses of the tenant need no confirmation; others do.
+        let status = if internal { "accepted" } else { "pending" };
+        u.forwarding_addresses.push((to.clone(), status.into()));
+        self.writes += 1;
+        Ok(json!({"forwardingEmail": to, "verificationStatus": status}))
+    }
+
+    pub fn forwarding_address(
+        &mut self,
+        user: &str,
+        subject: &str,
+        address: &str,
+    ) -> Result<Value, Refusal> {
+        let a = lower(address);
+        let u = self.gmail_user(user, subject)?;
+        u.forwarding_addresses
+            .iter()
+            .find(|(x, _)| *x == a)
+            .map(|(x, st)| json!({"forwardingEmail": x, "verificationStatus": st}))
+            .ok_or_else(|| not_found("forwardingEmail"))
+    }
+
+    pub fn insert_transfer(&mut self, body: &Value) -> Result<Value, Refusal> {
+        for k in ["oldOwnerUserId", "newOwnerUserId"] {
+            let id = body[k].as_str().unwrap_or("");
+            if !self.users.contains_key(id) {
+                return Err((400, "invalid", format!("Invalid Input: {k}")));
+            }
+        }
+        let mut t = body.clone();
+        t["id"] = json!(format!("transfer-{}", self.transfers.len() + 1));
+        t["overallTransferStatusCode"] = json!("inProgress");
+        self.transfers.push(t.clone());
+        self.writes += 1;
+        Ok(t)
     }
 
     pub fn insert_group(&mut self, body: &Value) -> Result<Value, Refusal> {
