@@ -121,7 +121,9 @@ impl TokenSource {
         // The description's first line carries the AADSTS code and text;
         // the rest is trace and correlation ids.
         let description = http.scrub(err.error_description.lines().next().unwrap_or("").trim());
-        let has = |code: u64, text: &str| err.error_codes.contains(&code) || description.starts_with(text);
+        let has = |code: u64, text: &str| {
+            err.error_codes.contains(&code) || description.starts_with(text)
+        };
         let app = &self.client_id;
         let tenant = &self.tenant;
         if has(7_000_215, "AADSTS7000215") {

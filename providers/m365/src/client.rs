@@ -242,7 +242,11 @@ impl Api {
             return serde_json::from_str(text)
                 .map_err(|e| CallError::Parse(format!("{method} answer: {e}")));
         }
-        Err(self.api_error(status, &serde_json::from_str(&text).unwrap_or(Value::Null), &text))
+        Err(self.api_error(
+            status,
+            &serde_json::from_str(&text).unwrap_or(Value::Null),
+            &text,
+        ))
     }
 
     fn api_error(&self, status: u16, body: &Value, text: &str) -> CallError {
@@ -284,9 +288,7 @@ impl Api {
                             results[*i] = Some(Err(CallError::Api {
                                 status: 429,
                                 code: "TooManyRequests".into(),
-                                message: format!(
-                                    "still throttled after {attempt} attempts"
-                                ),
+                                message: format!("still throttled after {attempt} attempts"),
                             }))
                         }
                         (Sub::Done(r), _) => results[*i] = Some(r),
@@ -323,7 +325,10 @@ impl Api {
                     method: it.method.as_str().to_string(),
                     url: it.url.clone(),
                     headers: it.body.as_ref().map(|_| {
-                        BTreeMap::from([("Content-Type".to_string(), "application/json".to_string())])
+                        BTreeMap::from([(
+                            "Content-Type".to_string(),
+                            "application/json".to_string(),
+                        )])
                     }),
                     body: it.body.clone(),
                 }
@@ -339,7 +344,12 @@ impl Api {
             Err(e) => return chunk.iter().map(|_| Sub::Done(Err(e.clone()))).collect(),
         };
         let answer: Result<api::BatchResponses, CallError> = self
-            .call(Method::POST, url, Some(&api::Batch { requests }), idempotence)
+            .call(
+                Method::POST,
+                url,
+                Some(&api::Batch { requests }),
+                idempotence,
+            )
             .await;
         let answer = match answer {
             Ok(a) => a,

@@ -194,7 +194,10 @@ mod tests {
             graph_endpoint: Some("https://microsoftgraph.chinacloudapi.cn/".into()),
             ..c.clone()
         };
-        assert_eq!(cn.scope(), "https://microsoftgraph.chinacloudapi.cn/.default");
+        assert_eq!(
+            cn.scope(),
+            "https://microsoftgraph.chinacloudapi.cn/.default"
+        );
         assert!(c.check().is_ok());
         let bad = Config {
             usage_location: Some("Germany".into()),

@@ -166,10 +166,7 @@ mod tests {
             m.aliases,
             vec!["a@example.com", "alice@contoso.onmicrosoft.com"]
         );
-        let unlicensed = api::User {
-            mail: None,
-            ..u
-        };
+        let unlicensed = api::User { mail: None, ..u };
         assert_eq!(mailbox(&unlicensed).unwrap().address, "alice@example.com");
     }
 

@@ -222,7 +222,11 @@ impl MailProvider for M365Provider {
     }
 }
 
-async fn list_members(api: &Api, group_id: &str, cid: &str) -> Result<Vec<api::Member>, ProviderError> {
+async fn list_members(
+    api: &Api,
+    group_id: &str,
+    cid: &str,
+) -> Result<Vec<api::Member>, ProviderError> {
     let what = || format!("listing members of group {group_id}");
     let url = api
         .url(
@@ -258,7 +262,13 @@ impl Run<'_> {
         convert::error(e, what, permission, &self.cid)
     }
 
-    fn url(&self, path: &str, query: &[(&str, &str)], what: &str, permission: &str) -> Result<mailform_http::Url, ProviderError> {
+    fn url(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        what: &str,
+        permission: &str,
+    ) -> Result<mailform_http::Url, ProviderError> {
         self.api
             .url(path, query)
             .map_err(|e| self.err(e, what, permission))
@@ -273,7 +283,12 @@ impl Run<'_> {
             MailChange::DeleteMailbox { old } => {
                 let what = format!("deleting user {}", old.address);
                 let key = old.id.clone().unwrap_or_else(|| old.address.clone());
-                let url = self.url(&format!("/users/{}", enc(&key)), &[], &what, permissions::USERS)?;
+                let url = self.url(
+                    &format!("/users/{}", enc(&key)),
+                    &[],
+                    &what,
+                    permissions::USERS,
+                )?;
                 self.api
                     .send::<(), Value>(Method::DELETE, url, None)
                     .await
@@ -288,7 +303,12 @@ impl Run<'_> {
             MailChange::DeleteGroup { old } => {
                 let what = format!("deleting group {}", old.address);
                 let id = self.writable_group(old).await?;
-                let url = self.url(&format!("/groups/{}", enc(&id)), &[], &what, permissions::GROUPS)?;
+                let url = self.url(
+                    &format!("/groups/{}", enc(&id)),
+                    &[],
+                    &what,
+                    permissions::GROUPS,
+                )?;
                 self.api
                     .send::<(), Value>(Method::DELETE, url, None)
                     .await
@@ -370,7 +390,12 @@ impl Run<'_> {
         }
         let what = format!("updating user {}", old.address);
         let key = old.id.clone().unwrap_or_else(|| old.address.clone());
-        let url = self.url(&format!("/users/{}", enc(&key)), &[], &what, permissions::USERS)?;
+        let url = self.url(
+            &format!("/users/{}", enc(&key)),
+            &[],
+            &what,
+            permissions::USERS,
+        )?;
         self.api
             .send::<_, Value>(Method::PATCH, url, Some(&patch))
             .await
@@ -504,7 +529,12 @@ impl Run<'_> {
         if old.display_name != new.display_name {
             if let Some(name) = &new.display_name {
                 let what = format!("renaming group {}", old.address);
-                let url = self.url(&format!("/groups/{}", enc(&id)), &[], &what, permissions::GROUPS)?;
+                let url = self.url(
+                    &format!("/groups/{}", enc(&id)),
+                    &[],
+                    &what,
+                    permissions::GROUPS,
+                )?;
                 self.api
                     .send::<_, Value>(
                         Method::PATCH,
@@ -633,14 +663,21 @@ impl Run<'_> {
         let labels = adds
             .iter()
             .map(|(a, _)| format!("adding {a} to {group}"))
-            .chain(removes.iter().map(|(a, _)| format!("removing {a} from {group}")));
+            .chain(
+                removes
+                    .iter()
+                    .map(|(a, _)| format!("removing {a} from {group}")),
+            );
         let mut failures = Vec::new();
         for (label, r) in labels.zip(results) {
             match r {
                 Ok(_) => {}
                 // Already a member: what was wanted.
-                Err(CallError::Api { status: 400, ref message, .. })
-                    if label.starts_with("adding") && message.contains("already exist") => {}
+                Err(CallError::Api {
+                    status: 400,
+                    ref message,
+                    ..
+                }) if label.starts_with("adding") && message.contains("already exist") => {}
                 // No longer a member: what was wanted.
                 Err(CallError::Api { status: 404, .. }) if label.starts_with("removing") => {}
                 Err(e) => failures.push(self.err(e, &label, permissions::GROUPS)),
@@ -651,7 +688,10 @@ impl Run<'_> {
             0 => Ok(()),
             n => {
                 let first = failures.swap_remove(0);
-                let note = format!("{} of {total} member changes of {group} failed, the others were made", n);
+                let note = format!(
+                    "{} of {total} member changes of {group} failed, the others were made",
+                    n
+                );
                 Err(done_before(first, &note))
             }
         }
@@ -740,10 +780,18 @@ mod tests {
     #[test]
     fn only_clear_text_passwords_are_taken() {
         let plain = InitialPassword::Plain(Secret::new("Correct-Horse-1"));
-        assert_eq!(initial_password(Some(&plain), "a@x").unwrap(), "Correct-Horse-1");
+        assert_eq!(
+            initial_password(Some(&plain), "a@x").unwrap(),
+            "Correct-Horse-1"
+        );
         let hash = InitialPassword::Hash(Secret::new("{SHA512-CRYPT}$6$salt$hash"));
-        let e = initial_password(Some(&hash), "a@x").unwrap_err().to_string();
-        assert!(e.contains("no password hashes") && !e.contains("$6$"), "{e}");
+        let e = initial_password(Some(&hash), "a@x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no password hashes") && !e.contains("$6$"),
+            "{e}"
+        );
         assert!(initial_password(None, "a@x").is_err());
     }
 

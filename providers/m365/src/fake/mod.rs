@@ -129,7 +129,10 @@ fn load_spec() -> Result<mailform_testkit::OpenApi, String> {
     {
         for p in params.iter_mut() {
             if p["name"] == "$select" {
-                if let Some(e) = p.pointer_mut("/schema/items/enum").and_then(Value::as_array_mut) {
+                if let Some(e) = p
+                    .pointer_mut("/schema/items/enum")
+                    .and_then(Value::as_array_mut)
+                {
                     for extra in ["mail", "userPrincipalName", "displayName"] {
                         e.push(Value::String(extra.into()));
                     }
@@ -159,7 +162,11 @@ impl FakeGraph {
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let mut domains: Vec<String> = config.domains.iter().map(|d| d.to_ascii_lowercase()).collect();
+        let mut domains: Vec<String> = config
+            .domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect();
         let initial = config.initial_domain.to_ascii_lowercase();
         if !domains.contains(&initial) {
             domains.push(initial.clone());

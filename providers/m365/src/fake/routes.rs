@@ -74,8 +74,7 @@ impl Reply {
             None => code.into_response(),
         };
         if let Some(s) = self.retry_after {
-            r.headers_mut()
-                .insert("retry-after", HeaderValue::from(s));
+            r.headers_mut().insert("retry-after", HeaderValue::from(s));
         }
         r
     }
@@ -88,7 +87,8 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    s.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    s.requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = uri.path().to_string();
     if method == Method::POST && path.ends_with("/oauth2/v2.0/token") {
         let tenant = path
@@ -118,7 +118,12 @@ async fn handle(
         .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|t| s.tokens.lock().expect("tokens").get(t).cloned());
     let Some(roles) = roles else {
-        return Reply::error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.").into_response();
+        return Reply::error(
+            401,
+            "InvalidAuthenticationToken",
+            "Access token validation failure. Invalid audience.",
+        )
+        .into_response();
     };
     let body_json: Value = if body.is_empty() {
         Value::Null
@@ -133,9 +138,18 @@ async fn handle(
         return batch(&s, &roles, &body_json).await.into_response();
     }
     let params: BTreeMap<String, String> = matched.path_params.into_iter().collect();
-    one(&s, &roles, &op, &path, &params, &query, skiptoken.as_deref(), &body_json)
-        .await
-        .into_response()
+    one(
+        &s,
+        &roles,
+        &op,
+        &path,
+        &params,
+        &query,
+        skiptoken.as_deref(),
+        &body_json,
+    )
+    .await
+    .into_response()
 }
 
 /// The query without `$skiptoken`, and the token.
@@ -175,20 +189,40 @@ fn needed(op: &str) -> &'static [&'static str] {
     let path = op.split_once(' ').map_or("", |p| p.1);
     if path.starts_with("/users") {
         if read {
-            &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"]
+            &[
+                "User.Read.All",
+                "User.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ]
         } else {
             &["User.ReadWrite.All", "Directory.ReadWrite.All"]
         }
     } else if path.starts_with("/groups") {
         if read {
-            &["Group.Read.All", "Group.ReadWrite.All", "GroupMember.Read.All", "Directory.Read.All", "Directory.ReadWrite.All"]
+            &[
+                "Group.Read.All",
+                "Group.ReadWrite.All",
+                "GroupMember.Read.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ]
         } else if path.contains("/members") {
-            &["Group.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.ReadWrite.All"]
+            &[
+                "Group.ReadWrite.All",
+                "GroupMember.ReadWrite.All",
+                "Directory.ReadWrite.All",
+            ]
         } else {
             &["Group.ReadWrite.All", "Directory.ReadWrite.All"]
         }
     } else if path.starts_with("/domains") {
-        &["Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"]
+        &[
+            "Domain.Read.All",
+            "Domain.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ]
     } else {
         &["Directory.ReadWrite.All"]
     }
@@ -206,8 +240,22 @@ async fn one(
     skiptoken: Option<&str>,
     body: &Value,
 ) -> Reply {
+    if let Some(missing) = missing_required(op, body) {
+        s.violation(format!(
+            "{op}: the required property `{missing}` is missing"
+        ));
+        return Reply::error(
+            400,
+            "Request_BadRequest",
+            &format!("Property '{missing}' is required."),
+        );
+    }
     if !needed(op).iter().any(|n| roles.iter().any(|r| r == n)) {
-        return Reply::error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.");
+        return Reply::error(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
     }
     let fault = super::faults::take(&mut s.faults.lock().expect("faults"), op);
     match &fault {
@@ -224,12 +272,42 @@ async fn one(
     }
     let result = dispatch(s, op, path, params, query, skiptoken, body);
     if let Some(FaultKind::ProcessedThenServerError) = fault {
-        return Reply::error(500, "generalException", "An internal server error occurred.");
+        return Reply::error(
+            500,
+            "generalException",
+            "An internal server error occurred.",
+        );
     }
     match result {
         Ok(r) => r,
         Err(r) => Reply::refusal(r),
     }
+}
+
+/// What the docs require and the description does not mark required.
+fn missing_required(op: &str, body: &Value) -> Option<&'static str> {
+    let fields: &[&'static str] = match op {
+        // learn.microsoft.com/graph/api/user-post-users, "Request body".
+        "POST /users" => &[
+            "accountEnabled",
+            "displayName",
+            "mailNickname",
+            "passwordProfile",
+            "userPrincipalName",
+        ],
+        // learn.microsoft.com/graph/api/group-post-groups, "Request body".
+        "POST /groups" => &[
+            "displayName",
+            "mailEnabled",
+            "mailNickname",
+            "securityEnabled",
+        ],
+        _ => &[],
+    };
+    fields
+        .iter()
+        .find(|f| body.get(**f).is_none_or(Value::is_null))
+        .copied()
 }
 
 fn dispatch(
@@ -252,15 +330,22 @@ fn dispatch(
             return Err((
                 400,
                 "Request_UnsupportedQuery",
-                format!("Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive."),
+                format!(
+                    "Invalid page size specified: '{top}'. Must be between 1 and 999 inclusive."
+                ),
             ));
         }
         let start = match skiptoken {
             None => 0,
-            Some(t) => match t.strip_prefix("M365FAKE").and_then(|n| usize::from_str_radix(n, 16).ok()) {
+            Some(t) => match t
+                .strip_prefix("M365FAKE")
+                .and_then(|n| usize::from_str_radix(n, 16).ok())
+            {
                 Some(n) => n,
                 None => {
-                    s.violation(format!("GET {path}: $skiptoken {t:?} is not one the fake issued"));
+                    s.violation(format!(
+                        "GET {path}: $skiptoken {t:?} is not one the fake issued"
+                    ));
                     return Err((400, "Request_BadRequest", "Invalid paging token.".into()));
                 }
             },
@@ -291,14 +376,20 @@ fn dispatch(
         "POST /users" => st.insert_user(body).map(|u| Reply::json(201, u)),
         "GET /users/{id}" => {
             let id = st.user_id(&p("id"))?;
-            let u = st.users().into_iter().find(|u| u["id"] == id.as_str()).unwrap_or(Value::Null);
+            let u = st
+                .users()
+                .into_iter()
+                .find(|u| u["id"] == id.as_str())
+                .unwrap_or(Value::Null);
             Ok(Reply::json(200, select(&u, q.get("$select"))))
         }
         "PATCH /users/{id}" => st.patch_user(&p("id"), body).map(|_| Reply::empty()),
         "DELETE /users/{id}" => st.delete_user(&p("id")).map(|_| Reply::empty()),
         "GET /groups" => page(st.groups()),
         "POST /groups" => st.insert_group(body).map(|g| Reply::json(201, g)),
-        "GET /groups/{id}" => st.group(&p("id")).map(|g| Reply::json(200, select(&g, q.get("$select")))),
+        "GET /groups/{id}" => st
+            .group(&p("id"))
+            .map(|g| Reply::json(200, select(&g, q.get("$select")))),
         "PATCH /groups/{id}" => st.patch_group(&p("id"), body).map(|_| Reply::empty()),
         "DELETE /groups/{id}" => st.delete_group(&p("id")).map(|_| Reply::empty()),
         "GET /groups/{id}/members" => {
@@ -315,7 +406,11 @@ fn dispatch(
             drop(st);
             page(d)
         }
-        other => Err((501, "NotImplemented", format!("the fake does not implement {other}"))),
+        other => Err((
+            501,
+            "NotImplemented",
+            format!("the fake does not implement {other}"),
+        )),
     }
 }
 
@@ -339,7 +434,10 @@ async fn batch(s: &Shared, roles: &[String], body: &Value) -> Reply {
     let mut ids = HashSet::new();
     for r in &requests {
         if !ids.insert(r["id"].as_str().unwrap_or("").to_string()) {
-            s.violation(format!("POST /$batch: request id {} is not unique", r["id"]));
+            s.violation(format!(
+                "POST /$batch: request id {} is not unique",
+                r["id"]
+            ));
             return Reply::error(400, "BadRequest", "Batch request ids must be unique.");
         }
     }
@@ -348,17 +446,35 @@ async fn batch(s: &Shared, roles: &[String], body: &Value) -> Reply {
         let id = r["id"].as_str().unwrap_or("").to_string();
         let method = r["method"].as_str().unwrap_or("").to_string();
         let url = r["url"].as_str().unwrap_or("");
-        let url = if url.starts_with('/') { url.to_string() } else { format!("/{url}") };
-        let (path, query) = url.split_once('?').map_or((url.as_str(), ""), |(a, b)| (a, b));
+        let url = if url.starts_with('/') {
+            url.to_string()
+        } else {
+            format!("/{url}")
+        };
+        let (path, query) = url
+            .split_once('?')
+            .map_or((url.as_str(), ""), |(a, b)| (a, b));
         let full_path = format!("/v1.0{path}");
         let sub_body = r.get("body").filter(|b| !b.is_null());
-        let bytes = sub_body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let has_type = r["headers"]
-            .as_object()
-            .is_some_and(|h| h.iter().any(|(k, v)| k.eq_ignore_ascii_case("content-type") && v.as_str().is_some_and(|v| v.starts_with("application/json"))));
+        let bytes = sub_body
+            .map(|b| b.to_string().into_bytes())
+            .unwrap_or_default();
+        let has_type = r["headers"].as_object().is_some_and(|h| {
+            h.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case("content-type")
+                    && v.as_str()
+                        .is_some_and(|v| v.starts_with("application/json"))
+            })
+        });
         let reply = if sub_body.is_some() && !has_type {
-            s.violation(format!("$batch {method} {url}: a request with a body needs a Content-Type header"));
-            Reply::error(400, "BadRequest", "Content-Type header is required for requests with a body.")
+            s.violation(format!(
+                "$batch {method} {url}: a request with a body needs a Content-Type header"
+            ));
+            Reply::error(
+                400,
+                "BadRequest",
+                "Content-Type header is required for requests with a body.",
+            )
         } else {
             let (query, skiptoken) = split_skiptoken(query);
             match s.spec.validate(&method, &full_path, Some(&query), &bytes) {
@@ -370,7 +486,17 @@ async fn batch(s: &Shared, roles: &[String], body: &Value) -> Reply {
                     let op = format!("{method} {}", m.template);
                     s.log(&op);
                     let params: BTreeMap<String, String> = m.path_params.into_iter().collect();
-                    Box::pin(one(s, roles, &op, &full_path, &params, &query, skiptoken.as_deref(), sub_body.unwrap_or(&Value::Null))).await
+                    Box::pin(one(
+                        s,
+                        roles,
+                        &op,
+                        &full_path,
+                        &params,
+                        &query,
+                        skiptoken.as_deref(),
+                        sub_body.unwrap_or(&Value::Null),
+                    ))
+                    .await
                 }
             }
         };
@@ -411,17 +537,30 @@ fn token_error(status: u16, error: &str, code: u64, text: &str) -> Response {
 }
 
 fn token(s: &Shared, tenant: &str, body: &[u8]) -> Response {
-    let n = s.token_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let n = s
+        .token_requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        + 1;
     let form = query_map(&String::from_utf8_lossy(body));
     let c = &s.config;
     let known_tenant = tenant.eq_ignore_ascii_case(&c.tenant_id)
-        || s.store.lock().expect("store").domains.iter().any(|d| d.eq_ignore_ascii_case(tenant));
+        || s.store
+            .lock()
+            .expect("store")
+            .domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(tenant));
     if !known_tenant {
         return token_error(400, "invalid_request", 90002, &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."));
     }
     if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
         s.violation(format!("token: grant_type {:?}", form.get("grant_type")));
-        return token_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
+        return token_error(
+            400,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
     }
     let client = form.get("client_id").map(String::as_str).unwrap_or("");
     if client != c.client_id {

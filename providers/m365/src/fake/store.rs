@@ -102,13 +102,20 @@ fn complex_enough(p: &str) -> bool {
 impl Store {
     fn id(&mut self) -> String {
         self.next_id += 1;
-        format!("{:08x}-5e1f-4a5e-9c1d-{:012x}", self.next_id, self.next_id * 7919)
+        format!(
+            "{:08x}-5e1f-4a5e-9c1d-{:012x}",
+            self.next_id,
+            self.next_id * 7919
+        )
     }
 
     /// Whether an object holds `address` (sign-in name, mail or proxy).
     fn taken(&self, address: &str) -> Option<&'static str> {
         let a = lower(address);
-        let proxy = |p: &[String]| p.iter().any(|x| lower(x.split_once(':').map_or(x, |s| s.1)) == a);
+        let proxy = |p: &[String]| {
+            p.iter()
+                .any(|x| lower(x.split_once(':').map_or(x, |s| s.1)) == a)
+        };
         for u in self.users.values() {
             if u.user_principal_name == a {
                 return Some("userPrincipalName");
@@ -147,9 +154,17 @@ impl Store {
 
     pub fn insert_user(&mut self, body: &Value) -> Result<Value, Refusal> {
         if body.get("proxyAddresses").is_some() {
-            return Err(bad("Property 'proxyAddresses' is read-only and cannot be set."));
+            return Err(bad(
+                "Property 'proxyAddresses' is read-only and cannot be set.",
+            ));
         }
-        for field in ["accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName"] {
+        for field in [
+            "accountEnabled",
+            "displayName",
+            "mailNickname",
+            "passwordProfile",
+            "userPrincipalName",
+        ] {
             if body.get(field).is_none_or(Value::is_null) {
                 return Err(bad(format!(
                     "Invalid value specified for property '{field}' of resource 'User'."
@@ -158,7 +173,9 @@ impl Store {
         }
         let upn = lower(body["userPrincipalName"].as_str().unwrap_or(""));
         let Some((_, domain)) = upn.split_once('@') else {
-            return Err(bad("Invalid value specified for property 'userPrincipalName' of resource 'User'."));
+            return Err(bad(
+                "Invalid value specified for property 'userPrincipalName' of resource 'User'.",
+            ));
         };
         if !self.domains.iter().any(|d| d == domain) {
             return Err(bad("The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization."));
@@ -166,7 +183,11 @@ impl Store {
         if let Some(prop) = self.taken(&upn) {
             return Err(bad(format!(
                 "Another object with the same value for property {} already exists.",
-                if prop == "userPrincipalName" { "userPrincipalName" } else { "proxyAddresses" }
+                if prop == "userPrincipalName" {
+                    "userPrincipalName"
+                } else {
+                    "proxyAddresses"
+                }
             )));
         }
         let password = body["passwordProfile"]["password"].as_str().unwrap_or("");
@@ -198,7 +219,9 @@ impl Store {
     pub fn patch_user(&mut self, key: &str, body: &Value) -> Result<Value, Refusal> {
         let id = self.user_id(key)?;
         if body.get("proxyAddresses").is_some() {
-            return Err(bad("Property 'proxyAddresses' is read-only and cannot be set."));
+            return Err(bad(
+                "Property 'proxyAddresses' is read-only and cannot be set.",
+            ));
         }
         let u = self.users.get_mut(&id).expect("user");
         if let Some(d) = body["displayName"].as_str() {
@@ -223,9 +246,16 @@ impl Store {
 
     pub fn insert_group(&mut self, body: &Value) -> Result<Value, Refusal> {
         if body.get("proxyAddresses").is_some() {
-            return Err(bad("Property 'proxyAddresses' is read-only and cannot be set."));
+            return Err(bad(
+                "Property 'proxyAddresses' is read-only and cannot be set.",
+            ));
         }
-        for field in ["displayName", "mailEnabled", "mailNickname", "securityEnabled"] {
+        for field in [
+            "displayName",
+            "mailEnabled",
+            "mailNickname",
+            "securityEnabled",
+        ] {
             if body.get(field).is_none_or(Value::is_null) {
                 return Err(bad(format!(
                     "Invalid value specified for property '{field}' of resource 'Group'."
@@ -234,7 +264,11 @@ impl Store {
         }
         let types: Vec<String> = body["groupTypes"]
             .as_array()
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         let mail_enabled = body["mailEnabled"].as_bool().unwrap_or(false);
         let unified = types.iter().any(|t| t == "Unified");
@@ -242,8 +276,14 @@ impl Store {
             return Err(bad(MAIL_ENABLED_WRITES));
         }
         let nick = body["mailNickname"].as_str().unwrap_or("").to_string();
-        if nick.is_empty() || nick.chars().any(|c| !c.is_ascii() || "@()\\[]\";:.<>, ".contains(c)) {
-            return Err(bad("Invalid value specified for property 'mailNickname' of resource 'Group'."));
+        if nick.is_empty()
+            || nick
+                .chars()
+                .any(|c| !c.is_ascii() || "@()\\[]\";:.<>, ".contains(c))
+        {
+            return Err(bad(
+                "Invalid value specified for property 'mailNickname' of resource 'Group'.",
+            ));
         }
         let (mail, proxies) = if unified {
             let mail = format!("{}@{}", lower(&nick), self.default_domain);
@@ -309,7 +349,9 @@ impl Store {
 
     pub fn patch_group(&mut self, key: &str, body: &Value) -> Result<Value, Refusal> {
         if body.get("proxyAddresses").is_some() {
-            return Err(bad("Property 'proxyAddresses' is read-only and cannot be set."));
+            return Err(bad(
+                "Property 'proxyAddresses' is read-only and cannot be set.",
+            ));
         }
         let g = self.writable_group(key)?;
         if let Some(n) = body["displayName"].as_str() {
@@ -329,10 +371,14 @@ impl Store {
     pub fn add_member(&mut self, key: &str, body: &Value) -> Result<Value, Refusal> {
         let reference = body["@odata.id"].as_str().unwrap_or("");
         let Some((_, uid)) = reference.rsplit_once("/directoryObjects/") else {
-            return Err(bad(format!("Invalid URL format specified in @odata.id: {reference}")));
+            return Err(bad(format!(
+                "Invalid URL format specified in @odata.id: {reference}"
+            )));
         };
         if !reference.contains("/v1.0/directoryObjects/") {
-            return Err(bad(format!("Invalid URL format specified in @odata.id: {reference}")));
+            return Err(bad(format!(
+                "Invalid URL format specified in @odata.id: {reference}"
+            )));
         }
         if !self.users.contains_key(uid) {
             return Err(not_found(uid));
