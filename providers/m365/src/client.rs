@@ -10,9 +10,12 @@
 //!   its own status, so sub-requests answered 429 (not processed) are sent
 //!   again in a later batch after the longest `Retry-After` they asked
 //!   for, reads answered 5xx likewise, and writes answered 5xx are not;
+//! - eventual consistency: a member addition answered 404 right after the
+//!   user was created is sent again after a backoff ([`BatchItem::retry_not_found`]);
 //! - pacing: Graph counts every write, batched or not, against 3,000 per
 //!   150 seconds per app and tenant, so writes take one token each from a
-//!   bucket of 20 a second, on top of the shared client's request pacing.
+//!   bucket of 20 a second, on top of the shared client's pacing of all
+//!   requests (100 a second).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -33,6 +36,10 @@ use crate::auth::TokenSource;
 pub const BATCH_LIMIT: usize = 20;
 /// Writes a second: 3,000 per 150 s.
 pub const WRITES_PER_SECOND: u32 = 20;
+/// HTTP requests a second, reads included: well under the directory's
+/// smallest read allowance (3,500 resource units per 10 s for tenants of
+/// under 50 users), a list page costing one or two.
+pub const REQUESTS_PER_SECOND: u32 = 100;
 /// Pages followed before a listing is declared runaway.
 const MAX_PAGES: usize = 10_000;
 
@@ -60,6 +67,12 @@ pub struct BatchItem {
     /// Relative to `/v1.0`, query included: `/users/{id}?$select=id`.
     pub url: String,
     pub body: Option<Value>,
+    /// Whether a 404 means "not there yet" and the request is sent again
+    /// after a backoff: adding a user created moments ago to a group can
+    /// be answered `Request_ResourceNotFound` until the directory has
+    /// replicated it (Graph's eventual consistency). Nothing is done on a
+    /// 404, so repeating it is safe.
+    pub retry_not_found: bool,
 }
 
 /// Tokens for writes: `rate` a second, bursts up to `rate`.
@@ -113,7 +126,7 @@ impl Api {
     ) -> Result<Api, ProviderError> {
         let http = HttpClient::new(ClientConfig {
             rate_limit: Some(RateLimit {
-                requests: WRITES_PER_SECOND,
+                requests: REQUESTS_PER_SECOND,
                 per: Duration::from_secs(1),
             }),
             retry,
@@ -273,31 +286,22 @@ impl Api {
             let mut again = Vec::new();
             let mut wait = Duration::ZERO;
             for chunk in pending.chunks(BATCH_LIMIT) {
-                let outcome = self.batch_once(items, chunk).await;
+                let outcome = self.batch_once(items, chunk, attempt).await;
                 for (i, r) in chunk.iter().zip(outcome) {
-                    let retry_after = match &r {
-                        Sub::Done(_) => None,
-                        Sub::Again(d) => Some(*d),
-                    };
-                    match (r, retry_after) {
-                        (Sub::Again(_), Some(d)) if attempt < self.retry.max_attempts => {
+                    match r {
+                        Sub::Again(d, _) if attempt < self.retry.max_attempts => {
                             wait = wait.max(d);
                             again.push(*i);
                         }
-                        (Sub::Again(_), _) => {
-                            results[*i] = Some(Err(CallError::Api {
-                                status: 429,
-                                code: "TooManyRequests".into(),
-                                message: format!("still throttled after {attempt} attempts"),
-                            }))
-                        }
-                        (Sub::Done(r), _) => results[*i] = Some(r),
+                        // Out of attempts: the last answer stands.
+                        Sub::Again(_, last) => results[*i] = Some(Err(last)),
+                        Sub::Done(r) => results[*i] = Some(r),
                     }
                 }
             }
             if !again.is_empty() {
                 let d = self.retry.delay(attempt, Some(wait));
-                tracing::warn!(requests = again.len(), wait = ?d, attempt, "batched requests throttled; sending them again");
+                tracing::warn!(requests = again.len(), wait = ?d, attempt, "batched requests not processed (throttled or not replicated yet); sending them again");
                 tokio::time::sleep(d).await;
             }
             pending = again;
@@ -308,7 +312,7 @@ impl Api {
             .collect()
     }
 
-    async fn batch_once(&self, items: &[BatchItem], chunk: &[usize]) -> Vec<Sub> {
+    async fn batch_once(&self, items: &[BatchItem], chunk: &[usize], attempt: u32) -> Vec<Sub> {
         let writes = chunk
             .iter()
             .filter(|i| items[**i].method != Method::GET)
@@ -369,6 +373,10 @@ impl Api {
                     ))));
                 };
                 let read = items[*i].method == Method::GET;
+                let error = || self.api_error(r.status, &r.body, &r.body.to_string());
+                if r.status == 404 && items[*i].retry_not_found {
+                    return Sub::Again(self.retry.delay(attempt, None), error());
+                }
                 if r.status == 429 || (read && r.status >= 500) {
                     let after = r
                         .headers
@@ -377,21 +385,43 @@ impl Api {
                         .and_then(|(_, v)| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs)
                         .unwrap_or(self.retry.base);
-                    return Sub::Again(after);
+                    return Sub::Again(after, error());
                 }
                 if (200..300).contains(&r.status) {
                     Sub::Done(Ok(r.body))
                 } else {
-                    let text = r.body.to_string();
-                    Sub::Done(Err(self.api_error(r.status, &r.body, &text)))
+                    Sub::Done(Err(error()))
                 }
             })
             .collect()
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writes_are_paced_at_twenty_a_second() {
+        let pacer = WritePacer::new(WRITES_PER_SECOND);
+        let start = Instant::now();
+        pacer.acquire(20).await;
+        assert!(
+            start.elapsed() < Duration::from_millis(50),
+            "a full burst is free"
+        );
+        pacer.acquire(5).await;
+        let e = start.elapsed();
+        assert!(
+            e >= Duration::from_millis(230) && e < Duration::from_millis(600),
+            "{e:?}"
+        );
+    }
+}
+
 enum Sub {
     Done(Result<Value, CallError>),
-    /// Not processed: send again after this wait.
-    Again(Duration),
+    /// Not processed: send again after this wait; the answer, should the
+    /// attempts run out.
+    Again(Duration, CallError),
 }

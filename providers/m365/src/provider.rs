@@ -650,6 +650,7 @@ impl Run<'_> {
                     })
                     .unwrap_or(Value::Null),
                 ),
+                retry_not_found: true,
             });
         }
         for (_, uid) in removes {
@@ -657,6 +658,7 @@ impl Run<'_> {
                 method: Method::DELETE,
                 url: format!("/groups/{}/members/{}/$ref", enc(id), enc(uid)),
                 body: None,
+                retry_not_found: false,
             });
         }
         let results = self.api.batch(&items).await;

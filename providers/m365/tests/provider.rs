@@ -702,3 +702,34 @@ async fn no_secret_and_no_token_in_any_error() {
     let e = p.read_domain(DOMAIN).await.unwrap_err().to_string();
     assert!(e.contains("MAILFORM_TEST_M365_SURELY_UNSET"), "{e}");
 }
+
+#[tokio::test]
+async fn a_new_user_not_yet_replicated_is_added_once_it_is() {
+    let fake = FakeGraph::start(FakeConfig {
+        replication_lag: 2,
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let p = provider(&fake);
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[
+                MailChange::CreateMailbox {
+                    new: mailbox("sam@example.com", "Sam"),
+                    password: password(),
+                },
+                MailChange::CreateGroup {
+                    new: group("desk@example.com", "Desk", &["sam@example.com"]),
+                },
+            ],
+        )
+        .await;
+    applied(&report);
+    // Two 404s while the directory replicates, then the addition.
+    assert_eq!(count(&fake, "POST /groups/{id}/members/$ref"), 3);
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    assert_eq!(live.groups[0].members, ["sam@example.com"]);
+    no_violations(&fake);
+}

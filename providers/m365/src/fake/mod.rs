@@ -69,6 +69,9 @@ pub struct FakeConfig {
     pub client_secret: String,
     /// Application permissions an admin consented to.
     pub roles: Vec<String>,
+    /// Member additions a user created through the API answers 404 to
+    /// before it has replicated.
+    pub replication_lag: u32,
     pub latency: Duration,
 }
 
@@ -84,6 +87,7 @@ impl Default for FakeConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            replication_lag: 0,
             latency: Duration::ZERO,
         }
     }
@@ -175,6 +179,7 @@ impl FakeGraph {
             default_domain: domains[0].clone(),
             domains,
             initial_domain: initial,
+            replication_lag: config.replication_lag,
             ..Default::default()
         };
         let shared = Arc::new(Shared {
@@ -237,9 +242,10 @@ impl FakeGraph {
             "passwordProfile": {"password": "Seed-Passw0rd", "forceChangePasswordNextSignIn": true},
         });
         self.with_store(|s| {
-            let writes = s.writes;
+            let (writes, lag) = (s.writes, std::mem::take(&mut s.replication_lag));
             let r = s.insert_user(&body);
             s.writes = writes;
+            s.replication_lag = lag;
             r.map(|u| u["id"].as_str().unwrap_or_default().to_string())
                 .unwrap_or_else(|e| panic!("user refused: {e:?}"))
         })

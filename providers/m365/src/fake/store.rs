@@ -6,7 +6,10 @@
 //! name (404 `Request_ResourceNotFound` otherwise), `proxyAddresses`
 //! read-only, Microsoft 365 groups created at the default domain,
 //! distribution lists and mail-enabled security groups not writable, and
-//! Entra's password complexity rule (8+ characters, 3 of 4 kinds).
+//! Entra's password complexity rule (8+ characters, 3 of 4 kinds), and,
+//! as a knob, a new user not yet found by member additions for a while
+//! (directory replication: "Known issues" and "eventual consistency" in
+//! Graph's docs).
 //!
 //! Microsoft's documentation of these: "Create user", "Create group",
 //! "Add members", "user resource type" (`proxyAddresses`: read-only) and
@@ -32,6 +35,9 @@ pub struct FakeUser {
     pub proxy_addresses: Vec<String>,
     pub usage_location: Option<String>,
     pub password: String,
+    /// Member additions referring to this user still answered 404 (not
+    /// replicated yet).
+    pub replicating: u32,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -66,6 +72,9 @@ pub struct Store {
     pub(crate) next_id: u64,
     /// Successful writes.
     pub writes: u64,
+    /// How many member additions a user created through the API is not
+    /// found by (Graph's eventual consistency).
+    pub replication_lag: u32,
 }
 
 fn lower(s: &str) -> String {
@@ -209,6 +218,7 @@ impl Store {
             account_enabled: body["accountEnabled"].as_bool().unwrap_or(false),
             usage_location: body["usageLocation"].as_str().map(str::to_string),
             password: password.to_string(),
+            replicating: self.replication_lag,
         };
         let out = user_json(&user);
         self.users.insert(id, user);
@@ -380,8 +390,13 @@ impl Store {
                 "Invalid URL format specified in @odata.id: {reference}"
             )));
         }
-        if !self.users.contains_key(uid) {
-            return Err(not_found(uid));
+        match self.users.get_mut(uid) {
+            None => return Err(not_found(uid)),
+            Some(u) if u.replicating > 0 => {
+                u.replicating -= 1;
+                return Err(not_found(uid));
+            }
+            Some(_) => {}
         }
         let uid = uid.to_string();
         let g = self.writable_group(key)?;
