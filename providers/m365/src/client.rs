@@ -397,6 +397,13 @@ impl Api {
     }
 }
 
+enum Sub {
+    Done(Result<Value, CallError>),
+    /// Not processed: send again after this wait; the answer, should the
+    /// attempts run out.
+    Again(Duration, CallError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,11 +424,4 @@ mod tests {
             "{e:?}"
         );
     }
-}
-
-enum Sub {
-    Done(Result<Value, CallError>),
-    /// Not processed: send again after this wait; the answer, should the
-    /// attempts run out.
-    Again(Duration, CallError),
 }
