@@ -117,6 +117,15 @@ impl TokenSource {
         Ok(token)
     }
 
+    /// Drops `token` from the cache (Graph refused it), so the next call
+    /// fetches a new one.
+    pub async fn forget(&self, token: &Secret) {
+        let mut cache = self.cache.lock().await;
+        if cache.as_ref().is_some_and(|c| c.token == *token) {
+            *cache = None;
+        }
+    }
+
     fn token_error(&self, status: u16, err: &TokenError, http: &HttpClient) -> ProviderError {
         // The description's first line carries the AADSTS code and text;
         // the rest is trace and correlation ids.

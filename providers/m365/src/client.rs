@@ -214,31 +214,44 @@ impl Api {
             .map(serde_json::to_vec)
             .transpose()
             .map_err(|e| CallError::Parse(e.to_string()))?;
-        let token = self
-            .tokens
-            .token(&self.http)
-            .await
-            .map_err(CallError::Auth)?;
-        let mut request = self
-            .http
-            .request(method.clone(), url)
-            .header(header::AUTHORIZATION, format!("Bearer {}", token.expose()));
-        if let Some(b) = body {
-            request = request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(b);
-        }
-        let response = match self.http.send(request, idempotence).await {
-            Ok(r) => r,
-            Err(HttpError::Transport { message, sent, .. }) => {
-                return Err(CallError::Transport { message, sent })
+        // A token refused with 401 (revoked, or the tenant's policy cut
+        // its life short) is dropped and the request sent once more with a
+        // fresh one: Graph did nothing with it, writes included.
+        let mut refreshed = false;
+        let response = loop {
+            let token = self
+                .tokens
+                .token(&self.http)
+                .await
+                .map_err(CallError::Auth)?;
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .header(header::AUTHORIZATION, format!("Bearer {}", token.expose()));
+            if let Some(b) = &body {
+                request = request
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(b.clone());
             }
-            Err(e) => {
-                return Err(CallError::Transport {
-                    message: e.to_string(),
-                    sent: false,
-                })
+            let response = match self.http.send(request, idempotence).await {
+                Ok(r) => r,
+                Err(HttpError::Transport { message, sent, .. }) => {
+                    return Err(CallError::Transport { message, sent })
+                }
+                Err(e) => {
+                    return Err(CallError::Transport {
+                        message: e.to_string(),
+                        sent: false,
+                    })
+                }
+            };
+            if response.status().as_u16() == 401 && !refreshed {
+                refreshed = true;
+                self.tokens.forget(&token).await;
+                tracing::warn!(%method, %url, "token refused; fetching a new one");
+                continue;
             }
+            break response;
         };
         let status = response.status().as_u16();
         let text = response.text().await.map_err(|e| CallError::Transport {

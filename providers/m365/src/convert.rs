@@ -76,20 +76,46 @@ pub fn group(g: &api::Group, members: &[api::Member]) -> Option<Group> {
     })
 }
 
-/// The local part of an address, as a `mailNickname`: Graph allows ASCII
-/// without `@ () \ [] " ; : . , <> SPACE`.
-pub fn mail_nickname(address: &str) -> Result<String, ProviderError> {
+/// Characters Graph refuses in a user's `mailNickname` ("user resource
+/// type": ASCII except `@ () \ [] " ; : . <> , SPACE`).
+pub const USER_NICKNAME_FORBIDDEN: &str = "@()\\[]\";:.<>, ";
+/// Characters Graph refuses in a group's `mailNickname` ("group resource
+/// type": the same, but dots are allowed).
+pub const GROUP_NICKNAME_FORBIDDEN: &str = "@()\\[]\";:<>, ";
+
+/// A user's `mailNickname`: the address's local part without what Graph
+/// refuses. It names the Exchange alias only; the address is the
+/// sign-in name.
+pub fn user_nickname(address: &str) -> Result<String, ProviderError> {
     let local = address.split('@').next().unwrap_or("");
     let nick: String = local
         .chars()
-        .filter(|c| c.is_ascii() && !"@()\\[]\";:.,<> ".contains(*c) && !c.is_ascii_control())
+        .filter(|c| c.is_ascii() && !c.is_ascii_control() && !USER_NICKNAME_FORBIDDEN.contains(*c))
+        .take(64)
         .collect();
     if nick.is_empty() {
         return Err(ProviderError::Rejected(format!(
             "{address}: its local part leaves no characters Graph allows in a mailNickname"
         )));
     }
-    Ok(nick.chars().take(64).collect())
+    Ok(nick)
+}
+
+/// A group's `mailNickname`, which is its address's local part: Graph
+/// makes the address from it, so it must be usable as it is.
+pub fn group_nickname(address: &str) -> Result<String, ProviderError> {
+    let local = address.split('@').next().unwrap_or("");
+    let ok = !local.is_empty()
+        && local.len() <= 64
+        && local.chars().all(|c| {
+            c.is_ascii() && !c.is_ascii_control() && !GROUP_NICKNAME_FORBIDDEN.contains(c)
+        });
+    if !ok {
+        return Err(ProviderError::Rejected(format!(
+            "the address of a Microsoft 365 group is its mailNickname at the default domain, and `{local}` is not one Graph takes (up to 64 ASCII characters, none of @()\\[]\";:<>, or space): choose another address"
+        )));
+    }
+    Ok(local.to_string())
 }
 
 /// What a failed call means for the person running mailform. `what`
@@ -172,8 +198,10 @@ mod tests {
 
     #[test]
     fn nicknames_drop_what_graph_refuses() {
-        assert_eq!(mail_nickname("mary.ann@example.com").unwrap(), "maryann");
-        assert_eq!(mail_nickname("sales-de@example.com").unwrap(), "sales-de");
-        assert!(mail_nickname("...@example.com").is_err());
+        assert_eq!(user_nickname("mary.ann@example.com").unwrap(), "maryann");
+        assert_eq!(user_nickname("o'neil+x@example.com").unwrap(), "o'neil+x");
+        assert!(user_nickname("...@example.com").is_err());
+        assert_eq!(group_nickname("sales.de@example.com").unwrap(), "sales.de");
+        assert!(group_nickname("a,b@example.com").is_err());
     }
 }

@@ -340,7 +340,7 @@ impl Run<'_> {
                 .display_name
                 .clone()
                 .unwrap_or_else(|| new.address.clone()),
-            mail_nickname: convert::mail_nickname(&new.address)?,
+            mail_nickname: convert::user_nickname(&new.address)?,
             user_principal_name: new.address.clone(),
             password_profile: api::PasswordProfile {
                 password,
@@ -444,13 +444,7 @@ impl Run<'_> {
                 new.address
             )));
         }
-        let nickname = convert::mail_nickname(&new.address)?;
-        if nickname != local {
-            return Err(ProviderError::Rejected(format!(
-                "the address of a Microsoft 365 group is its mailNickname at the default domain, and `{local}` is not a valid mailNickname (no dots, spaces or @()\\[]\";:,<>): choose another address for {}",
-                new.address
-            )));
-        }
+        let nickname = convert::group_nickname(&new.address)?;
         // Resolve members before creating anything, so an outside address
         // fails the change cleanly.
         let member_ids = self.resolve_members(&new.address, &new.members).await?;

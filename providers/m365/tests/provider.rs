@@ -733,3 +733,24 @@ async fn a_new_user_not_yet_replicated_is_added_once_it_is() {
     assert_eq!(live.groups[0].members, ["sam@example.com"]);
     no_violations(&fake);
 }
+
+#[tokio::test]
+async fn a_refused_token_is_replaced_once() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    let p = provider(&fake);
+    p.read_domain(DOMAIN).await.unwrap();
+    fake.revoke_tokens();
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::CreateMailbox {
+                new: mailbox("tess@example.com", "Tess"),
+                password: password(),
+            }],
+        )
+        .await;
+    applied(&report);
+    assert_eq!(fake.token_requests(), 2);
+    assert_eq!(p.read_domain(DOMAIN).await.unwrap().mailboxes.len(), 1);
+    no_violations(&fake);
+}

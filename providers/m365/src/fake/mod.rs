@@ -237,7 +237,7 @@ impl FakeGraph {
         let body = serde_json::json!({
             "accountEnabled": true,
             "displayName": display_name,
-            "mailNickname": address.split('@').next().unwrap_or("x"),
+            "mailNickname": crate::convert::user_nickname(address).unwrap_or_else(|_| "user".into()),
             "userPrincipalName": address,
             "passwordProfile": {"password": "Seed-Passw0rd", "forceChangePasswordNextSignIn": true},
         });
@@ -266,6 +266,12 @@ impl FakeGraph {
     /// group), as Exchange would.
     pub fn add_exchange_group(&self, address: &str, name: &str, security: bool) -> String {
         self.with_store(|s| s.insert_exchange_group(address, name, security))
+    }
+
+    /// Invalidates every token issued so far (as a revoked session or a
+    /// shortened token lifetime would).
+    pub fn revoke_tokens(&self) {
+        self.shared.tokens.lock().expect("tokens").clear();
     }
 
     pub fn inject(&self, fault: Fault) {

@@ -204,6 +204,16 @@ impl Store {
             return Err(bad("The specified password does not comply with password complexity requirements. Please provide a different password."));
         }
         let nick = body["mailNickname"].as_str().unwrap_or("").to_string();
+        if nick.is_empty()
+            || nick.len() > 64
+            || nick
+                .chars()
+                .any(|c| !c.is_ascii() || crate::convert::USER_NICKNAME_FORBIDDEN.contains(c))
+        {
+            return Err(bad(
+                "Invalid value specified for property 'mailNickname' of resource 'User'.",
+            ));
+        }
         let id = self.id();
         let user = FakeUser {
             id: id.clone(),
