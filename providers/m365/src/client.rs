@@ -161,6 +161,16 @@ impl Api {
         Ok(url)
     }
 
+    /// `{path}?{query}` relative to `/v1.0`, as a `$batch` request's `url`.
+    pub fn relative(path: &str, query: &[(&str, &str)]) -> String {
+        let mut url = Url::parse("http://graph.invalid/").expect("static URL");
+        url.query_pairs_mut().extend_pairs(query);
+        match url.query() {
+            Some(q) if !q.is_empty() => format!("{path}?{q}"),
+            _ => path.to_string(),
+        }
+    }
+
     /// A read.
     pub async fn get<T: DeserializeOwned>(&self, url: Url) -> Result<T, CallError> {
         self.call::<(), T>(Method::GET, url, None, Idempotence::Idempotent)

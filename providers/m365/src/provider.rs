@@ -2,7 +2,8 @@
 //!
 //! A read lists the tenant's users and groups (999 a page, following
 //! `@odata.nextLink`) and keeps those whose address is in the domain, then
-//! reads each mail-enabled group's members, a few groups at a time. Graph
+//! reads the mail-enabled groups' members, 20 groups a `$batch` (the rest
+//! of a list longer than a page by its next link). Graph
 //! cannot filter users by domain without advanced queries
 //! (`ConsistencyLevel: eventual`), so the filtering is done here. Any
 //! failed call fails the read: nothing unread is ever reported as absent.
@@ -165,23 +166,16 @@ impl MailProvider for M365Provider {
             .filter(|g| g.mail_enabled == Some(true))
             .filter(|g| g.mail.as_deref().is_some_and(|m| in_domain(m, domain)))
             .collect();
-        let mut groups: Vec<Group> = stream::iter(mail_groups.into_iter().map(|g| {
-            let api = api.clone();
-            let cid = cid.clone();
-            async move {
-                let members = list_members(&api, &g.id, &cid).await?;
-                Ok::<_, ProviderError>(convert::group(&g, &members).map(|mut g| {
-                    g.aliases.retain(|a| !routing_address(a));
-                    g
-                }))
-            }
-        }))
-        .buffered(GROUP_READ_CONCURRENCY)
-        .try_collect::<Vec<Option<Group>>>()
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
+        let member_lists = read_members(&api, &mail_groups, &cid).await?;
+        let mut groups: Vec<Group> = mail_groups
+            .iter()
+            .zip(&member_lists)
+            .filter_map(|(g, members)| convert::group(g, members))
+            .map(|mut g| {
+                g.aliases.retain(|a| !routing_address(a));
+                g
+            })
+            .collect();
         groups.sort_by(|a, b| a.address.cmp(&b.address));
         Ok(MailDomainState {
             domain: domain.to_string(),
@@ -220,6 +214,58 @@ impl MailProvider for M365Provider {
         }
         ApplyReport { outcomes }
     }
+}
+
+/// The members of each group: first pages through `$batch`, 20 groups a
+/// request, the rest of a long list by following its next link.
+async fn read_members(
+    api: &Arc<Api>,
+    groups: &[api::Group],
+    cid: &str,
+) -> Result<Vec<Vec<api::Member>>, ProviderError> {
+    let query = [("$select", api::MEMBER_SELECT), ("$top", api::PAGE)];
+    let items: Vec<BatchItem> = groups
+        .iter()
+        .map(|g| BatchItem {
+            method: Method::GET,
+            url: Api::relative(&format!("/groups/{}/members", enc(&g.id)), &query),
+            body: None,
+            retry_not_found: false,
+        })
+        .collect();
+    let firsts = api.batch(&items).await;
+    let rest = groups
+        .iter()
+        .cloned()
+        .zip(firsts)
+        .map(|(g, first)| rest_of_members(api.clone(), g, first, cid.to_string()));
+    stream::iter(rest)
+        .buffered(GROUP_READ_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// A group's members from the first page, following its next link.
+async fn rest_of_members(
+    api: Arc<Api>,
+    g: api::Group,
+    first: Result<Value, CallError>,
+    cid: String,
+) -> Result<Vec<api::Member>, ProviderError> {
+    let what = format!(
+        "listing members of group {}",
+        g.mail.as_deref().unwrap_or(&g.id)
+    );
+    let err = |e| convert::error(e, &what, permissions::GROUPS, &cid);
+    let page: api::Page<api::Member> = serde_json::from_value(first.map_err(err)?)
+        .map_err(|e| err(CallError::Parse(e.to_string())))?;
+    let mut members = page.value;
+    if let Some(next) = page.next_link {
+        let url = mailform_http::Url::parse(&next)
+            .map_err(|e| err(CallError::Parse(format!("next link {next:?}: {e}"))))?;
+        members.extend(api.get_all::<api::Member>(url).await.map_err(err)?);
+    }
+    Ok(members)
 }
 
 async fn list_members(

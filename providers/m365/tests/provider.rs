@@ -377,15 +377,32 @@ async fn groups_outside_graphs_reach_are_refused_clearly() {
 #[tokio::test]
 async fn reads_every_page_of_a_large_tenant() {
     let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    let mut ids = Vec::new();
     for i in 0..2100 {
-        fake.add_user(&format!("u{i:04}@example.com"), &format!("User {i}"));
+        ids.push(fake.add_user(&format!("u{i:04}@example.com"), &format!("User {i}")));
     }
     // Users of other domains of the tenant are not this domain's.
     fake.add_user("x@contoso.onmicrosoft.com", "Elsewhere");
+    // One group with more members than a page, and 24 small ones.
+    fake.add_group("all", "All", &ids[..1001]);
+    for i in 0..24 {
+        fake.add_group(&format!("team{i:02}"), &format!("Team {i}"), &ids[i..i + 2]);
+    }
     let p = provider(&fake);
     let live = p.read_domain(DOMAIN).await.unwrap();
     assert_eq!(live.mailboxes.len(), 2100);
     assert_eq!(count(&fake, "GET /users"), 3, "999 users a page");
+    assert_eq!(live.groups.len(), 25);
+    let all = live
+        .groups
+        .iter()
+        .find(|g| g.address == "all@example.com")
+        .unwrap();
+    assert_eq!(all.members.len(), 1001);
+    // First pages of 25 member lists in two batches; the second page of
+    // the long one by its next link.
+    assert_eq!(count(&fake, "POST /$batch"), 2);
+    assert_eq!(count(&fake, "GET /groups/{id}/members"), 26);
     no_violations(&fake);
 }
 

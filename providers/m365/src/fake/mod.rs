@@ -251,6 +251,25 @@ impl FakeGraph {
         })
     }
 
+    /// Adds a Microsoft 365 group at the default domain with these
+    /// members (user ids), as an admin would.
+    pub fn add_group(&self, nickname: &str, name: &str, members: &[String]) -> String {
+        let body = serde_json::json!({
+            "displayName": name, "mailEnabled": true, "mailNickname": nickname,
+            "securityEnabled": false, "groupTypes": ["Unified"],
+        });
+        self.with_store(|s| {
+            let writes = s.writes;
+            let g = s
+                .insert_group(&body)
+                .unwrap_or_else(|e| panic!("group refused: {e:?}"));
+            let id = g["id"].as_str().unwrap_or_default().to_string();
+            s.groups.get_mut(&id).expect("group").members = members.to_vec();
+            s.writes = writes;
+            id
+        })
+    }
+
     /// Adds a secondary SMTP address to a user, as Exchange would.
     pub fn add_proxy_address(&self, user_id: &str, address: &str) {
         self.with_store(|s| {
