@@ -405,8 +405,10 @@ impl Api {
                         .headers
                         .iter()
                         .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
-                        .and_then(|(_, v)| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs)
+                        // Graph sends fractions too (`2.128`).
+                        .and_then(|(_, v)| v.trim().parse::<f64>().ok())
+                        .filter(|s| s.is_finite() && *s >= 0.0)
+                        .map(Duration::from_secs_f64)
                         .unwrap_or(self.retry.base);
                     return Sub::Again(after, error());
                 }

@@ -145,7 +145,7 @@ pub fn error(e: CallError, what: &str, permission: &str, client_id: &str) -> Pro
                     "{text}; it exists already (perhaps made outside mailform since the plan): plan again"
                 )),
                 400 if message.contains("already exist") => ProviderError::Conflict(format!(
-                    "{text}; it exists already (perhaps made outside mailform since the plan): plan again"
+                    "{text}; the address is taken — by an object made outside mailform since the plan, or by one deleted in the last 30 days and kept in the recycle bin (Entra admin center → Users or Groups → Deleted): restore it or delete it permanently, then plan again"
                 )),
                 400 => ProviderError::Rejected(text),
                 429 => ProviderError::Service(format!(

@@ -771,3 +771,30 @@ async fn a_refused_token_is_replaced_once() {
     assert_eq!(p.read_domain(DOMAIN).await.unwrap().mailboxes.len(), 1);
     no_violations(&fake);
 }
+
+#[tokio::test]
+async fn a_deleted_users_address_stays_taken_while_in_the_recycle_bin() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    fake.add_user("uma@example.com", "Uma");
+    let p = provider(&fake);
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[
+                MailChange::DeleteMailbox {
+                    old: live.mailboxes[0].clone(),
+                },
+                MailChange::CreateMailbox {
+                    new: mailbox("uma@example.com", "Uma Again"),
+                    password: password(),
+                },
+            ],
+        )
+        .await;
+    assert!(matches!(report.outcomes[0], ChangeOutcome::Applied));
+    let e = failed(&report, 1);
+    assert!(matches!(e, ProviderError::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("recycle bin"), "{e}");
+    no_violations(&fake);
+}

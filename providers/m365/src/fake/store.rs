@@ -6,6 +6,7 @@
 //! name (404 `Request_ResourceNotFound` otherwise), `proxyAddresses`
 //! read-only, Microsoft 365 groups created at the default domain,
 //! distribution lists and mail-enabled security groups not writable, and
+//! deleted objects kept in the recycle bin (their addresses still taken),
 //! Entra's password complexity rule (8+ characters, 3 of 4 kinds), and,
 //! as a knob, a new user not yet found by member additions for a while
 //! (directory replication: "Known issues" and "eventual consistency" in
@@ -75,6 +76,9 @@ pub struct Store {
     /// How many member additions a user created through the API is not
     /// found by (Graph's eventual consistency).
     pub replication_lag: u32,
+    /// Addresses of deleted users and groups: kept, with the object, in the
+    /// recycle bin for 30 days, so still taken.
+    pub deleted_addresses: Vec<String>,
 }
 
 fn lower(s: &str) -> String {
@@ -121,6 +125,9 @@ impl Store {
     /// Whether an object holds `address` (sign-in name, mail or proxy).
     fn taken(&self, address: &str) -> Option<&'static str> {
         let a = lower(address);
+        if self.deleted_addresses.contains(&a) {
+            return Some("proxyAddresses");
+        }
         let proxy = |p: &[String]| {
             p.iter()
                 .any(|x| lower(x.split_once(':').map_or(x, |s| s.1)) == a)
@@ -256,7 +263,13 @@ impl Store {
 
     pub fn delete_user(&mut self, key: &str) -> Result<Value, Refusal> {
         let id = self.user_id(key)?;
-        self.users.remove(&id);
+        let u = self.users.remove(&id).expect("user");
+        self.deleted_addresses.push(u.user_principal_name.clone());
+        self.deleted_addresses.extend(
+            u.proxy_addresses
+                .iter()
+                .map(|p| lower(p.split_once(':').map_or(p, |x| x.1))),
+        );
         for g in self.groups.values_mut() {
             g.members.retain(|m| *m != id);
         }
@@ -383,7 +396,12 @@ impl Store {
 
     pub fn delete_group(&mut self, key: &str) -> Result<Value, Refusal> {
         let id = self.writable_group(key)?.id.clone();
-        self.groups.remove(&id);
+        let g = self.groups.remove(&id).expect("group");
+        self.deleted_addresses.extend(
+            g.proxy_addresses
+                .iter()
+                .map(|p| lower(p.split_once(':').map_or(p, |x| x.1))),
+        );
         self.writes += 1;
         Ok(Value::Null)
     }
