@@ -798,3 +798,34 @@ async fn a_deleted_users_address_stays_taken_while_in_the_recycle_bin() {
     assert!(e.to_string().contains("recycle bin"), "{e}");
     no_violations(&fake);
 }
+
+#[tokio::test]
+async fn a_write_that_times_out_is_not_repeated() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    let p = M365Provider::with_retry(
+        Config {
+            timeout_seconds: Some(1),
+            ..config(&fake)
+        },
+        retry(),
+    );
+    p.read_domain(DOMAIN).await.unwrap();
+    fake.inject(Fault::on(
+        Some("POST /users"),
+        FaultKind::Slow(Duration::from_millis(2500)),
+    ));
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::CreateMailbox {
+                new: mailbox("vic@example.com", "Vic"),
+                password: password(),
+            }],
+        )
+        .await;
+    let e = failed(&report, 0);
+    assert!(matches!(e, ProviderError::Service(_)), "{e}");
+    assert!(e.to_string().contains("may have been carried out"), "{e}");
+    assert_eq!(count(&fake, "POST /users"), 1, "not sent again");
+    no_violations(&fake);
+}
