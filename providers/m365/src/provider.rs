@@ -3,10 +3,10 @@
 //! A read lists the tenant's users and groups (999 a page, following
 //! `@odata.nextLink`) and keeps those whose address is in the domain, then
 //! reads the mail-enabled groups' members, 20 groups a `$batch` (the rest
-//! of a list longer than a page by its next link). Graph
-//! cannot filter users by domain without advanced queries
-//! (`ConsistencyLevel: eventual`), so the filtering is done here. Any
-//! failed call fails the read: nothing unread is ever reported as absent.
+//! of a list longer than a page by its next link). Graph cannot filter
+//! users by domain without advanced queries (`ConsistencyLevel:
+//! eventual`), so the filtering is done here. Any failed call fails the
+//! read: nothing unread is ever reported as absent.
 //!
 //! Changes are carried out one at a time, in the engine's order; the first
 //! failure stops the rest (reported as not attempted). A group's member
@@ -35,7 +35,7 @@ use crate::client::{Api, BatchItem, CallError};
 use crate::config::Config;
 use crate::convert;
 
-/// Groups whose members are read at the same time.
+/// Long member lists whose further pages are read at the same time.
 const GROUP_READ_CONCURRENCY: usize = 4;
 
 pub struct M365Provider {
