@@ -24,5 +24,5 @@ pub mod validate;
 
 pub use discovery::{Discovery, DiscoveryMatch};
 pub use openapi::OpenApi;
-pub use spec::{load_json_spec, spec_path};
+pub use spec::{load_json_spec, load_yaml_spec, spec_path};
 pub use validate::{Matched, Violation};

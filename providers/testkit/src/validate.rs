@@ -237,6 +237,12 @@ fn coerce(json_type: &str, raw: &str) -> Option<Value> {
             }
         }),
         "integer" => raw.parse::<i64>().ok().map(Value::from),
+        // `explode: false` arrays (OData's `$select=id,mail`): comma-separated.
+        "array" => Some(Value::Array(
+            raw.split(',')
+                .map(|s| Value::String(s.trim().to_string()))
+                .collect(),
+        )),
         "boolean" => match raw {
             "true" => Some(Value::Bool(true)),
             "false" => Some(Value::Bool(false)),

@@ -1,0 +1,217 @@
+//! Graph's wire types, reduced to the fields mailform reads or writes
+//! (names as in `shared/specs/microsoft/graph-mail.lite.openapi.yaml`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The properties a user list asks for (`$select`).
+pub const USER_SELECT: &str = "id,userPrincipalName,mail,displayName,accountEnabled,proxyAddresses";
+/// The properties a group list asks for.
+pub const GROUP_SELECT: &str =
+    "id,displayName,mail,mailEnabled,securityEnabled,groupTypes,proxyAddresses";
+/// The properties a member list asks for.
+pub const MEMBER_SELECT: &str = "id,mail,userPrincipalName";
+/// Graph's largest page for users, groups and members.
+pub const PAGE: &str = "999";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    /// The primary SMTP address; unset until the user has a mailbox.
+    #[serde(default)]
+    pub mail: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub account_enabled: Option<bool>,
+    #[serde(default)]
+    pub proxy_addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordProfile {
+    pub password: String,
+    pub force_change_password_next_sign_in: bool,
+}
+
+/// `POST /users`: the five properties Graph requires, and a usage
+/// location when configured.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewUser {
+    pub account_enabled: bool,
+    pub display_name: String,
+    pub mail_nickname: String,
+    pub user_principal_name: String,
+    pub password_profile: PasswordProfile,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_location: Option<String>,
+}
+
+/// `PATCH /users/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub mail: Option<String>,
+    #[serde(default)]
+    pub mail_enabled: Option<bool>,
+    #[serde(default)]
+    pub security_enabled: Option<bool>,
+    #[serde(default)]
+    pub group_types: Vec<String>,
+    #[serde(default)]
+    pub proxy_addresses: Vec<String>,
+}
+
+impl Group {
+    /// A Microsoft 365 group, the only kind Graph writes.
+    pub fn is_unified(&self) -> bool {
+        self.group_types.iter().any(|t| t == "Unified")
+    }
+}
+
+/// `POST /groups` for a Microsoft 365 group.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewGroup {
+    pub display_name: String,
+    pub mail_enabled: bool,
+    pub mail_nickname: String,
+    pub security_enabled: bool,
+    pub group_types: Vec<String>,
+}
+
+/// `PATCH /groups/{id}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupPatch {
+    pub display_name: String,
+}
+
+/// A member as `/groups/{id}/members?$select=id,mail,userPrincipalName`
+/// gives it (a directory object: a user, group, device, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    #[serde(default)]
+    pub id: String,
+    #[serde(rename = "@odata.type", default)]
+    pub odata_type: Option<String>,
+    #[serde(default)]
+    pub mail: Option<String>,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+}
+
+/// `POST /groups/{id}/members/$ref`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberRef {
+    #[serde(rename = "@odata.id")]
+    pub odata_id: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Domain {
+    pub id: String,
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+/// One page of a collection.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Page<T> {
+    #[serde(default = "Vec::new")]
+    pub value: Vec<T>,
+    #[serde(rename = "@odata.nextLink", default)]
+    pub next_link: Option<String>,
+}
+
+/// Graph's error envelope (`{"error": {"code", "message"}}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorDetail {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// One request of a `$batch`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRequest {
+    pub id: String,
+    pub method: String,
+    /// Relative to the version: `/groups/{id}/members/$ref`.
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Batch {
+    pub requests: Vec<BatchRequest>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BatchResponse {
+    pub id: String,
+    pub status: u16,
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BatchResponses {
+    #[serde(default)]
+    pub responses: Vec<BatchResponse>,
+}
+
+/// The token endpoint's answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+/// The identity platform's error (`error`, `error_description` starting
+/// with the `AADSTS` code, `error_codes`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenError {
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub error_description: String,
+    #[serde(default)]
+    pub error_codes: Vec<u64>,
+}

@@ -1,0 +1,208 @@
+//! The provider's settings as written in the mailform YAML.
+//!
+//! mailform signs in as an Entra ID app registration (app-only, no user):
+//! `tenant` is the directory (its id or one of its domains), `client_id`
+//! the app's Application (client) ID, and `client_secret` one of its
+//! client secrets, by default from the `M365_CLIENT_SECRET` variable. The
+//! secret is read on first use, so `mailform validate` needs none.
+//!
+//! National clouds have their own endpoints: set `graph_endpoint` and
+//! `login_endpoint` (e.g. `https://microsoftgraph.chinacloudapi.cn` and
+//! `https://login.chinacloudapi.cn` for Microsoft 365 operated by 21Vianet).
+//!
+//! Facts from Microsoft's documentation:
+//! - the client-credentials grant and its errors:
+//!   <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow>;
+//! - Graph's write limit for directory objects: 3,000 writes per app and
+//!   tenant in 150 seconds
+//!   (<https://learn.microsoft.com/graph/throttling-limits>, "Identity and
+//!   access service limits").
+//!
+//! TODO: certificate credentials (`client_certificate`: a PEM key and
+//! certificate signing a `client_assertion`), which Microsoft recommends
+//! over secrets.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use mailform_contract::settings::{ProviderSettings, SecretSetting};
+use mailform_contract::{ProviderError, Secret};
+
+/// Where Graph lives unless `graph_endpoint` says otherwise.
+pub const DEFAULT_GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
+/// Where tokens are issued unless `login_endpoint` says otherwise.
+pub const DEFAULT_LOGIN_ENDPOINT: &str = "https://login.microsoftonline.com";
+/// The variable read when `client_secret` is not set.
+pub const CLIENT_SECRET_ENV: &str = "M365_CLIENT_SECRET";
+
+/// Settings of the `microsoft_365` mail provider (Microsoft 365 through
+/// Microsoft Graph).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The tenant: its directory id (a GUID) or one of its domains
+    /// (`contoso.onmicrosoft.com`).
+    pub tenant: String,
+    /// The app registration's Application (client) ID.
+    pub client_id: String,
+    /// A client secret of the app registration, as `${env:NAME}` or
+    /// `${file:path}`. Default: the `M365_CLIENT_SECRET` variable.
+    #[serde(default)]
+    pub client_secret: Option<SecretSetting>,
+    /// Graph's base URL, without `/v1.0`. Default
+    /// `https://graph.microsoft.com`; national clouds have their own.
+    #[serde(default)]
+    pub graph_endpoint: Option<String>,
+    /// The identity platform's base URL. Default
+    /// `https://login.microsoftonline.com`; national clouds have their own.
+    #[serde(default)]
+    pub login_endpoint: Option<String>,
+    /// The two-letter country code (`DE`, `US`) set on new users as
+    /// `usageLocation`; Microsoft needs one before a licence can be
+    /// assigned. Default: none.
+    #[serde(default)]
+    #[schemars(length(min = 2, max = 2))]
+    pub usage_location: Option<String>,
+    /// Timeout of one request, in seconds. Default 60.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 600))]
+    pub timeout_seconds: Option<u64>,
+    /// Where `${file:...}` references resolve: the YAML file's directory,
+    /// set by the engine.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl ProviderSettings for Config {
+    fn secrets(&self) -> Vec<(&'static str, &SecretSetting)> {
+        self.client_secret
+            .as_ref()
+            .map(|c| vec![("client_secret", c)])
+            .unwrap_or_default()
+    }
+}
+
+fn trim(url: &str) -> String {
+    url.trim_end_matches('/').to_string()
+}
+
+impl Config {
+    /// Graph's base URL, without `/v1.0`.
+    pub fn graph_endpoint(&self) -> String {
+        trim(
+            self.graph_endpoint
+                .as_deref()
+                .unwrap_or(DEFAULT_GRAPH_ENDPOINT),
+        )
+    }
+
+    pub fn login_endpoint(&self) -> String {
+        trim(
+            self.login_endpoint
+                .as_deref()
+                .unwrap_or(DEFAULT_LOGIN_ENDPOINT),
+        )
+    }
+
+    /// `{login}/{tenant}/oauth2/v2.0/token`.
+    pub fn token_url(&self) -> String {
+        format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.login_endpoint(),
+            self.tenant.trim()
+        )
+    }
+
+    /// The scope asked for: the `.default` scope of the Graph resource,
+    /// which grants the application permissions an admin consented to.
+    /// Always the public Graph resource unless `graph_endpoint` is a
+    /// national cloud's.
+    pub fn scope(&self) -> String {
+        match &self.graph_endpoint {
+            Some(g) if g.starts_with("https://") => format!("{}/.default", trim(g)),
+            _ => format!("{DEFAULT_GRAPH_ENDPOINT}/.default"),
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_seconds.unwrap_or(60))
+    }
+
+    /// The client secret.
+    pub fn client_secret(&self) -> Result<Secret, ProviderError> {
+        match &self.client_secret {
+            Some(s) => s.resolve(&self.base_dir).map_err(|e| {
+                ProviderError::Permission(format!("microsoft_365 `client_secret`: {e}"))
+            }),
+            None => std::env::var(CLIENT_SECRET_ENV)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(Secret::new)
+                .ok_or_else(|| {
+                    ProviderError::Permission(format!(
+                        "no client secret: set `client_secret: ${{env:NAME}}` in the microsoft_365 provider, or {CLIENT_SECRET_ENV}; create one in the Entra admin center → App registrations → your app → Certificates & secrets"
+                    ))
+                }),
+        }
+    }
+
+    /// Checks what can be checked without the network.
+    pub fn check(&self) -> Result<(), ProviderError> {
+        if self.tenant.trim().is_empty() || self.tenant.contains('/') {
+            return Err(ProviderError::Rejected(format!(
+                "microsoft_365 `tenant` {:?} must be the tenant id or one of its domains",
+                self.tenant
+            )));
+        }
+        if self.client_id.trim().is_empty() {
+            return Err(ProviderError::Rejected(
+                "microsoft_365 `client_id` is empty: give the app registration's Application (client) ID".into(),
+            ));
+        }
+        if let Some(u) = &self.usage_location {
+            if u.len() != 2 || !u.chars().all(|c| c.is_ascii_alphabetic()) {
+                return Err(ProviderError::Rejected(format!(
+                    "microsoft_365 `usage_location` {u:?} must be a two-letter country code (ISO 3166-1 alpha-2, e.g. DE)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_default_to_the_public_cloud() {
+        let c = Config {
+            tenant: "contoso.onmicrosoft.com".into(),
+            client_id: "x".into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.token_url(),
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        assert_eq!(c.scope(), "https://graph.microsoft.com/.default");
+        let cn = Config {
+            graph_endpoint: Some("https://microsoftgraph.chinacloudapi.cn/".into()),
+            ..c.clone()
+        };
+        assert_eq!(
+            cn.scope(),
+            "https://microsoftgraph.chinacloudapi.cn/.default"
+        );
+        assert!(c.check().is_ok());
+        let bad = Config {
+            usage_location: Some("Germany".into()),
+            ..c
+        };
+        assert!(bad.check().is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! The `microsoft_365` mail provider for mailform: a Microsoft 365
+//! tenant's users (mailboxes), Microsoft 365 groups and their members
+//! through Microsoft Graph v1.0, authorised app-only with the OAuth 2.0
+//! client-credentials grant of an Entra ID app registration.
+//!
+//! - [`config`]: the provider's YAML settings ([`Config`]).
+//! - [`auth`]: the client-credentials grant and the token cache; the
+//!   application permissions mailform needs and where to grant them.
+//! - [`api`]: the wire types.
+//! - `client`: authorised calls over `mailform-http`, `$batch`, Graph's
+//!   own pacing and retry rules.
+//! - `convert`: users and groups ↔ the contract's types; error messages.
+//! - `provider`: [`M365Provider`], the [`mailform_contract::MailProvider`].
+//! - [`fake`] (feature `fake`): an in-process fake of the token endpoint
+//!   and of Graph, checked against Graph's OpenAPI description, also run
+//!   as the `m365-fake` binary.
+//!
+//! What Graph can and cannot do, and so what this crate does:
+//! - **Users**: created (`accountEnabled`, `displayName`, `mailNickname`,
+//!   `userPrincipalName` = the address, `passwordProfile` with a clear-text
+//!   initial password the user must change), renamed, suspended
+//!   (`accountEnabled: false`), deleted. Graph takes no password hashes.
+//! - **Mailbox aliases** are the user's `proxyAddresses` (`SMTP:` primary,
+//!   `smtp:` secondary), which Graph only reads; they are read and
+//!   compared, and a change that would add or remove one fails as
+//!   unsupported until the Exchange Online backend exists.
+//! - **Groups**: Microsoft 365 groups (`groupTypes: ["Unified"]`) are
+//!   created, renamed, deleted and their members added and removed
+//!   (`$batch`, 20 a batch). Members must be users of the tenant. Graph
+//!   creates a group's address in the tenant's default domain, so a group
+//!   elsewhere is refused before anything is written. Distribution lists
+//!   and mail-enabled security groups are read (they hold addresses) but
+//!   are Exchange objects Graph cannot write: changes to them fail as
+//!   unsupported. Group aliases (`proxyAddresses`) are read-only too.
+//! - **Outside senders**: whether a group takes mail from outside
+//!   (Exchange's `RequireSenderAuthenticationEnabled`) is not readable
+//!   app-only through Graph; groups read as closed to outside senders and
+//!   the capability is declared absent.
+//!
+//! Not done yet (later sessions): Exchange Online (aliases, distribution
+//! lists, outside senders, group addresses outside the default domain),
+//! licence assignment (`usage_location` is already set on new users so
+//! they can be licensed), offboarding (suspend + forward to the successor;
+//! `state: offboarded` fails as unsupported), domain onboarding (adding
+//! and verifying domains through `/domains`), and certificate credentials
+//! (TODO: a `client_certificate` setting signing a `client_assertion`).
+
+pub mod api;
+pub mod auth;
+mod client;
+pub mod config;
+mod convert;
+mod provider;
+
+#[cfg(feature = "fake")]
+pub mod fake;
+
+pub use config::Config;
+pub use provider::M365Provider;

@@ -1,0 +1,848 @@
+//! [`M365Provider`]: the [`MailProvider`] for Microsoft 365 through Graph.
+//!
+//! A read lists the tenant's users and groups (999 a page, following
+//! `@odata.nextLink`) and keeps those whose address is in the domain, then
+//! reads the mail-enabled groups' members, 20 groups a `$batch` (the rest
+//! of a list longer than a page by its next link). Graph cannot filter
+//! users by domain without advanced queries (`ConsistencyLevel:
+//! eventual`), so the filtering is done here. Any failed call fails the
+//! read: nothing unread is ever reported as absent.
+//!
+//! Changes are carried out one at a time, in the engine's order; the first
+//! failure stops the rest (reported as not attempted). A group's member
+//! additions and removals are independent of each other and go through
+//! `$batch`, 20 a request. Members are given by address and must be users
+//! of the tenant: addresses are resolved to directory ids from one listing
+//! of the tenant's users per apply, kept up to date with the users the
+//! apply creates.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use mailform_contract::provider::PasswordPolicy;
+use mailform_contract::{
+    ApplyReport, ChangeOutcome, Group, InitialPassword, MailCapabilities, MailChange,
+    MailDomainState, MailProvider, Mailbox, MailboxState, ProviderError,
+};
+use mailform_http::{Method, Retry};
+use serde_json::Value;
+
+use crate::api;
+use crate::auth::{permissions, TokenSource};
+use crate::client::{Api, BatchItem, CallError};
+use crate::config::Config;
+use crate::convert;
+
+/// Long member lists whose further pages are read at the same time.
+const GROUP_READ_CONCURRENCY: usize = 4;
+
+pub struct M365Provider {
+    config: Config,
+    retry: Retry,
+    api: OnceLock<Result<Arc<Api>, ProviderError>>,
+}
+
+impl M365Provider {
+    pub fn new(config: Config) -> M365Provider {
+        M365Provider::with_retry(config, Retry::default())
+    }
+
+    /// With another backoff (tests use a short one).
+    pub fn with_retry(config: Config, retry: Retry) -> M365Provider {
+        M365Provider {
+            config,
+            retry,
+            api: OnceLock::new(),
+        }
+    }
+
+    fn api(&self) -> Result<Arc<Api>, ProviderError> {
+        self.api
+            .get_or_init(|| {
+                self.config.check()?;
+                let secret = self.config.client_secret()?;
+                let tokens = TokenSource::new(
+                    &self.config.client_id,
+                    secret,
+                    &self.config.tenant,
+                    &self.config.scope(),
+                    &self.config.token_url(),
+                )?;
+                Api::new(
+                    tokens,
+                    &self.config.graph_endpoint(),
+                    self.config.timeout(),
+                    self.retry,
+                )
+                .map(Arc::new)
+            })
+            .clone()
+    }
+
+    /// Requests sent so far (for benchmarks).
+    pub fn requests_sent(&self) -> u64 {
+        self.api
+            .get()
+            .and_then(|a| a.as_ref().ok())
+            .map_or(0, |a| a.requests_sent())
+    }
+}
+
+/// Whether `address` is in `domain`.
+fn in_domain(address: &str, domain: &str) -> bool {
+    address
+        .rsplit_once('@')
+        .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
+}
+
+/// The tenant's routing addresses (`alias@contoso.onmicrosoft.com`), which
+/// Exchange gives every mailbox and group: not managed, not reported.
+fn routing_address(address: &str) -> bool {
+    address.ends_with(".onmicrosoft.com") || address.ends_with(".onmschina.cn")
+}
+
+#[async_trait]
+impl MailProvider for M365Provider {
+    fn kind(&self) -> &'static str {
+        "microsoft_365"
+    }
+
+    fn capabilities(&self) -> MailCapabilities {
+        MailCapabilities {
+            // Read from proxyAddresses so plans compare; writing them needs
+            // Exchange Online and fails as unsupported for now.
+            mailbox_aliases: true,
+            group_aliases: true,
+            groups: true,
+            standalone_aliases: false,
+            group_external_senders: false,
+            display_names: true,
+            password: PasswordPolicy {
+                hash_schemes: vec![],
+                plain: true,
+                required: true,
+            },
+        }
+    }
+
+    async fn read_domain(&self, domain: &str) -> Result<MailDomainState, ProviderError> {
+        let api = self.api()?;
+        let cid = api.client_id().to_string();
+        let users: Vec<api::User> = api
+            .get_all(
+                api.url(
+                    "/users",
+                    &[("$select", api::USER_SELECT), ("$top", api::PAGE)],
+                )
+                .map_err(|e| convert::error(e, "listing users", permissions::USERS, &cid))?,
+            )
+            .await
+            .map_err(|e| convert::error(e, "listing users", permissions::USERS, &cid))?;
+        let mut mailboxes: Vec<Mailbox> = users
+            .iter()
+            .filter_map(convert::mailbox)
+            .filter(|m| in_domain(&m.address, domain))
+            .map(|mut m| {
+                m.aliases.retain(|a| !routing_address(a));
+                m
+            })
+            .collect();
+        mailboxes.sort_by(|a, b| a.address.cmp(&b.address));
+
+        let groups: Vec<api::Group> = api
+            .get_all(
+                api.url(
+                    "/groups",
+                    &[("$select", api::GROUP_SELECT), ("$top", api::PAGE)],
+                )
+                .map_err(|e| convert::error(e, "listing groups", permissions::GROUPS, &cid))?,
+            )
+            .await
+            .map_err(|e| convert::error(e, "listing groups", permissions::GROUPS, &cid))?;
+        let mail_groups: Vec<api::Group> = groups
+            .into_iter()
+            .filter(|g| g.mail_enabled == Some(true))
+            .filter(|g| g.mail.as_deref().is_some_and(|m| in_domain(m, domain)))
+            .collect();
+        let member_lists = read_members(&api, &mail_groups, &cid).await?;
+        let mut groups: Vec<Group> = mail_groups
+            .iter()
+            .zip(&member_lists)
+            .filter_map(|(g, members)| convert::group(g, members))
+            .map(|mut g| {
+                g.aliases.retain(|a| !routing_address(a));
+                g
+            })
+            .collect();
+        groups.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok(MailDomainState {
+            domain: domain.to_string(),
+            mailboxes,
+            aliases: vec![],
+            groups,
+        })
+    }
+
+    async fn apply_domain(&self, _domain: &str, changes: &[MailChange]) -> ApplyReport {
+        let api = match self.api() {
+            Ok(a) => a,
+            Err(e) => return ApplyReport::all_failed(changes.len(), e),
+        };
+        let mut run = Run {
+            api: &api,
+            config: &self.config,
+            cid: api.client_id().to_string(),
+            directory: None,
+            default_domain: None,
+        };
+        let mut outcomes = Vec::with_capacity(changes.len());
+        let mut stopped: Option<String> = None;
+        for change in changes {
+            if let Some(why) = &stopped {
+                outcomes.push(ChangeOutcome::NotAttempted(why.clone()));
+                continue;
+            }
+            match run.apply_one(change).await {
+                Ok(()) => outcomes.push(ChangeOutcome::Applied),
+                Err(e) => {
+                    stopped = Some(format!("an earlier change ({}) failed", change.address()));
+                    outcomes.push(ChangeOutcome::Failed(e));
+                }
+            }
+        }
+        ApplyReport { outcomes }
+    }
+}
+
+/// The members of each group: first pages through `$batch`, 20 groups a
+/// request, the rest of a long list by following its next link.
+async fn read_members(
+    api: &Arc<Api>,
+    groups: &[api::Group],
+    cid: &str,
+) -> Result<Vec<Vec<api::Member>>, ProviderError> {
+    let query = [("$select", api::MEMBER_SELECT), ("$top", api::PAGE)];
+    let items: Vec<BatchItem> = groups
+        .iter()
+        .map(|g| BatchItem {
+            method: Method::GET,
+            url: Api::relative(&format!("/groups/{}/members", enc(&g.id)), &query),
+            body: None,
+            retry_not_found: false,
+        })
+        .collect();
+    let firsts = api.batch(&items).await;
+    let rest = groups
+        .iter()
+        .cloned()
+        .zip(firsts)
+        .map(|(g, first)| rest_of_members(api.clone(), g, first, cid.to_string()));
+    stream::iter(rest)
+        .buffered(GROUP_READ_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// A group's members from the first page, following its next link.
+async fn rest_of_members(
+    api: Arc<Api>,
+    g: api::Group,
+    first: Result<Value, CallError>,
+    cid: String,
+) -> Result<Vec<api::Member>, ProviderError> {
+    let what = format!(
+        "listing members of group {}",
+        g.mail.as_deref().unwrap_or(&g.id)
+    );
+    let err = |e| convert::error(e, &what, permissions::GROUPS, &cid);
+    let page: api::Page<api::Member> = serde_json::from_value(first.map_err(err)?)
+        .map_err(|e| err(CallError::Parse(e.to_string())))?;
+    let mut members = page.value;
+    if let Some(next) = page.next_link {
+        let url = mailform_http::Url::parse(&next)
+            .map_err(|e| err(CallError::Parse(format!("next link {next:?}: {e}"))))?;
+        members.extend(api.get_all::<api::Member>(url).await.map_err(err)?);
+    }
+    Ok(members)
+}
+
+async fn list_members(
+    api: &Api,
+    group_id: &str,
+    cid: &str,
+) -> Result<Vec<api::Member>, ProviderError> {
+    let what = || format!("listing members of group {group_id}");
+    let url = api
+        .url(
+            &format!("/groups/{}/members", enc(group_id)),
+            &[("$select", api::MEMBER_SELECT), ("$top", api::PAGE)],
+        )
+        .map_err(|e| convert::error(e, &what(), permissions::GROUPS, cid))?;
+    api.get_all(url)
+        .await
+        .map_err(|e| convert::error(e, &what(), permissions::GROUPS, cid))
+}
+
+/// The tenant's users by address, for resolving members.
+#[derive(Default)]
+struct Directory {
+    /// Primary address (mail) and sign-in name → user id.
+    ids: HashMap<String, String>,
+    /// Secondary address → the primary it belongs to.
+    secondary: HashMap<String, String>,
+}
+
+/// One apply: what it has learnt about the tenant so far.
+struct Run<'a> {
+    api: &'a Api,
+    config: &'a Config,
+    cid: String,
+    directory: Option<Directory>,
+    default_domain: Option<String>,
+}
+
+impl Run<'_> {
+    fn err(&self, e: CallError, what: &str, permission: &str) -> ProviderError {
+        convert::error(e, what, permission, &self.cid)
+    }
+
+    fn url(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        what: &str,
+        permission: &str,
+    ) -> Result<mailform_http::Url, ProviderError> {
+        self.api
+            .url(path, query)
+            .map_err(|e| self.err(e, what, permission))
+    }
+
+    async fn apply_one(&mut self, change: &MailChange) -> Result<(), ProviderError> {
+        match change {
+            MailChange::CreateMailbox { new, password } => {
+                self.create_user(new, password.as_ref()).await
+            }
+            MailChange::UpdateMailbox { old, new } => self.update_user(old, new).await,
+            MailChange::DeleteMailbox { old } => {
+                let what = format!("deleting user {}", old.address);
+                let key = old.id.clone().unwrap_or_else(|| old.address.clone());
+                let url = self.url(
+                    &format!("/users/{}", enc(&key)),
+                    &[],
+                    &what,
+                    permissions::USERS,
+                )?;
+                self.api
+                    .send::<(), Value>(Method::DELETE, url, None)
+                    .await
+                    .map_err(|e| self.err(e, &what, permissions::USERS))?;
+                if let Some(d) = &mut self.directory {
+                    d.ids.retain(|_, id| *id != key);
+                }
+                Ok(())
+            }
+            MailChange::CreateGroup { new } => self.create_group(new).await,
+            MailChange::UpdateGroup { old, new } => self.update_group(old, new).await,
+            MailChange::DeleteGroup { old } => {
+                let what = format!("deleting group {}", old.address);
+                let id = self.writable_group(old).await?;
+                let url = self.url(
+                    &format!("/groups/{}", enc(&id)),
+                    &[],
+                    &what,
+                    permissions::GROUPS,
+                )?;
+                self.api
+                    .send::<(), Value>(Method::DELETE, url, None)
+                    .await
+                    .map_err(|e| self.err(e, &what, permissions::GROUPS))?;
+                Ok(())
+            }
+            MailChange::CreateAlias { new } | MailChange::UpdateAlias { new, .. } => {
+                Err(standalone(&new.address))
+            }
+            MailChange::DeleteAlias { old } => Err(standalone(&old.address)),
+        }
+    }
+
+    async fn create_user(
+        &mut self,
+        new: &Mailbox,
+        password: Option<&InitialPassword>,
+    ) -> Result<(), ProviderError> {
+        if new.state == MailboxState::Offboarded {
+            return Err(offboarding_unsupported(&new.address));
+        }
+        if !new.aliases.is_empty() {
+            return Err(aliases_unsupported(&new.address, &new.aliases));
+        }
+        let password = initial_password(password, &new.address)?;
+        let body = api::NewUser {
+            account_enabled: new.state == MailboxState::Active,
+            display_name: new
+                .display_name
+                .clone()
+                .unwrap_or_else(|| new.address.clone()),
+            mail_nickname: convert::user_nickname(&new.address)?,
+            user_principal_name: new.address.clone(),
+            password_profile: api::PasswordProfile {
+                password,
+                force_change_password_next_sign_in: true,
+            },
+            usage_location: self
+                .config
+                .usage_location
+                .as_ref()
+                .map(|u| u.to_ascii_uppercase()),
+        };
+        let what = format!("creating user {}", new.address);
+        let url = self.url("/users", &[], &what, permissions::USERS)?;
+        let created: api::User = self
+            .api
+            .send(Method::POST, url, Some(&body))
+            .await
+            .map_err(|e| self.err(e, &what, permissions::USERS))?;
+        if let Some(d) = &mut self.directory {
+            d.ids.insert(new.address.clone(), created.id);
+        }
+        Ok(())
+    }
+
+    async fn update_user(&mut self, old: &Mailbox, new: &Mailbox) -> Result<(), ProviderError> {
+        if new.state == MailboxState::Offboarded {
+            return Err(offboarding_unsupported(&new.address));
+        }
+        if old.address != new.address {
+            return Err(ProviderError::Unsupported(format!(
+                "changing the address of {} to {} needs Exchange Online (the primary SMTP address), which this provider does not drive yet",
+                old.address, new.address
+            )));
+        }
+        if set(&old.aliases) != set(&new.aliases) {
+            return Err(aliases_unsupported(&new.address, &new.aliases));
+        }
+        let mut patch = api::UserPatch::default();
+        if old.display_name != new.display_name {
+            patch.display_name = new.display_name.clone();
+        }
+        if old.state != new.state {
+            patch.account_enabled = Some(new.state == MailboxState::Active);
+        }
+        if patch == api::UserPatch::default() {
+            return Ok(());
+        }
+        let what = format!("updating user {}", old.address);
+        let key = old.id.clone().unwrap_or_else(|| old.address.clone());
+        let url = self.url(
+            &format!("/users/{}", enc(&key)),
+            &[],
+            &what,
+            permissions::USERS,
+        )?;
+        self.api
+            .send::<_, Value>(Method::PATCH, url, Some(&patch))
+            .await
+            .map_err(|e| self.err(e, &what, permissions::USERS))?;
+        Ok(())
+    }
+
+    /// The tenant's default domain, where Graph creates group addresses.
+    async fn default_domain(&mut self) -> Result<String, ProviderError> {
+        if let Some(d) = &self.default_domain {
+            return Ok(d.clone());
+        }
+        let what = "reading the tenant's domains";
+        let url = self.url(
+            "/domains",
+            &[("$select", "id,isDefault")],
+            what,
+            permissions::DOMAINS,
+        )?;
+        let domains: Vec<api::Domain> = self
+            .api
+            .get_all(url)
+            .await
+            .map_err(|e| self.err(e, what, permissions::DOMAINS))?;
+        let d = domains
+            .into_iter()
+            .find(|d| d.is_default)
+            .map(|d| d.id.to_ascii_lowercase())
+            .ok_or_else(|| ProviderError::Parse("the tenant has no default domain".into()))?;
+        self.default_domain = Some(d.clone());
+        Ok(d)
+    }
+
+    async fn create_group(&mut self, new: &Group) -> Result<(), ProviderError> {
+        if !new.aliases.is_empty() {
+            return Err(aliases_unsupported(&new.address, &new.aliases));
+        }
+        if new.allow_external {
+            return Err(external_unsupported(&new.address));
+        }
+        let (local, domain) = new.address.rsplit_once('@').unwrap_or((&new.address, ""));
+        let default = self.default_domain().await?;
+        if !domain.eq_ignore_ascii_case(&default) {
+            return Err(ProviderError::Unsupported(format!(
+                "Graph creates Microsoft 365 groups at the tenant's default domain ({default}), so {} cannot be made through Graph; it needs Exchange Online (Set-UnifiedGroup -PrimarySmtpAddress), which this provider does not drive yet — or make {domain} the default domain (Microsoft 365 admin center → Settings → Domains)",
+                new.address
+            )));
+        }
+        let nickname = convert::group_nickname(&new.address)?;
+        // Resolve members before creating anything, so an outside address
+        // fails the change cleanly.
+        let member_ids = self.resolve_members(&new.address, &new.members).await?;
+        let body = api::NewGroup {
+            display_name: new
+                .display_name
+                .clone()
+                .unwrap_or_else(|| local.to_string()),
+            mail_enabled: true,
+            mail_nickname: nickname,
+            security_enabled: false,
+            group_types: vec!["Unified".into()],
+        };
+        let what = format!("creating group {}", new.address);
+        let url = self.url("/groups", &[], &what, permissions::GROUPS)?;
+        let created: api::Group = self
+            .api
+            .send(Method::POST, url, Some(&body))
+            .await
+            .map_err(|e| self.err(e, &what, permissions::GROUPS))?;
+        let adds: Vec<(String, String)> = new.members.iter().cloned().zip(member_ids).collect();
+        self.sync_members(&created.id, &new.address, &adds, &[])
+            .await
+            .map_err(|e| done_before(e, "the group was created"))
+    }
+
+    /// The id of a Microsoft 365 group Graph may write, after checking it is one.
+    async fn writable_group(&mut self, g: &Group) -> Result<String, ProviderError> {
+        let what = format!("reading group {}", g.address);
+        let id = g.id.clone().ok_or_else(|| {
+            ProviderError::Conflict(format!("{what}: the plan carries no group id: plan again"))
+        })?;
+        let url = self.url(
+            &format!("/groups/{}", enc(&id)),
+            &[("$select", "id,mail,mailEnabled,securityEnabled,groupTypes")],
+            &what,
+            permissions::GROUPS,
+        )?;
+        let live: api::Group = self
+            .api
+            .get(url)
+            .await
+            .map_err(|e| self.err(e, &what, permissions::GROUPS))?;
+        if !live.is_unified() {
+            let kind = if live.security_enabled == Some(true) {
+                "a mail-enabled security group"
+            } else {
+                "a distribution list"
+            };
+            return Err(ProviderError::Unsupported(format!(
+                "{} is {kind}, an Exchange Online object Graph cannot change; this provider does not drive Exchange Online yet — change it in the Exchange admin center",
+                g.address
+            )));
+        }
+        Ok(id)
+    }
+
+    async fn update_group(&mut self, old: &Group, new: &Group) -> Result<(), ProviderError> {
+        if old.address != new.address {
+            return Err(ProviderError::Unsupported(format!(
+                "changing the address of group {} needs Exchange Online, which this provider does not drive yet",
+                old.address
+            )));
+        }
+        if set(&old.aliases) != set(&new.aliases) {
+            return Err(aliases_unsupported(&new.address, &new.aliases));
+        }
+        if old.allow_external != new.allow_external {
+            return Err(external_unsupported(&new.address));
+        }
+        let id = self.writable_group(old).await?;
+        let (old_members, new_members) = (set(&old.members), set(&new.members));
+        let adding: Vec<String> = new_members.difference(&old_members).cloned().collect();
+        let removing: Vec<String> = old_members.difference(&new_members).cloned().collect();
+        let add_ids = self.resolve_members(&new.address, &adding).await?;
+        if old.display_name != new.display_name {
+            if let Some(name) = &new.display_name {
+                let what = format!("renaming group {}", old.address);
+                let url = self.url(
+                    &format!("/groups/{}", enc(&id)),
+                    &[],
+                    &what,
+                    permissions::GROUPS,
+                )?;
+                self.api
+                    .send::<_, Value>(
+                        Method::PATCH,
+                        url,
+                        Some(&api::GroupPatch {
+                            display_name: name.clone(),
+                        }),
+                    )
+                    .await
+                    .map_err(|e| self.err(e, &what, permissions::GROUPS))?;
+            }
+        }
+        let removals = if removing.is_empty() {
+            vec![]
+        } else {
+            // The members' ids as the group holds them now.
+            let live = list_members(self.api, &id, &self.cid).await?;
+            let by_address: HashMap<String, String> = live
+                .iter()
+                .filter_map(|m| convert::member_address(m).map(|a| (a, m.id.clone())))
+                .collect();
+            // One no longer a member needs no removal.
+            removing
+                .iter()
+                .filter_map(|a| by_address.get(a).map(|id| (a.clone(), id.clone())))
+                .collect()
+        };
+        let adds: Vec<(String, String)> = adding.into_iter().zip(add_ids).collect();
+        self.sync_members(&id, &new.address, &adds, &removals).await
+    }
+
+    /// The directory ids of `members`, which must be users of the tenant
+    /// given by their primary address.
+    async fn resolve_members(
+        &mut self,
+        group: &str,
+        members: &[String],
+    ) -> Result<Vec<String>, ProviderError> {
+        if members.is_empty() {
+            return Ok(vec![]);
+        }
+        if self.directory.is_none() {
+            let what = "listing users to find group members";
+            let url = self.url(
+                "/users",
+                &[
+                    ("$select", "id,userPrincipalName,mail,proxyAddresses"),
+                    ("$top", api::PAGE),
+                ],
+                what,
+                permissions::USERS,
+            )?;
+            let users: Vec<api::User> = self
+                .api
+                .get_all(url)
+                .await
+                .map_err(|e| self.err(e, what, permissions::USERS))?;
+            let mut d = Directory::default();
+            for u in &users {
+                let Some(primary) = convert::user_address(u) else {
+                    continue;
+                };
+                for a in convert::secondary_smtp(&u.proxy_addresses, &primary) {
+                    d.secondary.insert(a, primary.clone());
+                }
+                if let Some(upn) = &u.user_principal_name {
+                    d.ids.insert(upn.to_ascii_lowercase(), u.id.clone());
+                }
+                d.ids.insert(primary, u.id.clone());
+            }
+            self.directory = Some(d);
+        }
+        let d = self.directory.as_ref().expect("loaded above");
+        members
+            .iter()
+            .map(|m| {
+                if let Some(id) = d.ids.get(m) {
+                    return Ok(id.clone());
+                }
+                Err(match d.secondary.get(m) {
+                    Some(primary) => ProviderError::Rejected(format!(
+                        "{m} (a member of {group}) is an alias of {primary}; list the member by its primary address {primary}"
+                    )),
+                    None => ProviderError::Rejected(format!(
+                        "{m} cannot be a member of {group}: Microsoft 365 groups take only users of the tenant, and {m} is none (inviting outside addresses as guests is not supported)"
+                    )),
+                })
+            })
+            .collect()
+    }
+
+    /// Adds and removes members of group `id` through `$batch`.
+    /// `adds`/`removes`: (address, directory id).
+    async fn sync_members(
+        &self,
+        id: &str,
+        group: &str,
+        adds: &[(String, String)],
+        removes: &[(String, String)],
+    ) -> Result<(), ProviderError> {
+        if adds.is_empty() && removes.is_empty() {
+            return Ok(());
+        }
+        let endpoint = self.config.graph_endpoint();
+        let mut items = Vec::new();
+        for (_, uid) in adds {
+            items.push(BatchItem {
+                method: Method::POST,
+                url: format!("/groups/{}/members/$ref", enc(id)),
+                body: Some(
+                    serde_json::to_value(api::MemberRef {
+                        odata_id: format!("{endpoint}/v1.0/directoryObjects/{uid}"),
+                    })
+                    .unwrap_or(Value::Null),
+                ),
+                retry_not_found: true,
+            });
+        }
+        for (_, uid) in removes {
+            items.push(BatchItem {
+                method: Method::DELETE,
+                url: format!("/groups/{}/members/{}/$ref", enc(id), enc(uid)),
+                body: None,
+                retry_not_found: false,
+            });
+        }
+        let results = self.api.batch(&items).await;
+        let labels = adds
+            .iter()
+            .map(|(a, _)| format!("adding {a} to {group}"))
+            .chain(
+                removes
+                    .iter()
+                    .map(|(a, _)| format!("removing {a} from {group}")),
+            );
+        let mut failures = Vec::new();
+        for (label, r) in labels.zip(results) {
+            match r {
+                Ok(_) => {}
+                // Already a member: what was wanted.
+                Err(CallError::Api {
+                    status: 400,
+                    ref message,
+                    ..
+                }) if label.starts_with("adding") && message.contains("already exist") => {}
+                // No longer a member: what was wanted.
+                Err(CallError::Api { status: 404, .. }) if label.starts_with("removing") => {}
+                Err(e) => failures.push(self.err(e, &label, permissions::GROUPS)),
+            }
+        }
+        let total = items.len();
+        match failures.len() {
+            0 => Ok(()),
+            n => {
+                let first = failures.swap_remove(0);
+                let note = format!(
+                    "{} of {total} member changes of {group} failed, the others were made",
+                    n
+                );
+                Err(done_before(first, &note))
+            }
+        }
+    }
+}
+
+fn set(v: &[String]) -> BTreeSet<String> {
+    v.iter().cloned().collect()
+}
+
+/// A path segment: ids are GUIDs, sign-in names need `@` kept and little
+/// else; everything outside the unreserved set is percent-encoded.
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The clear-text initial password; Graph takes no hashes.
+fn initial_password(
+    password: Option<&InitialPassword>,
+    address: &str,
+) -> Result<String, ProviderError> {
+    match password {
+        Some(InitialPassword::Plain(p)) => Ok(p.expose().to_string()),
+        Some(InitialPassword::Hash(_)) => Err(ProviderError::Rejected(format!(
+            "Microsoft 365 takes no password hashes: give {address} `initial_password` (`${{file:...}}`, `${{env:...}}` or `generate`) instead of `password_hash`"
+        ))),
+        Some(InitialPassword::Generate) | None => Err(ProviderError::Rejected(format!(
+            "user {address} has no initial password; give it `initial_password: ${{file:...}}` (or `generate`)"
+        ))),
+    }
+}
+
+fn aliases_unsupported(address: &str, aliases: &[String]) -> ProviderError {
+    ProviderError::Unsupported(format!(
+        "the aliases of {address} ({}) are its Exchange proxyAddresses, which Graph only reads; changing them needs Exchange Online, which this provider does not drive yet — change them in the Exchange admin center, or make the YAML match what is there",
+        if aliases.is_empty() { "none wanted".to_string() } else { aliases.join(", ") }
+    ))
+}
+
+fn external_unsupported(address: &str) -> ProviderError {
+    ProviderError::Unsupported(format!(
+        "whether {address} takes mail from outside the organisation is an Exchange Online setting (RequireSenderAuthenticationEnabled) this provider cannot read or write yet; new Microsoft 365 groups take internal mail only — leave `allow_external` unset"
+    ))
+}
+
+fn standalone(address: &str) -> ProviderError {
+    ProviderError::Unsupported(format!(
+        "Microsoft 365 has no forwarding-only address like {address} through Graph; list it under `aliases:` of the mailbox or group it reaches"
+    ))
+}
+
+fn offboarding_unsupported(address: &str) -> ProviderError {
+    ProviderError::Unsupported(format!(
+        "offboarding {address} on Microsoft 365 (block sign-in, forward mail to the successor, convert to a shared mailbox) is not implemented yet; use `state: suspended` and forward by hand"
+    ))
+}
+
+/// A failure after earlier steps of the same change succeeded.
+fn done_before(e: ProviderError, done: &str) -> ProviderError {
+    let add = |m: String| format!("{done}, but then: {m}; apply again to finish");
+    match e {
+        ProviderError::Permission(m) => ProviderError::Permission(add(m)),
+        ProviderError::Conflict(m) => ProviderError::Conflict(add(m)),
+        ProviderError::Rejected(m) => ProviderError::Rejected(add(m)),
+        ProviderError::Unsupported(m) => ProviderError::Unsupported(add(m)),
+        ProviderError::Io(m) => ProviderError::Io(add(m)),
+        ProviderError::Service(m) => ProviderError::Service(add(m)),
+        ProviderError::Parse(m) => ProviderError::Parse(add(m)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailform_contract::Secret;
+
+    #[test]
+    fn only_clear_text_passwords_are_taken() {
+        let plain = InitialPassword::Plain(Secret::new("Correct-Horse-1"));
+        assert_eq!(
+            initial_password(Some(&plain), "a@x").unwrap(),
+            "Correct-Horse-1"
+        );
+        let hash = InitialPassword::Hash(Secret::new("{SHA512-CRYPT}$6$salt$hash"));
+        let e = initial_password(Some(&hash), "a@x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no password hashes") && !e.contains("$6$"),
+            "{e}"
+        );
+        assert!(initial_password(None, "a@x").is_err());
+    }
+
+    #[test]
+    fn routing_addresses_and_domains() {
+        assert!(routing_address("a@contoso.onmicrosoft.com"));
+        assert!(!routing_address("a@example.com"));
+        assert!(in_domain("a@Example.com", "example.com"));
+        assert!(!in_domain("a@sub.example.com", "example.com"));
+        assert_eq!(enc("a+b@example.com"), "a%2Bb@example.com");
+    }
+}

@@ -1,0 +1,183 @@
+//! The fake is honest: it refuses, and records, what the Graph
+//! description and docs do not allow — so a provider test that passes
+//! with no violations sent only requests Graph takes.
+
+use mailform_http::{ClientConfig, HttpClient, Idempotence, Method, Url};
+use mailform_m365::fake::{FakeConfig, FakeGraph};
+use serde_json::{json, Value};
+
+async fn token(fake: &FakeGraph, http: &HttpClient) -> String {
+    let c = fake.config();
+    let url = Url::parse(&format!("{}/{}/oauth2/v2.0/token", fake.url(), c.tenant_id)).unwrap();
+    let form = [
+        ("client_id", c.client_id.as_str()),
+        ("client_secret", c.client_secret.as_str()),
+        ("scope", "https://graph.microsoft.com/.default"),
+        ("grant_type", "client_credentials"),
+    ];
+    let r = http
+        .send(
+            http.request(Method::POST, url).form(&form),
+            Idempotence::Idempotent,
+        )
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+async fn call(
+    fake: &FakeGraph,
+    http: &HttpClient,
+    token: &str,
+    method: Method,
+    path_and_query: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = Url::parse(&format!("{}/v1.0{path_and_query}", fake.url())).unwrap();
+    let mut req = http
+        .request(method, url)
+        .header("authorization", format!("Bearer {token}"));
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let r = http.send(req, Idempotence::NonIdempotent).await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn refuses_and_records_what_graph_does_not_allow() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    let http = HttpClient::new(ClientConfig::default()).unwrap();
+    let t = token(&fake, &http).await;
+
+    // A valid request passes.
+    let (status, _) = call(
+        &fake,
+        &http,
+        &t,
+        Method::GET,
+        "/users?$select=id,mail&$top=5",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+
+    // Unknown $select property, unknown parameter, $top out of range.
+    let (status, _) = call(
+        &fake,
+        &http,
+        &t,
+        Method::GET,
+        "/users?$select=id,nonsense",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = call(&fake, &http, &t, Method::GET, "/users?$frobnicate=1", None).await;
+    assert_eq!(status, 400);
+    assert_eq!(fake.violations().len(), 2);
+    let (status, body) = call(&fake, &http, &t, Method::GET, "/users?$top=1000", None).await;
+    assert_eq!(status, 400, "{body}");
+
+    // A user without one of the five properties the docs require.
+    let (status, _) = call(
+        &fake,
+        &http,
+        &t,
+        Method::POST,
+        "/users",
+        Some(
+            json!({"accountEnabled": true, "displayName": "A", "userPrincipalName": "a@example.com",
+                    "passwordProfile": {"password": "Passw0rd-long"}}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(fake.violations().last().unwrap().contains("mailNickname"));
+
+    // Read-only proxyAddresses.
+    let id = fake.add_user("b@example.com", "B");
+    let (status, body) = call(
+        &fake,
+        &http,
+        &t,
+        Method::PATCH,
+        &format!("/users/{id}"),
+        Some(json!({"proxyAddresses": ["smtp:bb@example.com"]})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("read-only"),
+        "{body}"
+    );
+
+    // $batch: more than 20 requests; a body without Content-Type.
+    let many: Vec<Value> = (0..21)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"}))
+        .collect();
+    let before = fake.violations().len();
+    let (status, _) = call(
+        &fake,
+        &http,
+        &t,
+        Method::POST,
+        "/$batch",
+        Some(json!({"requests": many})),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(fake.violations().len(), before + 1);
+    let (status, body) = call(
+        &fake,
+        &http,
+        &t,
+        Method::POST,
+        "/$batch",
+        Some(json!({"requests": [
+            {"id": "1", "method": "PATCH", "url": format!("/users/{id}"), "body": {"displayName": "Bee"}},
+            {"id": "2", "method": "GET", "url": "/users?$select=id,bogus"},
+            {"id": "3", "method": "GET", "url": format!("/users/{id}?$select=displayName")}
+        ]})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let by_id = |i: &str| {
+        body["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == i)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_id("1")["status"], 400);
+    assert_eq!(by_id("2")["status"], 400);
+    assert_eq!(by_id("3")["status"], 200);
+    assert_eq!(by_id("3")["body"]["displayName"], "B");
+    assert_eq!(fake.violations().len(), before + 3);
+
+    // No token, a tampered paging token.
+    let (status, _) = call(&fake, &http, "not-a-token", Method::GET, "/users", None).await;
+    assert_eq!(status, 401);
+    let (status, _) = call(
+        &fake,
+        &http,
+        &t,
+        Method::GET,
+        "/users?$skiptoken=forged",
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(fake.violations().last().unwrap().contains("skiptoken"));
+}
