@@ -82,6 +82,16 @@ impl Registry {
                         Arc::new(mailform_google::GoogleProvider::new(config)),
                     );
                 }
+                ProviderConfig::Microsoft365(c) => {
+                    let config = mailform_m365::Config {
+                        base_dir: base_dir.to_path_buf(),
+                        ..c.clone()
+                    };
+                    reg.mail.insert(
+                        name.to_string(),
+                        Arc::new(mailform_m365::M365Provider::new(config)),
+                    );
+                }
                 ProviderConfig::Alimail(c) => {
                     let config = mailform_alimail::Config {
                         base_dir: base_dir.to_path_buf(),

@@ -140,6 +140,14 @@ pub enum ProviderConfig {
     /// the `ALIMAIL_CLIENT_ID`/`_SECRET` variables) come from the mail admin
     /// console's API Open Platform.
     Alimail(mailform_alimail::Config),
+    /// Microsoft 365 through Microsoft Graph: users, Microsoft 365 groups
+    /// and their members (aliases, distribution lists and shared mailboxes
+    /// need Exchange Online, not supported yet). An app registration's
+    /// client secret (`client_secret: ${env:NAME}`, default the
+    /// `M365_CLIENT_SECRET` variable) with admin-consented application
+    /// permissions.
+    #[serde(rename = "microsoft_365")]
+    Microsoft365(mailform_m365::Config),
 }
 
 /// What a provider type is for.
@@ -160,6 +168,7 @@ impl ProviderConfig {
             ProviderConfig::Alidns(_) => "alidns",
             ProviderConfig::GoogleWorkspace(_) => "google_workspace",
             ProviderConfig::Alimail(_) => "alimail",
+            ProviderConfig::Microsoft365(_) => "microsoft_365",
         }
     }
 
@@ -175,6 +184,7 @@ impl ProviderConfig {
             ProviderConfig::Alidns(c) => c.secrets(),
             ProviderConfig::GoogleWorkspace(c) => c.secrets(),
             ProviderConfig::Alimail(c) => c.secrets(),
+            ProviderConfig::Microsoft365(c) => c.secrets(),
         }
     }
 
@@ -188,6 +198,7 @@ impl ProviderConfig {
             ProviderConfig::Alidns(_) => Role::Dns,
             ProviderConfig::GoogleWorkspace(_) => Role::Mail,
             ProviderConfig::Alimail(_) => Role::Mail,
+            ProviderConfig::Microsoft365(_) => Role::Mail,
         }
     }
 }

@@ -120,6 +120,14 @@ pub fn plan_domain(
             ));
             continue;
         }
+        if d.item.allow_external && !caps.group_external_senders {
+            problems.push(Problem::at(
+                format!("group `{address}` allows outside senders, which {provider_kind} provider `{}` cannot set; set it in the provider's console and drop `allow_external` from the file", desired.provider),
+                &d.origin,
+                file,
+            ));
+            continue;
+        }
         if kind_clash(&mut problems, address, "group", &d.origin) {
             continue;
         }

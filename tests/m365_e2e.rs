@@ -1,0 +1,138 @@
+//! End-to-end tests of the `mailform` binary against the in-process fake
+//! Microsoft Graph (`mailform_m365::fake`), which checks every request —
+//! `$batch` sub-requests included — against the Graph description.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use mailform_m365::fake::{FakeConfig, FakeGraph};
+
+struct Tenant {
+    dir: tempfile::TempDir,
+    fake: FakeGraph,
+}
+
+impl Tenant {
+    fn new() -> Tenant {
+        Tenant {
+            dir: tempfile::tempdir().unwrap(),
+            fake: FakeGraph::start_background(FakeConfig::default()).unwrap(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn set_yaml(&self, body: &str) {
+        let c = self.fake.config();
+        let text = format!(
+            "version: 1\nproviders:\n  m365:\n    microsoft_365:\n      tenant: \"{}\"\n      client_id: \"{}\"\n      graph_endpoint: \"{u}\"\n      login_endpoint: \"{u}\"\n      usage_location: DE\n{body}",
+            c.tenant_id,
+            c.client_id,
+            u = self.fake.url()
+        );
+        std::fs::write(self.path("mailform.yaml"), text).unwrap();
+    }
+
+    fn run(&self, args: &[&str], code: i32) -> String {
+        let secret = self.fake.config().client_secret.clone();
+        let out = Command::cargo_bin("mailform")
+            .unwrap()
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("M365_CLIENT_SECRET", &secret)
+            .arg("-f")
+            .arg(self.path("mailform.yaml"))
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains(&secret), "secret printed:\n{text}");
+        assert_eq!(out.status.code(), Some(code), "{args:?}:\n{text}");
+        text
+    }
+}
+
+const ESTATE: &str = r#"domains:
+  example.com:
+    mail: {provider: m365}
+mailboxes:
+  alice@example.com:
+    name: Alice Example
+    initial_password: generate
+  bob@example.com:
+    name: Bob Builder
+    initial_password: generate
+  carol@example.com:
+    name: Carol Jones
+    state: suspended
+    initial_password: generate
+groups:
+  sales@example.com:
+    name: Sales
+    members: [alice@example.com, bob@example.com]
+"#;
+
+#[test]
+fn plan_apply_plan_is_empty_and_edits_converge() {
+    let t = Tenant::new();
+    t.set_yaml(ESTATE);
+    t.run(&["validate"], 0);
+    t.run(&["plan", "--detailed-exitcode"], 2);
+    let pw = t.path("pw.txt");
+    t.run(
+        &[
+            "apply",
+            "--auto-approve",
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert_eq!(std::fs::read_to_string(&pw).unwrap().lines().count(), 3);
+    t.run(&["plan", "--detailed-exitcode"], 0);
+
+    t.set_yaml(
+        &ESTATE
+            .replace("name: Bob Builder", "name: Robert Builder")
+            .replace(
+                "members: [alice@example.com, bob@example.com]",
+                "members: [alice@example.com, carol@example.com]",
+            ),
+    );
+    t.run(&["plan", "--detailed-exitcode"], 2);
+    t.run(&["apply", "--auto-approve"], 0);
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
+}
+
+#[test]
+fn what_graph_cannot_write_is_refused_at_plan_time() {
+    let t = Tenant::new();
+    t.set_yaml(
+        r#"domains:
+  example.com:
+    mail: {provider: m365}
+mailboxes:
+  alice@example.com:
+    name: Alice Example
+    password_hash: "{SHA512-CRYPT}$6$abc$def"
+groups:
+  sales@example.com: {members: [alice@example.com], allow_external: true}
+aliases:
+  info@example.com: {to: [alice@example.com]}
+"#,
+    );
+    let out = t.run(&["plan"], 1);
+    assert!(
+        out.contains("takes no `{SHA512-CRYPT}` hashes") || out.contains("does not take"),
+        "{out}"
+    );
+    assert!(out.contains("outside senders"), "{out}");
+    assert!(out.contains("info@example.com"), "{out}");
+}
