@@ -55,6 +55,9 @@ pub struct DesiredMailDomain {
     pub mailboxes: Vec<DesiredMailbox>,
     pub aliases: Vec<Declared<Alias>>,
     pub groups: Vec<Declared<Group>>,
+    /// Mailboxes and groups whose lists are additive (`lists: additive`):
+    /// live entries the file does not name are kept.
+    pub additive: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]

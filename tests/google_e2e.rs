@@ -309,3 +309,48 @@ fn offboarding_forwards_to_the_successor_and_converges() {
     });
     assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
 }
+
+#[test]
+fn additive_lists_adopt_a_group_without_removing_anyone() {
+    let t = Tenant::new();
+    t.set_yaml(ESTATE);
+    t.run(&["apply", "--auto-approve"], 0);
+    // Someone adds a member by hand in the console.
+    t.fake.with_store(|s| {
+        let id = s.group_id("staff@example.com").unwrap();
+        s.insert_member(
+            &id,
+            &serde_json::json!({"email": "contractor@partner.example"}),
+        )
+        .unwrap();
+    });
+    let additive = ESTATE.replace(
+        "    name: Staff\n",
+        "    name: Staff\n    lists: additive\n",
+    );
+    t.set_yaml(&additive);
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    // Exact (the default): the hand-added member is planned for removal.
+    t.set_yaml(ESTATE);
+    let plan = t.run(&["plan", "--detailed-exitcode"], 2);
+    assert!(plan.contains("contractor@partner.example"), "{plan}");
+    // Additive still adds what the file names.
+    t.set_yaml(&additive.replace(
+        "members: [alice@example.com, bob@example.com, carol@example.com]",
+        "members: [alice@example.com, bob@example.com, carol@example.com, agent@partner.example]",
+    ));
+    t.run(&["apply", "--auto-approve"], 0);
+    t.fake.with_store(|s| {
+        let staff = s
+            .groups
+            .values()
+            .find(|g| g.email == "staff@example.com")
+            .unwrap();
+        let members: Vec<&str> = staff.members.iter().map(|m| m.email.as_str()).collect();
+        assert!(
+            members.contains(&"contractor@partner.example"),
+            "{members:?}"
+        );
+        assert!(members.contains(&"agent@partner.example"), "{members:?}");
+    });
+}

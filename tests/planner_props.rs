@@ -201,6 +201,7 @@ proptest! {
         let addr = |i: u8| format!("u{i}@example.com");
         let state_of = |s: u8| [MailboxState::Active, MailboxState::Suspended, MailboxState::Offboarded][s as usize];
         let desired = DesiredMailDomain {
+            additive: Default::default(),
             domain: ZONE.into(),
             provider: "mem".into(),
             manage: if manage_domain { MailManage::Domain } else { MailManage::Declared },

@@ -184,6 +184,7 @@ pub fn compile(
                         mailboxes: Vec::new(),
                         aliases: Vec::new(),
                         groups: Vec::new(),
+                        additive: Default::default(),
                     },
                 );
             } else {
@@ -705,6 +706,11 @@ fn compile_mail(
         let Some(dom) = domains.get_mut(&domain) else {
             continue;
         };
+        if mb.lists.or(config.defaults.lists).unwrap_or_default()
+            == super::model::ListsPolicy::Additive
+        {
+            dom.additive.insert(address.clone());
+        }
         dom.mailboxes.push(DesiredMailbox {
             mailbox: Mailbox {
                 id: None,
@@ -800,6 +806,11 @@ fn compile_mail(
         }
         let domain = address_domain(&address).unwrap_or_default().to_string();
         if let Some(dom) = domains.get_mut(&domain) {
+            if group.lists.or(config.defaults.lists).unwrap_or_default()
+                == super::model::ListsPolicy::Additive
+            {
+                dom.additive.insert(address.clone());
+            }
             dom.groups.push(Declared {
                 item: Group {
                     id: None,

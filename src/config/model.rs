@@ -60,6 +60,25 @@ pub struct Defaults {
     /// Limits that stop an apply from changing too much at once.
     #[serde(default)]
     pub safety: Safety,
+    /// How lists (a group's members, a mailbox's or group's aliases) are
+    /// applied to objects that exist: `exact` (default) or `additive`.
+    /// Each mailbox and group can say otherwise with its own `lists:`.
+    #[serde(default)]
+    pub lists: Option<ListsPolicy>,
+}
+
+/// How a list in the file — a group's `members`, a mailbox's or group's
+/// `aliases` — is applied to an object that already exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ListsPolicy {
+    /// The list is the whole list: entries it does not name are removed.
+    #[default]
+    Exact,
+    /// Entries it names are added; entries it does not name are kept. For
+    /// adopting an existing group whose members the file does not list
+    /// yet: nothing anyone added by hand is removed.
+    Additive,
 }
 
 /// Plan-size limits. A plan over a limit is refused unless `--force` is
@@ -343,6 +362,10 @@ pub struct MailboxConfig {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub aliases: Vec<Spanned<String>>,
+    /// `exact` or `additive`: whether aliases the file does not list are
+    /// removed (default: `defaults.lists`, else `exact`).
+    #[serde(default)]
+    pub lists: Option<ListsPolicy>,
     /// Initial password as a hash (`{SHA512-CRYPT}$6$...`, `{ARGON2ID}...`),
     /// used only when the mailbox is created, never compared afterwards.
     /// Write it as `${file:secrets/alice.hash}` or `${env:ALICE_HASH}`
@@ -399,6 +422,10 @@ pub struct GroupConfig {
     /// (default false).
     #[serde(default)]
     pub allow_external: bool,
+    /// `exact` or `additive`: whether members and aliases the file does
+    /// not list are removed (default: `defaults.lists`, else `exact`).
+    #[serde(default)]
+    pub lists: Option<ListsPolicy>,
 }
 
 /// An overlay chosen with `--profile`.

@@ -100,6 +100,9 @@ pub fn plan_domain(
                     // Unset in the file means "not managed", not "blank it".
                     new.display_name = old.display_name.clone();
                 }
+                if desired.additive.contains(address) {
+                    new.aliases = union(&old.aliases, &new.aliases);
+                }
                 if !old.same_as(&new) {
                     changes.push(MailChange::UpdateMailbox {
                         old: (*old).clone(),
@@ -140,6 +143,10 @@ pub fn plan_domain(
                 new.id = old.id.clone();
                 if new.display_name.is_none() {
                     new.display_name = old.display_name.clone();
+                }
+                if desired.additive.contains(address) {
+                    new.members = union(&old.members, &new.members);
+                    new.aliases = union(&old.aliases, &new.aliases);
                 }
                 if !old.same_as(&new) {
                     changes.push(MailChange::UpdateGroup {
@@ -237,6 +244,17 @@ fn kind_rank(c: &MailChange) -> u8 {
         | MailChange::UpdateAlias { .. }
         | MailChange::DeleteAlias { .. } => 2,
     }
+}
+
+/// `live` plus the entries of `wanted` it lacks, in `live`'s order.
+fn union(live: &[String], wanted: &[String]) -> Vec<String> {
+    let mut out = live.to_vec();
+    for w in wanted {
+        if !out.contains(w) {
+            out.push(w.clone());
+        }
+    }
+    out
 }
 
 /// The desired objects in the shape this provider stores them.
