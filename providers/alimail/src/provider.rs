@@ -394,16 +394,7 @@ fn with_done(e: ProviderError, done: &[String]) -> ProviderError {
     if done.is_empty() {
         return e;
     }
-    let note = |m: String| format!("{m} (already done for this change: {})", done.join(", "));
-    match e {
-        ProviderError::Permission(m) => ProviderError::Permission(note(m)),
-        ProviderError::Conflict(m) => ProviderError::Conflict(note(m)),
-        ProviderError::Rejected(m) => ProviderError::Rejected(note(m)),
-        ProviderError::Unsupported(m) => ProviderError::Unsupported(note(m)),
-        ProviderError::Io(m) => ProviderError::Io(note(m)),
-        ProviderError::Service(m) => ProviderError::Service(note(m)),
-        ProviderError::Parse(m) => ProviderError::Parse(note(m)),
-    }
+    e.map_message(|m| format!("{m} (already done for this change: {})", done.join(", ")))
 }
 
 /// One write; `what` names it in errors and in the list of what was done.

@@ -30,6 +30,22 @@ pub enum ProviderError {
     Parse(String),
 }
 
+impl ProviderError {
+    /// The same kind of error with its message rewritten, e.g. to say what
+    /// the change had already done when it failed.
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> ProviderError {
+        match self {
+            ProviderError::Permission(m) => ProviderError::Permission(f(m)),
+            ProviderError::Conflict(m) => ProviderError::Conflict(f(m)),
+            ProviderError::Rejected(m) => ProviderError::Rejected(f(m)),
+            ProviderError::Unsupported(m) => ProviderError::Unsupported(f(m)),
+            ProviderError::Io(m) => ProviderError::Io(f(m)),
+            ProviderError::Service(m) => ProviderError::Service(f(m)),
+            ProviderError::Parse(m) => ProviderError::Parse(f(m)),
+        }
+    }
+}
+
 impl From<std::io::Error> for ProviderError {
     fn from(e: std::io::Error) -> Self {
         ProviderError::Io(e.to_string())

@@ -376,17 +376,7 @@ fn offboarding_unsupported(address: &str) -> ProviderError {
 
 /// A failure after earlier calls of the same change succeeded.
 fn done_before(e: ProviderError, done: &str) -> ProviderError {
-    let add =
-        |m: String| format!("{m} (already done for this change: {done}; apply again to finish)");
-    match e {
-        ProviderError::Permission(m) => ProviderError::Permission(add(m)),
-        ProviderError::Conflict(m) => ProviderError::Conflict(add(m)),
-        ProviderError::Rejected(m) => ProviderError::Rejected(add(m)),
-        ProviderError::Unsupported(m) => ProviderError::Unsupported(add(m)),
-        ProviderError::Io(m) => ProviderError::Io(add(m)),
-        ProviderError::Service(m) => ProviderError::Service(add(m)),
-        ProviderError::Parse(m) => ProviderError::Parse(add(m)),
-    }
+    e.map_message(|m| format!("{m} (already done for this change: {done}; apply again to finish)"))
 }
 
 #[cfg(test)]

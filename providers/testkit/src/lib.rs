@@ -11,12 +11,15 @@
 //!   (`$ref` resolution, OpenAPI 3.0 → JSON Schema adjustments).
 //! - [`validate`]: one request checked against those operations.
 //! - [`discovery`]: the same for Google's discovery documents.
+//! - [`faults`]: injected faults (which request, how many to skip, how
+//!   often), shared by the fakes.
 //! - [`real_server`]: skip-or-fail for tests that need a real server program.
 //!
 //! It is independent of any HTTP server: a fake hands it the method, path,
 //! query string and body bytes, and records the [`Violation`]s it returns.
 
 pub mod discovery;
+pub mod faults;
 pub mod openapi;
 pub mod real_server;
 pub mod spec;

@@ -21,53 +21,10 @@ pub enum FaultKind {
     Slow(Duration),
 }
 
-/// One injected fault.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    pub action: Option<String>,
-    pub kind: FaultKind,
-    /// Matching requests let through before the fault fires.
-    pub skip: usize,
-    /// How many times it fires; `usize::MAX` for always.
-    pub times: usize,
-}
+/// A fault of this fake: fires on requests named by their action.
+pub type Fault = mailform_testkit::faults::Fault<FaultKind>;
 
-impl Fault {
-    /// `kind` on the next request for `action` (any action when `None`).
-    pub fn on(action: Option<&str>, kind: FaultKind) -> Fault {
-        Fault {
-            action: action.map(str::to_string),
-            kind,
-            skip: 0,
-            times: 1,
-        }
-    }
-
-    pub fn skip(mut self, n: usize) -> Fault {
-        self.skip = n;
-        self
-    }
-
-    pub fn times(mut self, n: usize) -> Fault {
-        self.times = n;
-        self
-    }
-}
-
-/// Takes the fault to apply to a request for `action`, if any.
-pub fn take(faults: &mut Vec<Fault>, action: &str) -> Option<FaultKind> {
-    let pos = faults
-        .iter()
-        .position(|f| f.action.as_deref().is_none_or(|a| a == action))?;
-    let f = &mut faults[pos];
-    if f.skip > 0 {
-        f.skip -= 1;
-        return None;
-    }
-    let kind = f.kind.clone();
-    f.times = f.times.saturating_sub(1);
-    if f.times == 0 {
-        faults.remove(pos);
-    }
-    Some(kind)
+/// Takes the fault to apply to a request named `name`, if any.
+pub fn take(faults: &mut Vec<Fault>, name: &str) -> Option<FaultKind> {
+    mailform_testkit::faults::take(faults, name)
 }

@@ -84,51 +84,10 @@ pub enum FaultKind {
 
 /// One injected fault: matches requests by route (any when `None`), lets
 /// `skip` of them through, then fires `times` times.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    pub route: Option<String>,
-    pub kind: FaultKind,
-    pub skip: usize,
-    pub times: usize,
-}
-
-impl Fault {
-    /// `kind` on the next request of `route` (any route when `None`).
-    pub fn on(route: Option<&str>, kind: FaultKind) -> Fault {
-        Fault {
-            route: route.map(str::to_string),
-            kind,
-            skip: 0,
-            times: 1,
-        }
-    }
-
-    pub fn skip(mut self, n: usize) -> Fault {
-        self.skip = n;
-        self
-    }
-
-    pub fn times(mut self, n: usize) -> Fault {
-        self.times = n;
-        self
-    }
-}
+pub type Fault = mailform_testkit::faults::Fault<FaultKind>;
 
 fn take_fault(faults: &mut Vec<Fault>, route: &str) -> Option<FaultKind> {
-    let pos = faults
-        .iter()
-        .position(|f| f.route.as_deref().is_none_or(|r| r == route))?;
-    let f = &mut faults[pos];
-    if f.skip > 0 {
-        f.skip -= 1;
-        return None;
-    }
-    let kind = f.kind.clone();
-    f.times = f.times.saturating_sub(1);
-    if f.times == 0 {
-        faults.remove(pos);
-    }
-    Some(kind)
+    mailform_testkit::faults::take(faults, route)
 }
 
 /// State shared by every request.

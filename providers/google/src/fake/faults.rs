@@ -24,51 +24,10 @@ pub enum FaultKind {
     Slow(Duration),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    pub method: Option<String>,
-    pub kind: FaultKind,
-    pub skip: usize,
-    pub times: usize,
-}
+/// A fault of this fake: fires on requests named by their discovery method id.
+pub type Fault = mailform_testkit::faults::Fault<FaultKind>;
 
-impl Fault {
-    /// `kind` on the next request for discovery method `method`
-    /// (`directory.users.insert`), or any method when `None`.
-    pub fn on(method: Option<&str>, kind: FaultKind) -> Fault {
-        Fault {
-            method: method.map(str::to_string),
-            kind,
-            skip: 0,
-            times: 1,
-        }
-    }
-
-    pub fn skip(mut self, n: usize) -> Fault {
-        self.skip = n;
-        self
-    }
-
-    pub fn times(mut self, n: usize) -> Fault {
-        self.times = n;
-        self
-    }
-}
-
-/// Takes the fault to apply to a request for `method`, if any.
-pub fn take(faults: &mut Vec<Fault>, method: &str) -> Option<FaultKind> {
-    let pos = faults
-        .iter()
-        .position(|f| f.method.as_deref().is_none_or(|m| m == method))?;
-    let f = &mut faults[pos];
-    if f.skip > 0 {
-        f.skip -= 1;
-        return None;
-    }
-    let kind = f.kind.clone();
-    f.times = f.times.saturating_sub(1);
-    if f.times == 0 {
-        faults.remove(pos);
-    }
-    Some(kind)
+/// Takes the fault to apply to a request named `name`, if any.
+pub fn take(faults: &mut Vec<Fault>, name: &str) -> Option<FaultKind> {
+    mailform_testkit::faults::take(faults, name)
 }

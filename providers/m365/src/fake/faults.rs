@@ -22,51 +22,10 @@ pub enum FaultKind {
     Slow(Duration),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    pub operation: Option<String>,
-    pub kind: FaultKind,
-    pub skip: usize,
-    pub times: usize,
-}
+/// A fault of this fake: fires on requests named by their operation.
+pub type Fault = mailform_testkit::faults::Fault<FaultKind>;
 
-impl Fault {
-    /// `kind` on the next request for `operation` (`"GET /users"`,
-    /// `"POST /groups/{id}/members/$ref"`), or any when `None`.
-    pub fn on(operation: Option<&str>, kind: FaultKind) -> Fault {
-        Fault {
-            operation: operation.map(str::to_string),
-            kind,
-            skip: 0,
-            times: 1,
-        }
-    }
-
-    pub fn skip(mut self, n: usize) -> Fault {
-        self.skip = n;
-        self
-    }
-
-    pub fn times(mut self, n: usize) -> Fault {
-        self.times = n;
-        self
-    }
-}
-
-/// Takes the fault to apply to a request for `operation`, if any.
-pub fn take(faults: &mut Vec<Fault>, operation: &str) -> Option<FaultKind> {
-    let pos = faults
-        .iter()
-        .position(|f| f.operation.as_deref().is_none_or(|m| m == operation))?;
-    let f = &mut faults[pos];
-    if f.skip > 0 {
-        f.skip -= 1;
-        return None;
-    }
-    let kind = f.kind.clone();
-    f.times = f.times.saturating_sub(1);
-    if f.times == 0 {
-        faults.remove(pos);
-    }
-    Some(kind)
+/// Takes the fault to apply to a request named `name`, if any.
+pub fn take(faults: &mut Vec<Fault>, name: &str) -> Option<FaultKind> {
+    mailform_testkit::faults::take(faults, name)
 }
