@@ -480,3 +480,78 @@ async fn offboarding_keeps_mail_flowing_to_the_successor() {
     assert_eq!(live.mailboxes[1].state, MailboxState::Active);
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }
+
+#[tokio::test]
+async fn large_applies_are_split_into_batches_of_a_thousand() {
+    let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
+    let p = provider(&fake);
+    let changes: Vec<MailChange> = (0..1500)
+        .map(|i| MailChange::CreateMailbox {
+            new: mailbox(&format!("u{i:04}@example.com"), "Some User", &[]),
+            password: hash(),
+        })
+        .collect();
+    let report = p.apply_domain(DOMAIN, &changes).await;
+    applied(&report);
+    let batches = fake.request_log().iter().filter(|m| *m == "batch").count();
+    assert_eq!(batches, 2, "1,500 calls in batches of at most 1,000");
+    assert_eq!(fake.with_store(|s| s.users.len()), 1500);
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
+#[tokio::test]
+async fn the_fake_refuses_two_alias_edits_of_one_user_in_one_batch() {
+    // The provider never sends that (see apply.rs); the fake must still
+    // behave as Google does, or the provider's care would go untested.
+    use mailform_google::batch::{self, Call};
+    let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
+    fake.add_user("a@example.com", "A", "B");
+    let key: serde_json::Value = serde_json::from_str(&fake.service_account_key()).unwrap();
+    let sa =
+        mailform_google::auth::ServiceAccountKey::parse(&Secret::new(key.to_string())).unwrap();
+    let tokens =
+        mailform_google::auth::TokenSource::new(sa, "admin@example.com", &fake.token_url())
+            .unwrap();
+    let http = mailform_http::HttpClient::new(mailform_http::ClientConfig::default()).unwrap();
+    let token = tokens.token(&http, scopes::WRITE).await.unwrap();
+    let calls = [
+        Call {
+            method: "POST",
+            path: "/admin/directory/v1/users/a@example.com/aliases".into(),
+            body: Some(serde_json::json!({"alias": "x@example.com"})),
+        },
+        Call {
+            method: "POST",
+            path: "/admin/directory/v1/users/a@example.com/aliases".into(),
+            body: Some(serde_json::json!({"alias": "y@example.com"})),
+        },
+    ];
+    let boundary = batch::new_boundary();
+    let response = http
+        .request(
+            mailform_http::Method::POST,
+            format!("{}/batch/admin/directory_v1", fake.url())
+                .parse()
+                .unwrap(),
+        )
+        .header("authorization", format!("Bearer {}", token.expose()))
+        .header(
+            "content-type",
+            format!("multipart/mixed; boundary={boundary}"),
+        )
+        .body(batch::encode(&calls, &boundary))
+        .send()
+        .await
+        .unwrap();
+    let ct = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = response.bytes().await.unwrap();
+    let parts = batch::parts(&body, &batch::boundary(&ct).unwrap()).unwrap();
+    let codes: Vec<u16> = parts
+        .iter()
+        .map(|p| batch::http_response(&p.body).unwrap().0)
+        .collect();
+    assert_eq!(codes, [200, 412]);
+}
