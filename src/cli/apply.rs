@@ -174,6 +174,9 @@ fn report(result: &apply::ApplyResult) {
     for e in &result.entries {
         match &e.outcome {
             ChangeOutcome::Applied => println!("  done     {} {}", e.scope, e.change),
+            ChangeOutcome::Failed(err @ mailform_contract::ProviderError::Unknown(_)) => {
+                println!("  UNKNOWN  {} {}: {err}", e.scope, e.change)
+            }
             ChangeOutcome::Failed(err) => println!("  FAILED   {} {}: {err}", e.scope, e.change),
             ChangeOutcome::NotAttempted(why) => {
                 println!("  skipped  {} {}: {why}", e.scope, e.change)
@@ -189,5 +192,16 @@ fn report(result: &apply::ApplyResult) {
             result.failed(),
             result.not_attempted()
         );
+        let unknown = result.count(|o| {
+            matches!(
+                o,
+                ChangeOutcome::Failed(mailform_contract::ProviderError::Unknown(_))
+            )
+        });
+        if unknown > 0 {
+            println!(
+                "{unknown} of the failed change(s) may have been carried out (UNKNOWN above): nothing was sent twice; `mailform plan` shows what is live."
+            );
+        }
     }
 }

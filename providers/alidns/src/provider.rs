@@ -123,26 +123,25 @@ impl AlidnsProvider {
 
     fn error(api: &Api, e: CallError, zone: &str, write: bool) -> ProviderError {
         match e {
-            CallError::Api { status, code, message, request_id } => {
+            CallError::Api {
+                status,
+                code,
+                message,
+                request_id,
+            } => {
                 let mut err = api_error(status, &code, &message, zone);
                 if !request_id.is_empty() {
                     let add = |s: &mut String| s.push_str(&format!(" [RequestId {request_id}]"));
-                    match &mut err {
-                        ProviderError::Permission(s)
-                        | ProviderError::Conflict(s)
-                        | ProviderError::Rejected(s)
-                        | ProviderError::Unsupported(s)
-                        | ProviderError::Io(s)
-                        | ProviderError::Service(s)
-                        | ProviderError::Parse(s) => add(s),
-                    }
+                    err = err.map_message(|mut s| {
+                        add(&mut s);
+                        s
+                    });
                 }
                 err
             }
-            CallError::Transport { message, sent } if write && sent => ProviderError::Service(api.scrub(&format!(
-                "{message}; the outcome of this write is unknown and it was not sent again: run `mailform plan` \
-                 to see what is live"
-            ))),
+            CallError::Transport { message, sent } if write && sent => ProviderError::Unknown(
+                api.scrub(&format!("{message}; the write was not sent again")),
+            ),
             CallError::Transport { message, .. } => {
                 ProviderError::Service(api.scrub(&format!("cannot reach Alidns: {message}")))
             }
@@ -406,15 +405,7 @@ fn with_progress(e: ProviderError, done: usize, total: usize) -> ProviderError {
         " ({done} of the {total} record operations of this change were done before it failed; run `mailform plan` \
          to see what is left)"
     );
-    match e {
-        ProviderError::Permission(s) => ProviderError::Permission(s + &note),
-        ProviderError::Conflict(s) => ProviderError::Conflict(s + &note),
-        ProviderError::Rejected(s) => ProviderError::Rejected(s + &note),
-        ProviderError::Unsupported(s) => ProviderError::Unsupported(s + &note),
-        ProviderError::Io(s) => ProviderError::Io(s + &note),
-        ProviderError::Service(s) => ProviderError::Service(s + &note),
-        ProviderError::Parse(s) => ProviderError::Parse(s + &note),
-    }
+    e.map_message(|s| s + &note)
 }
 
 #[async_trait]

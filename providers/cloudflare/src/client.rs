@@ -323,13 +323,5 @@ impl Api {
 }
 
 fn scrub_error(http: &HttpClient, e: ProviderError) -> ProviderError {
-    match e {
-        ProviderError::Permission(s) => ProviderError::Permission(http.scrub(&s)),
-        ProviderError::Conflict(s) => ProviderError::Conflict(http.scrub(&s)),
-        ProviderError::Rejected(s) => ProviderError::Rejected(http.scrub(&s)),
-        ProviderError::Unsupported(s) => ProviderError::Unsupported(http.scrub(&s)),
-        ProviderError::Io(s) => ProviderError::Io(http.scrub(&s)),
-        ProviderError::Service(s) => ProviderError::Service(http.scrub(&s)),
-        ProviderError::Parse(s) => ProviderError::Parse(http.scrub(&s)),
-    }
+    e.map_message(|s| http.scrub(&s))
 }

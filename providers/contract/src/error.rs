@@ -24,6 +24,12 @@ pub enum ProviderError {
     /// The remote service failed or could not be reached.
     #[error("service error: {0}")]
     Service(String),
+    /// A write reached the service but its answer did not say what became
+    /// of it (a 5xx answer, a lost connection): it may have been carried
+    /// out. Providers never repeat such a write; the next plan, made from
+    /// what is live, shows whether it was.
+    #[error("outcome unknown (it may have been carried out; run plan to see): {0}")]
+    Unknown(String),
     /// Live data could not be understood. A read that fails this way must
     /// abort the plan: never treat unreadable state as absent.
     #[error("cannot parse live data: {0}")]
@@ -31,6 +37,15 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// For a read: an answer-less failure changed nothing, so an
+    /// [`ProviderError::Unknown`] becomes a plain service error.
+    pub fn for_read(self) -> ProviderError {
+        match self {
+            ProviderError::Unknown(m) => ProviderError::Service(m),
+            e => e,
+        }
+    }
+
     /// The same kind of error with its message rewritten, e.g. to say what
     /// the change had already done when it failed.
     pub fn map_message(self, f: impl FnOnce(String) -> String) -> ProviderError {
@@ -41,6 +56,7 @@ impl ProviderError {
             ProviderError::Unsupported(m) => ProviderError::Unsupported(f(m)),
             ProviderError::Io(m) => ProviderError::Io(f(m)),
             ProviderError::Service(m) => ProviderError::Service(f(m)),
+            ProviderError::Unknown(m) => ProviderError::Unknown(f(m)),
             ProviderError::Parse(m) => ProviderError::Parse(f(m)),
         }
     }

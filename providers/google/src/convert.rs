@@ -121,17 +121,20 @@ pub fn error(e: CallError, what: &str, client_id: &str) -> ProviderError {
                     "{text}; it no longer exists (changed since the plan): plan again"
                 )),
                 400 | 412 => ProviderError::Rejected(text),
-                500.. => ProviderError::Service(format!(
-                    "{text}; a write answered so may have been carried out — plan again to see"
-                )),
+                // Reads were retried; a write answered so may have been
+                // carried out.
+                500.. => ProviderError::Unknown(text),
                 _ => ProviderError::Service(text),
             }
         }
-        CallError::Transport { message, sent } => ProviderError::Service(if sent {
-            format!("{what}: {message}; the request may have been carried out — plan again to see")
-        } else {
-            format!("{what}: {message}")
-        }),
+        CallError::Transport {
+            message,
+            sent: true,
+        } => ProviderError::Unknown(format!("{what}: {message}")),
+        CallError::Transport {
+            message,
+            sent: false,
+        } => ProviderError::Service(format!("{what}: {message}")),
         CallError::Parse(m) => ProviderError::Parse(format!("{what}: {m}")),
     }
 }

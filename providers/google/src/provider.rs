@@ -121,6 +121,16 @@ impl MailProvider for GoogleProvider {
     }
 
     async fn read_domain(&self, domain: &str) -> Result<MailDomainState, ProviderError> {
+        self.read(domain).await.map_err(ProviderError::for_read)
+    }
+
+    async fn apply_domain(&self, domain: &str, changes: &[MailChange]) -> ApplyReport {
+        self.apply(domain, changes).await
+    }
+}
+
+impl GoogleProvider {
+    async fn read(&self, domain: &str) -> Result<MailDomainState, ProviderError> {
         let api = self.api()?;
         let cid = api.client_id().to_string();
         let mut mailboxes = Vec::new();
@@ -187,7 +197,7 @@ impl MailProvider for GoogleProvider {
         })
     }
 
-    async fn apply_domain(&self, _domain: &str, changes: &[MailChange]) -> ApplyReport {
+    async fn apply(&self, _domain: &str, changes: &[MailChange]) -> ApplyReport {
         let api = match self.api() {
             Ok(a) => a,
             Err(e) => return ApplyReport::all_failed(changes.len(), e),

@@ -290,7 +290,7 @@ async fn quota_refusals_are_retried_and_lost_answers_never_repeated() {
     assert!(
         matches!(
             report.outcomes[0],
-            ChangeOutcome::Failed(ProviderError::Service(_))
+            ChangeOutcome::Failed(ProviderError::Unknown(_))
         ),
         "{report:?}"
     );

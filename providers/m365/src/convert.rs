@@ -151,17 +151,20 @@ pub fn error(e: CallError, what: &str, permission: &str, client_id: &str) -> Pro
                 429 => ProviderError::Service(format!(
                     "{text}; Graph kept throttling the app: wait a few minutes and apply again"
                 )),
-                500.. => ProviderError::Service(format!(
-                    "{text}; a write answered so may have been carried out — plan again to see"
-                )),
+                // Reads were retried; a write answered so may have been
+                // carried out.
+                500.. => ProviderError::Unknown(text),
                 _ => ProviderError::Service(text),
             }
         }
-        CallError::Transport { message, sent } => ProviderError::Service(if sent {
-            format!("{what}: {message}; the request may have been carried out — plan again to see")
-        } else {
-            format!("{what}: {message}")
-        }),
+        CallError::Transport {
+            message,
+            sent: true,
+        } => ProviderError::Unknown(format!("{what}: {message}")),
+        CallError::Transport {
+            message,
+            sent: false,
+        } => ProviderError::Service(format!("{what}: {message}")),
         CallError::Parse(m) => ProviderError::Parse(format!("{what}: {m}")),
     }
 }

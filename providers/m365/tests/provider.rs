@@ -595,8 +595,8 @@ async fn a_write_answered_5xx_is_not_repeated() {
         )
         .await;
     let e = failed(&report, 0);
-    assert!(matches!(e, ProviderError::Service(_)), "{e}");
-    assert!(e.to_string().contains("plan again"), "{e}");
+    assert!(matches!(e, ProviderError::Unknown(_)), "{e}");
+    assert!(e.to_string().contains("run plan"), "{e}");
     assert!(matches!(report.outcomes[1], ChangeOutcome::NotAttempted(_)));
     assert_eq!(count(&fake, "POST /users"), 1, "not sent again");
     assert_eq!(fake.writes(), writes + 1);
@@ -824,7 +824,7 @@ async fn a_write_that_times_out_is_not_repeated() {
         )
         .await;
     let e = failed(&report, 0);
-    assert!(matches!(e, ProviderError::Service(_)), "{e}");
+    assert!(matches!(e, ProviderError::Unknown(_)), "{e}");
     assert!(e.to_string().contains("may have been carried out"), "{e}");
     assert_eq!(count(&fake, "POST /users"), 1, "not sent again");
     no_violations(&fake);
