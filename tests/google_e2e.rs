@@ -131,6 +131,8 @@ fn plan_apply_plan_is_empty_and_edits_converge() {
             .unwrap();
         assert_eq!(bob.given_name, "Robert");
         assert_eq!(bob.hash_function.as_deref(), Some("crypt"));
+        // A migrated hash is the user's own password: kept.
+        assert!(!bob.change_password_at_next_login);
         let sales = s
             .groups
             .values()
@@ -248,6 +250,8 @@ mailboxes:
     t.fake.with_store(|s| {
         assert_eq!(s.users.len(), 2);
         assert!(s.users.values().all(|u| u.hash_function.is_none()));
+        // A handed-over password is replaced at first sign-in.
+        assert!(s.users.values().all(|u| u.change_password_at_next_login));
     });
     t.run(&["plan", "--detailed-exitcode"], 0);
 }

@@ -93,8 +93,11 @@ pub fn plan(change: &MailChange, org_unit: &str) -> Result<Work, ProviderError> 
                 "password": password,
                 "orgUnitPath": org_unit,
             });
-            if let Some(h) = hash_function {
-                body["hashFunction"] = json!(h);
+            match hash_function {
+                Some(h) => body["hashFunction"] = json!(h),
+                // A clear-text initial password was handed to someone:
+                // its owner replaces it at first sign-in.
+                None => body["changePasswordAtNextLogin"] = json!(true),
             }
             if new.state == MailboxState::Suspended {
                 body["suspended"] = json!(true);

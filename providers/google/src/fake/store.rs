@@ -32,6 +32,8 @@ pub struct FakeUser {
     pub sign_outs: u32,
     /// Password changes after creation.
     pub password_changes: u32,
+    /// The owner must choose a new password at first sign-in.
+    pub change_password_at_next_login: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -175,6 +177,7 @@ impl Store {
             org_unit_path: body["orgUnitPath"].as_str().unwrap_or("/").into(),
             hash_function: body["hashFunction"].as_str().map(str::to_string),
             settling: self.settle_requests,
+            change_password_at_next_login: body["changePasswordAtNextLogin"] == true,
             ..Default::default()
         };
         let out = user_json(&user);
