@@ -50,6 +50,7 @@ pub mod auth;
 mod client;
 pub mod config;
 mod convert;
+pub mod exchange;
 mod provider;
 
 #[cfg(feature = "fake")]
