@@ -982,14 +982,14 @@ fn initial_password(
 
 fn aliases_unsupported(address: &str, aliases: &[String]) -> ProviderError {
     ProviderError::Unsupported(format!(
-        "the aliases of {address} ({}) are its Exchange proxyAddresses, which Graph only reads; changing them needs Exchange Online, which this provider does not drive yet — change them in the Exchange admin center, or make the YAML match what is there",
+        "the aliases of {address} ({}) are its Exchange proxyAddresses, which Graph only reads; changing them needs Exchange Online: turn on the provider's Exchange backend (`exchange: {{enabled: true}}`, see its README), change them in the Exchange admin center, or make the YAML match what is there",
         if aliases.is_empty() { "none wanted".to_string() } else { aliases.join(", ") }
     ))
 }
 
 fn external_unsupported(address: &str) -> ProviderError {
     ProviderError::Unsupported(format!(
-        "whether {address} takes mail from outside the organisation is an Exchange Online setting (RequireSenderAuthenticationEnabled) this provider cannot read or write yet; new Microsoft 365 groups take internal mail only — leave `allow_external` unset"
+        "whether {address} takes mail from outside the organisation is an Exchange Online setting (RequireSenderAuthenticationEnabled) Graph cannot read or write; turn on the provider's Exchange backend (`exchange: {{enabled: true}}`), or leave `allow_external` unset (new Microsoft 365 groups take internal mail only)"
     ))
 }
 
