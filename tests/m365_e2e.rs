@@ -181,7 +181,12 @@ fn with_exchange_aliases_and_outside_senders_converge() {
     t.run(&["plan", "--detailed-exitcode"], 2);
     let pw = t.path("pw.txt");
     t.run(
-        &["apply", "--auto-approve", "--password-file", pw.to_str().unwrap()],
+        &[
+            "apply",
+            "--auto-approve",
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
         0,
     );
     t.run(&["plan", "--detailed-exitcode"], 0);
@@ -202,7 +207,10 @@ fn with_exchange_aliases_and_outside_senders_converge() {
     t.set_yaml_with(
         &t.exchange_settings(),
         &EXCHANGE_ESTATE
-            .replace("[a@example.com, ali@example.com]", "[a@example.com, alice.x@example.com]")
+            .replace(
+                "[a@example.com, ali@example.com]",
+                "[a@example.com, alice.x@example.com]",
+            )
             .replace("allow_external: true", "allow_external: false"),
     );
     t.run(&["plan", "--detailed-exitcode"], 2);
@@ -217,7 +225,12 @@ fn an_imported_tenant_rebuilds_an_empty_one() {
     a.set_yaml_with(&a.exchange_settings(), EXCHANGE_ESTATE);
     let pw_a = a.path("pw.txt");
     a.run(
-        &["apply", "--auto-approve", "--password-file", pw_a.to_str().unwrap()],
+        &[
+            "apply",
+            "--auto-approve",
+            "--password-file",
+            pw_a.to_str().unwrap(),
+        ],
         0,
     );
     let imported = a.path("imported.yaml");
@@ -234,7 +247,12 @@ fn an_imported_tenant_rebuilds_an_empty_one() {
     std::fs::write(b.path("mailform.yaml"), &text_b).unwrap();
     let pw = b.path("pw.txt");
     b.run(
-        &["apply", "--auto-approve", "--password-file", pw.to_str().unwrap()],
+        &[
+            "apply",
+            "--auto-approve",
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
         0,
     );
     assert_eq!(std::fs::read_to_string(&pw).unwrap().lines().count(), 2);

@@ -360,7 +360,10 @@ mod tests {
             addresses(&["a@x".into()], &["b@x".into()]),
             json!({"add": ["smtp:a@x"], "remove": ["smtp:b@x"]})
         );
-        assert_eq!(addresses(&[], &["b@x".into()]), json!({"remove": ["smtp:b@x"]}));
+        assert_eq!(
+            addresses(&[], &["b@x".into()]),
+            json!({"remove": ["smtp:b@x"]})
+        );
         assert_eq!(
             anchor("contoso.onmicrosoft.com"),
             "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com"

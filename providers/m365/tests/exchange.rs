@@ -93,7 +93,12 @@ async fn aliases_are_added_and_removed_through_exchange_and_read_back_equal() {
     let p = provider(config(&fake, true));
     assert!(p.capabilities().group_external_senders);
     let alice = mailbox("alice@example.com", &["a@example.com", "ali@example.com"]);
-    let sales = group("sales@example.com", &["vertrieb@example.com"], &["alice@example.com"], false);
+    let sales = group(
+        "sales@example.com",
+        &["vertrieb@example.com"],
+        &["alice@example.com"],
+        false,
+    );
     let report = p
         .apply_domain(
             DOMAIN,
@@ -130,21 +135,33 @@ async fn aliases_are_added_and_removed_through_exchange_and_read_back_equal() {
         .await;
     applied(&report);
     let again = p.read_domain(DOMAIN).await.unwrap();
-    assert!(again.mailboxes[0].same_as(&alice2), "{:?}", again.mailboxes[0]);
+    assert!(
+        again.mailboxes[0].same_as(&alice2),
+        "{:?}",
+        again.mailboxes[0]
+    );
     assert!(again.groups[0].same_as(&sales2), "{:?}", again.groups[0]);
     // Written as proxyAddresses, next to the primary and routing ones.
     fake.with_store(|s| {
         let u = s.users.values().next().unwrap();
-        assert!(u.proxy_addresses.contains(&"SMTP:alice@example.com".to_string()));
-        assert!(u.proxy_addresses.contains(&"smtp:alice.x@example.com".to_string()));
-        assert!(!u.proxy_addresses.iter().any(|a| a.ends_with(":ali@example.com")));
-        assert!(u.proxy_addresses.iter().any(|a| a.ends_with(".onmicrosoft.com")));
+        assert!(u
+            .proxy_addresses
+            .contains(&"SMTP:alice@example.com".to_string()));
+        assert!(u
+            .proxy_addresses
+            .contains(&"smtp:alice.x@example.com".to_string()));
+        assert!(!u
+            .proxy_addresses
+            .iter()
+            .any(|a| a.ends_with(":ali@example.com")));
+        assert!(u
+            .proxy_addresses
+            .iter()
+            .any(|a| a.ends_with(".onmicrosoft.com")));
     });
     let log = fake.request_log();
     assert_eq!(
-        log.iter()
-            .filter(|o| o.contains("InvokeCommand"))
-            .count(),
+        log.iter().filter(|o| o.contains("InvokeCommand")).count(),
         // create: Set-Mailbox, Set-UnifiedGroup; update: the same two;
         // three reads: one Get-UnifiedGroup each (the first had no groups).
         4 + 2
@@ -159,7 +176,10 @@ async fn allow_external_round_trips_through_require_sender_authentication() {
     fake.add_group("team", "Team", &[uid]);
     let p = provider(config(&fake, true));
     let live = p.read_domain(DOMAIN).await.unwrap();
-    assert!(!live.groups[0].allow_external, "new groups are internal only");
+    assert!(
+        !live.groups[0].allow_external,
+        "new groups are internal only"
+    );
 
     let mut open = live.groups[0].clone();
     open.allow_external = true;
@@ -179,7 +199,11 @@ async fn allow_external_round_trips_through_require_sender_authentication() {
         .await;
     applied(&report);
     let live = p.read_domain(DOMAIN).await.unwrap();
-    assert!(live.groups.iter().all(|g| g.allow_external), "{:?}", live.groups);
+    assert!(
+        live.groups.iter().all(|g| g.allow_external),
+        "{:?}",
+        live.groups
+    );
     fake.with_store(|s| assert!(s.groups.values().all(|g| !g.require_sender_auth)));
 
     let mut closed = live.groups[1].clone();
@@ -228,7 +252,10 @@ async fn with_exchange_off_nothing_changes() {
         assert!(e.to_string().contains("exchange: {enabled: true}"), "{e}");
     }
     let report = p
-        .apply_domain(DOMAIN, &[create(mailbox("bob@example.com", &["b@example.com"]))])
+        .apply_domain(
+            DOMAIN,
+            &[create(mailbox("bob@example.com", &["b@example.com"]))],
+        )
         .await;
     assert!(matches!(failed(&report, 0), ProviderError::Unsupported(_)));
     assert_eq!(fake.writes(), writes);
@@ -264,7 +291,10 @@ async fn a_new_user_gets_the_default_licence() {
         assert_eq!(s.skus[0].consumed, 2);
     });
     let log = fake.request_log();
-    assert_eq!(log.iter().filter(|o| *o == "GET /subscribedSkus").count(), 1);
+    assert_eq!(
+        log.iter().filter(|o| *o == "GET /subscribedSkus").count(),
+        1
+    );
     assert_eq!(
         log.iter()
             .filter(|o| *o == "POST /users/{id}/assignLicense")
@@ -303,7 +333,10 @@ async fn no_free_seat_fails_before_the_user_is_created() {
     assert!(matches!(report.outcomes[0], ChangeOutcome::Applied));
     let e = failed(&report, 1);
     assert!(matches!(e, ProviderError::Rejected(_)), "{e}");
-    assert!(e.to_string().contains("no free ENTERPRISEPACK licence"), "{e}");
+    assert!(
+        e.to_string().contains("no free ENTERPRISEPACK licence"),
+        "{e}"
+    );
     fake.with_store(|s| {
         assert_eq!(s.users.len(), 1, "bob was not created");
         assert_eq!(s.skus[0].consumed, 1);
@@ -383,7 +416,10 @@ async fn exchange_refusals_are_reported() {
     taken.aliases = vec!["b@example.com".into()];
     let mut elsewhere = live.mailboxes[0].clone();
     elsewhere.aliases = vec!["a@not-ours.example".into()];
-    for (new, want) in [(taken, "already being used"), (elsewhere, "accepted domain")] {
+    for (new, want) in [
+        (taken, "already being used"),
+        (elsewhere, "accepted domain"),
+    ] {
         let report = p
             .apply_domain(
                 DOMAIN,

@@ -245,7 +245,10 @@ async fn the_exchange_endpoint_checks_audience_anchor_and_cmdlets() {
     assert_eq!(status, 401);
     // The anchor must be the system mailbox at the initial domain.
     let (status, body) = invoke(&fake, &http, &ex, "UPN:alice@example.com", set.clone()).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("ErrorIncorrectRoutingHint")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("ErrorIncorrectRoutingHint"))
+    );
     // Unknown cmdlets and parameters are refused.
     let (status, _) = invoke(
         &fake,
@@ -271,9 +274,20 @@ async fn the_exchange_endpoint_checks_audience_anchor_and_cmdlets() {
     // The right call is carried out, on the store Graph reads.
     let (status, body) = invoke(&fake, &http, &ex, &anchor, set).await;
     assert_eq!(status, 200, "{body}");
-    let (_, user) = call(&fake, &http, &graph, Method::GET, &format!("/users/{uid}?$select=proxyAddresses"), None).await;
-    assert!(user["proxyAddresses"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("smtp:a@example.com")), "{user}");
+    let (_, user) = call(
+        &fake,
+        &http,
+        &graph,
+        Method::GET,
+        &format!("/users/{uid}?$select=proxyAddresses"),
+        None,
+    )
+    .await;
+    assert!(
+        user["proxyAddresses"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("smtp:a@example.com")),
+        "{user}"
+    );
 }

@@ -56,11 +56,15 @@ pub(crate) async fn handle(
 ) -> Response {
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let ["adminapi", "beta", tenant, "InvokeCommand"] = parts[..] else {
-        s.violation(format!("Exchange: {method} {path} is not an endpoint the fake knows"));
+        s.violation(format!(
+            "Exchange: {method} {path} is not an endpoint the fake knows"
+        ));
         return error(404, "NotFound", "The resource could not be found.");
     };
     if method != Method::POST {
-        s.violation(format!("Exchange: {method} {path}: InvokeCommand takes POST"));
+        s.violation(format!(
+            "Exchange: {method} {path}: InvokeCommand takes POST"
+        ));
         return error(405, "MethodNotAllowed", "The HTTP method is not allowed.");
     }
     s.log("POST /adminapi/beta/{tenant}/InvokeCommand");
@@ -131,19 +135,29 @@ pub(crate) async fn handle(
     };
     let allowed: &[&str] = match cmdlet.as_str() {
         "Set-Mailbox" => &["Identity", "EmailAddresses"],
-        "Set-UnifiedGroup" => &["Identity", "EmailAddresses", "RequireSenderAuthenticationEnabled"],
+        "Set-UnifiedGroup" => &[
+            "Identity",
+            "EmailAddresses",
+            "RequireSenderAuthenticationEnabled",
+        ],
         "Get-UnifiedGroup" => &["Identity", "ResultSize"],
         other => {
-            s.violation(format!("Exchange: cmdlet {other:?} is not supported by the fake"));
+            s.violation(format!(
+                "Exchange: cmdlet {other:?} is not supported by the fake"
+            ));
             return error(
                 400,
                 "BadRequest",
-                &format!("The term '{other}' is not recognized as a cmdlet available to this session."),
+                &format!(
+                    "The term '{other}' is not recognized as a cmdlet available to this session."
+                ),
             );
         }
     };
     if let Some(k) = p.keys().find(|k| !allowed.contains(&k.as_str())) {
-        s.violation(format!("Exchange: {cmdlet} -{k} is not supported by the fake"));
+        s.violation(format!(
+            "Exchange: {cmdlet} -{k} is not supported by the fake"
+        ));
         return error(
             400,
             "ParameterBindingException",
@@ -157,7 +171,11 @@ pub(crate) async fn handle(
             _ => None,
         }
     };
-    let identity = p.get("Identity").and_then(Value::as_str).unwrap_or("").to_string();
+    let identity = p
+        .get("Identity")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let mut st = s.store.lock().expect("store");
     match cmdlet.as_str() {
         "Get-UnifiedGroup" => {
@@ -168,33 +186,53 @@ pub(crate) async fn handle(
                 };
                 groups.retain(|g| g["ExternalDirectoryObjectId"] == id.as_str());
             }
-            answer(200, json!({
-                "@odata.context": format!("{}/adminapi/beta/{tenant}/$metadata#Collection(Exchange.GenericHashTable)", s.base()),
-                "value": groups,
-            }))
+            answer(
+                200,
+                json!({
+                    "@odata.context": format!("{}/adminapi/beta/{tenant}/$metadata#Collection(Exchange.GenericHashTable)", s.base()),
+                    "value": groups,
+                }),
+            )
         }
         "Set-Mailbox" | "Set-UnifiedGroup" => {
             if identity.is_empty() {
                 s.violation(format!("Exchange: {cmdlet} without -Identity"));
-                return error(400, "ParameterBindingException", "Cannot bind argument to parameter 'Identity' because it is an empty string.");
+                return error(
+                    400,
+                    "ParameterBindingException",
+                    "Cannot bind argument to parameter 'Identity' because it is an empty string.",
+                );
             }
             let user = cmdlet == "Set-Mailbox";
             if !user && st.unified_group_id(&identity).is_none() {
                 return error(404, "ManagementObjectNotFoundException", &format!("The operation couldn't be performed because object '{identity}' couldn't be found."));
             }
             if let Some(ea) = p.get("EmailAddresses") {
-                let ok = ea.as_object().is_some_and(|m| m.keys().all(|k| k == "add" || k == "remove"));
-                let (Some(add), Some(remove), true) = (list(ea.get("add")), list(ea.get("remove")), ok) else {
-                    s.violation(format!("Exchange: {cmdlet} -EmailAddresses {ea} is not @{{add=...; remove=...}}"));
-                    return error(400, "ParameterBindingException", "Cannot process argument transformation on parameter 'EmailAddresses'.");
+                let ok = ea
+                    .as_object()
+                    .is_some_and(|m| m.keys().all(|k| k == "add" || k == "remove"));
+                let (Some(add), Some(remove), true) =
+                    (list(ea.get("add")), list(ea.get("remove")), ok)
+                else {
+                    s.violation(format!(
+                        "Exchange: {cmdlet} -EmailAddresses {ea} is not @{{add=...; remove=...}}"
+                    ));
+                    return error(
+                        400,
+                        "ParameterBindingException",
+                        "Cannot process argument transformation on parameter 'EmailAddresses'.",
+                    );
                 };
-                if let Err((code, message)) = st.exchange_addresses(&identity, user, &add, &remove) {
+                if let Err((code, message)) = st.exchange_addresses(&identity, user, &add, &remove)
+                {
                     return error(400, code, &message);
                 }
             }
             if let Some(r) = p.get("RequireSenderAuthenticationEnabled") {
                 let Some(r) = r.as_bool() else {
-                    s.violation(format!("Exchange: RequireSenderAuthenticationEnabled {r} is not a boolean"));
+                    s.violation(format!(
+                        "Exchange: RequireSenderAuthenticationEnabled {r} is not a boolean"
+                    ));
                     return error(400, "ParameterBindingException", "Cannot process argument transformation on parameter 'RequireSenderAuthenticationEnabled'.");
                 };
                 let id = st.unified_group_id(&identity).expect("checked above");

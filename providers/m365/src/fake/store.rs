@@ -531,7 +531,9 @@ impl Store {
         }
         for sku in &adds {
             let Some(k) = self.skus.iter().find(|k| k.sku_id == *sku) else {
-                return Err(bad(format!("License {sku} does not correspond to a valid company License.")));
+                return Err(bad(format!(
+                    "License {sku} does not correspond to a valid company License."
+                )));
             };
             if k.enabled - k.consumed <= 0 && !self.users[&id].licenses.contains(sku) {
                 return Err(bad(format!(
@@ -560,14 +562,20 @@ impl Store {
             p.iter()
                 .any(|x| lower(x.split_once(':').map_or(x, |s| s.1)) == a)
         };
-        if let Some(u) = self.users.values().find(|u| {
-            u.id == identity || u.user_principal_name == a || holds(&u.proxy_addresses)
-        }) {
+        if let Some(u) = self
+            .users
+            .values()
+            .find(|u| u.id == identity || u.user_principal_name == a || holds(&u.proxy_addresses))
+        {
             return Some((true, u.id.clone()));
         }
         self.groups
             .values()
-            .find(|g| g.id == identity || g.mail.as_deref() == Some(a.as_str()) || holds(&g.proxy_addresses))
+            .find(|g| {
+                g.id == identity
+                    || g.mail.as_deref() == Some(a.as_str())
+                    || holds(&g.proxy_addresses)
+            })
             .map(|g| (false, g.id.clone()))
     }
 
@@ -593,7 +601,12 @@ impl Store {
         let mut parsed = Vec::new();
         for p in add.iter().chain(remove) {
             let Some(addr) = p.strip_prefix("smtp:").or_else(|| p.strip_prefix("SMTP:")) else {
-                return Err(("ParameterBindingException", format!("Cannot process \"{p}\": only smtp: addresses are supported by the fake.")));
+                return Err((
+                    "ParameterBindingException",
+                    format!(
+                        "Cannot process \"{p}\": only smtp: addresses are supported by the fake."
+                    ),
+                ));
             };
             parsed.push(lower(addr));
         }
@@ -617,13 +630,26 @@ impl Store {
             &mut self.groups.get_mut(&id).expect("group").proxy_addresses
         };
         for r in removes {
-            if proxies.iter().any(|p| p.starts_with("SMTP:") && lower(&p[5..]) == *r) {
-                return Err(("TaskInvalidArgumentException", format!("The primary SMTP address \"{r}\" can't be removed.")));
+            if proxies
+                .iter()
+                .any(|p| p.starts_with("SMTP:") && lower(&p[5..]) == *r)
+            {
+                return Err((
+                    "TaskInvalidArgumentException",
+                    format!("The primary SMTP address \"{r}\" can't be removed."),
+                ));
             }
         }
-        proxies.retain(|p| !removes.iter().any(|r| lower(p.split_once(':').map_or(p, |x| x.1)) == *r));
+        proxies.retain(|p| {
+            !removes
+                .iter()
+                .any(|r| lower(p.split_once(':').map_or(p, |x| x.1)) == *r)
+        });
         for a in adds {
-            if !proxies.iter().any(|p| lower(p.split_once(':').map_or(p, |x| x.1)) == *a) {
+            if !proxies
+                .iter()
+                .any(|p| lower(p.split_once(':').map_or(p, |x| x.1)) == *a)
+            {
                 proxies.push(format!("smtp:{a}"));
             }
         }
@@ -644,13 +670,15 @@ impl Store {
         self.groups
             .values()
             .filter(|g| g.unified())
-            .map(|g| json!({
-                "ExternalDirectoryObjectId": g.id,
-                "PrimarySmtpAddress": g.mail,
-                "DisplayName": g.display_name,
-                "EmailAddresses": g.proxy_addresses,
-                "RequireSenderAuthenticationEnabled": g.require_sender_auth,
-            }))
+            .map(|g| {
+                json!({
+                    "ExternalDirectoryObjectId": g.id,
+                    "PrimarySmtpAddress": g.mail,
+                    "DisplayName": g.display_name,
+                    "EmailAddresses": g.proxy_addresses,
+                    "RequireSenderAuthenticationEnabled": g.require_sender_auth,
+                })
+            })
             .collect()
     }
 
