@@ -277,4 +277,49 @@ mod tests {
         };
         assert!(bad.check().is_err());
     }
+
+    #[test]
+    fn exchange_and_licence_settings() {
+        let c = Config {
+            tenant: "contoso.onmicrosoft.com".into(),
+            client_id: "x".into(),
+            ..Config::default()
+        };
+        assert!(!c.exchange_enabled());
+        assert_eq!(c.exchange_endpoint(), "https://outlook.office365.com");
+        assert_eq!(c.exchange_scope(), "https://outlook.office365.com/.default");
+        let on = Config {
+            exchange: Some(ExchangeSettings { enabled: true }),
+            exchange_endpoint: Some("http://127.0.0.1:9/".into()),
+            ..c.clone()
+        };
+        assert!(on.exchange_enabled());
+        assert_eq!(on.exchange_endpoint(), "http://127.0.0.1:9");
+        // A fake's http:// endpoint keeps the public resource's scope.
+        assert_eq!(
+            on.exchange_scope(),
+            "https://outlook.office365.com/.default"
+        );
+        let licence = Config {
+            default_licence: Some("ENTERPRISEPACK".into()),
+            ..c.clone()
+        };
+        assert!(licence
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("usage_location"));
+        let ok = Config {
+            usage_location: Some("DE".into()),
+            ..licence
+        };
+        assert!(ok.check().is_ok());
+        assert!(Config {
+            default_licence: Some("E3 licence".into()),
+            ..ok
+        }
+        .check()
+        .is_err());
+        assert_eq!(c.writes_per_second(), 20);
+    }
 }
