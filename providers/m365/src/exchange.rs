@@ -59,7 +59,9 @@
 //!
 //! Exchange throttles per tenant (few concurrent PowerShell-style
 //! sessions), so calls are sent **one at a time**. A write answered 5xx or
-//! lost is never repeated; reads (`Get-*`) are retried like Graph reads.
+//! lost is never repeated; reads (`Get-*`) are retried like Graph reads. A
+//! `Set-*` on a recipient this apply created and Exchange answers 404 to
+//! (not provisioned yet; nothing done) is sent again after a backoff.
 
 use std::time::Duration;
 
@@ -92,6 +94,7 @@ pub struct Exchange {
     http: HttpClient,
     tokens: TokenSource,
     url: Url,
+    retry: Retry,
     /// One call at a time; holds the anchor once known.
     turn: Mutex<Option<String>>,
 }
@@ -126,6 +129,7 @@ impl Exchange {
             http,
             tokens,
             url,
+            retry,
             turn: Mutex::new(None),
         })
     }
@@ -141,6 +145,31 @@ impl Exchange {
 
     pub async fn set_anchor(&self, initial_domain: &str) {
         *self.turn.lock().await = Some(anchor(initial_domain));
+    }
+
+    /// Runs `cmdlet` on a recipient created moments ago: Exchange knows
+    /// it only once provisioned, so a 404 (nothing done) is sent again
+    /// after a backoff, a few times.
+    async fn invoke_fresh(
+        &self,
+        cmdlet: &str,
+        parameters: Value,
+        fresh: bool,
+    ) -> Result<Vec<Value>, CallError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.invoke(cmdlet, parameters.clone()).await {
+                Err(CallError::Api { status: 404, .. })
+                    if fresh && attempt < self.retry.max_attempts =>
+                {
+                    let d = self.retry.delay(attempt, None);
+                    tracing::warn!(cmdlet, wait = ?d, attempt, "Exchange does not know the new recipient yet; trying again");
+                    tokio::time::sleep(d).await;
+                }
+                r => return r,
+            }
+        }
     }
 
     /// Runs `cmdlet` with `parameters`; its output objects.
@@ -244,15 +273,18 @@ impl Exchange {
     }
 
     /// `Set-Mailbox -Identity <id> -EmailAddresses @{add=...; remove=...}`.
+    /// `fresh`: the user was created by this apply.
     pub async fn set_mailbox_addresses(
         &self,
         identity: &str,
         add: &[String],
         remove: &[String],
+        fresh: bool,
     ) -> Result<(), CallError> {
-        self.invoke(
+        self.invoke_fresh(
             "Set-Mailbox",
             json!({"Identity": identity, "EmailAddresses": addresses(add, remove)}),
+            fresh,
         )
         .await
         .map(|_| ())
@@ -266,6 +298,7 @@ impl Exchange {
         add: &[String],
         remove: &[String],
         require_sender_authentication: Option<bool>,
+        fresh: bool,
     ) -> Result<(), CallError> {
         let mut p = json!({"Identity": identity});
         if !add.is_empty() || !remove.is_empty() {
@@ -274,7 +307,9 @@ impl Exchange {
         if let Some(r) = require_sender_authentication {
             p["RequireSenderAuthenticationEnabled"] = json!(r);
         }
-        self.invoke("Set-UnifiedGroup", p).await.map(|_| ())
+        self.invoke_fresh("Set-UnifiedGroup", p, fresh)
+            .await
+            .map(|_| ())
     }
 
     /// Every Microsoft 365 group's `RequireSenderAuthenticationEnabled`,

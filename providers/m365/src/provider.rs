@@ -565,7 +565,7 @@ impl Run<'_> {
         }
         if !new.aliases.is_empty() {
             let ex = self.exchange.clone().expect("checked above");
-            ex.set_mailbox_addresses(&new.address, &new.aliases, &[])
+            ex.set_mailbox_addresses(&new.address, &new.aliases, &[], true)
                 .await
                 .map_err(|e| {
                     done_before(
@@ -758,7 +758,7 @@ impl Run<'_> {
         }
         if old.address != new.address {
             return Err(ProviderError::Unsupported(format!(
-                "changing the address of {} to {} needs Exchange Online (the primary SMTP address), which this provider does not drive yet",
+                "changing the address of {} to {} needs Exchange Online (the primary SMTP address), which the provider (its Exchange backend included) does not change yet",
                 old.address, new.address
             )));
         }
@@ -767,7 +767,7 @@ impl Run<'_> {
                 return Err(aliases_unsupported(&new.address, &new.aliases));
             };
             let (add, remove) = diff(&old.aliases, &new.aliases);
-            ex.set_mailbox_addresses(&old.address, &add, &remove)
+            ex.set_mailbox_addresses(&old.address, &add, &remove, false)
                 .await
                 .map_err(|e| {
                     exchange::error(
@@ -841,7 +841,7 @@ impl Run<'_> {
         let default = self.default_domain().await?;
         if !domain.eq_ignore_ascii_case(&default) {
             return Err(ProviderError::Unsupported(format!(
-                "Graph creates Microsoft 365 groups at the tenant's default domain ({default}), so {} cannot be made through Graph; it needs Exchange Online (Set-UnifiedGroup -PrimarySmtpAddress), which this provider does not drive yet — or make {domain} the default domain (Microsoft 365 admin center → Settings → Domains)",
+                "Graph creates Microsoft 365 groups at the tenant's default domain ({default}), so {} cannot be made through Graph; it needs Exchange Online (Set-UnifiedGroup -PrimarySmtpAddress), which the provider's Exchange backend does not do yet — or make {domain} the default domain (Microsoft 365 admin center → Settings → Domains)",
                 new.address
             )));
         }
@@ -878,6 +878,7 @@ impl Run<'_> {
                 &new.aliases,
                 &[],
                 new.allow_external.then_some(false),
+                true,
             )
             .await
             .map_err(|e| {
@@ -914,7 +915,7 @@ impl Run<'_> {
                 "a distribution list"
             };
             return Err(ProviderError::Unsupported(format!(
-                "{} is {kind}, an Exchange Online object Graph cannot change; this provider does not drive Exchange Online yet — change it in the Exchange admin center",
+                "{} is {kind}, an Exchange Online object Graph cannot change; the provider's Exchange backend covers Microsoft 365 groups only so far — change it in the Exchange admin center",
                 g.address
             )));
         }
@@ -924,7 +925,7 @@ impl Run<'_> {
     async fn update_group(&mut self, old: &Group, new: &Group) -> Result<(), ProviderError> {
         if old.address != new.address {
             return Err(ProviderError::Unsupported(format!(
-                "changing the address of group {} needs Exchange Online, which this provider does not drive yet",
+                "changing the address of group {} needs Exchange Online, which the provider (its Exchange backend included) does not change yet",
                 old.address
             )));
         }
@@ -947,6 +948,7 @@ impl Run<'_> {
                 &add,
                 &remove,
                 external_change.then_some(!new.allow_external),
+                false,
             )
             .await
             .map_err(|e| {

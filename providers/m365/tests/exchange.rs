@@ -434,3 +434,54 @@ async fn exchange_refusals_are_reported() {
     }
     no_violations(&fake);
 }
+
+#[tokio::test]
+async fn a_new_recipient_is_waited_for_until_exchange_knows_it() {
+    let fake = FakeGraph::start(FakeConfig {
+        exchange_provisioning_lag: 2,
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let p = provider(config(&fake, true));
+    let alice = mailbox("alice@example.com", &["a@example.com"]);
+    let sales = group("sales@example.com", &[], &["alice@example.com"], true);
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[
+                create(alice.clone()),
+                MailChange::CreateGroup { new: sales.clone() },
+            ],
+        )
+        .await;
+    applied(&report);
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    assert!(live.mailboxes[0].same_as(&alice), "{:?}", live.mailboxes[0]);
+    assert!(live.groups[0].same_as(&sales), "{:?}", live.groups[0]);
+    // Two 404s, then done, for each.
+    let invokes = fake
+        .request_log()
+        .iter()
+        .filter(|o| o.contains("InvokeCommand"))
+        .count();
+    assert_eq!(invokes, 3 + 3 + 1);
+
+    // Longer than the attempts: the user is made, its aliases are not,
+    // and the message says to apply again later.
+    let fake = FakeGraph::start(FakeConfig {
+        exchange_provisioning_lag: 10,
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let p = provider(config(&fake, true));
+    let report = p.apply_domain(DOMAIN, &[create(alice.clone())]).await;
+    let e = failed(&report, 0).to_string();
+    assert!(
+        e.contains("the user was created") && e.contains("apply again"),
+        "{e}"
+    );
+    fake.with_store(|s| assert_eq!(s.users.len(), 1));
+    no_violations(&fake);
+}

@@ -204,6 +204,9 @@ pub(crate) async fn handle(
                 );
             }
             let user = cmdlet == "Set-Mailbox";
+            if st.exchange_not_yet(&identity) {
+                return error(404, "ManagementObjectNotFoundException", &format!("The operation couldn't be performed because object '{identity}' couldn't be found."));
+            }
             if !user && st.unified_group_id(&identity).is_none() {
                 return error(404, "ManagementObjectNotFoundException", &format!("The operation couldn't be performed because object '{identity}' couldn't be found."));
             }

@@ -82,6 +82,9 @@ pub struct FakeConfig {
     /// Whether the app holds `Exchange.ManageAsApp` and an Exchange role
     /// (else Exchange answers 401 `Unauthorized`, as it does).
     pub exchange_admin: bool,
+    /// Exchange calls a user or group created through Graph answers 404
+    /// before Exchange has provisioned it (its mailbox).
+    pub exchange_provisioning_lag: u32,
     /// The tenant's subscriptions (`GET /subscribedSkus`).
     pub skus: Vec<FakeSku>,
 }
@@ -101,6 +104,7 @@ impl Default for FakeConfig {
             replication_lag: 0,
             latency: Duration::ZERO,
             exchange_admin: true,
+            exchange_provisioning_lag: 0,
             skus: vec![FakeSku {
                 sku_id: "6fd2c87f-b296-42f0-b197-1e91e994b900".into(),
                 sku_part_number: "ENTERPRISEPACK".into(),
@@ -246,6 +250,7 @@ impl FakeGraph {
             initial_domain: initial,
             replication_lag: config.replication_lag,
             skus: config.skus.clone(),
+            exchange_lag: config.exchange_provisioning_lag,
             ..Default::default()
         };
         let shared = Arc::new(Shared {
@@ -309,9 +314,11 @@ impl FakeGraph {
         });
         self.with_store(|s| {
             let (writes, lag) = (s.writes, std::mem::take(&mut s.replication_lag));
+            let exchange_lag = std::mem::take(&mut s.exchange_lag);
             let r = s.insert_user(&body);
             s.writes = writes;
             s.replication_lag = lag;
+            s.exchange_lag = exchange_lag;
             r.map(|u| u["id"].as_str().unwrap_or_default().to_string())
                 .unwrap_or_else(|e| panic!("user refused: {e:?}"))
         })
@@ -330,7 +337,9 @@ impl FakeGraph {
                 .insert_group(&body)
                 .unwrap_or_else(|e| panic!("group refused: {e:?}"));
             let id = g["id"].as_str().unwrap_or_default().to_string();
-            s.groups.get_mut(&id).expect("group").members = members.to_vec();
+            let group = s.groups.get_mut(&id).expect("group");
+            group.members = members.to_vec();
+            group.exchange_pending = 0;
             s.writes = writes;
             id
         })

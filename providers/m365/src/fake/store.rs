@@ -41,6 +41,8 @@ pub struct FakeUser {
     pub replicating: u32,
     /// skuIds assigned.
     pub licenses: Vec<String>,
+    /// Exchange calls still answered 404 (mailbox not provisioned yet).
+    pub exchange_pending: u32,
 }
 
 /// A subscription: `prepaidUnits.enabled` seats, `consumedUnits` used.
@@ -67,6 +69,8 @@ pub struct FakeGroup {
     /// Exchange's `RequireSenderAuthenticationEnabled` (true: internal
     /// senders only, the default of new Microsoft 365 groups).
     pub require_sender_auth: bool,
+    /// Exchange calls still answered 404 (not provisioned yet).
+    pub exchange_pending: u32,
 }
 
 impl FakeGroup {
@@ -94,6 +98,8 @@ pub struct Store {
     /// recycle bin for 30 days, so still taken.
     pub deleted_addresses: Vec<String>,
     pub skus: Vec<FakeSku>,
+    /// `exchange_pending` of new users and groups.
+    pub exchange_lag: u32,
 }
 
 fn lower(s: &str) -> String {
@@ -252,6 +258,7 @@ impl Store {
             password: password.to_string(),
             replicating: self.replication_lag,
             licenses: vec![],
+            exchange_pending: self.exchange_lag,
         };
         let out = user_json(&user);
         self.users.insert(id, user);
@@ -359,6 +366,7 @@ impl Store {
             proxy_addresses: proxies,
             members: vec![],
             require_sender_auth: true,
+            exchange_pending: self.exchange_lag,
         };
         let out = group_json(&g);
         self.groups.insert(id, g);
@@ -384,6 +392,7 @@ impl Store {
                 proxy_addresses: vec![format!("SMTP:{a}")],
                 members: vec![],
                 require_sender_auth: true,
+                exchange_pending: 0,
             },
         );
         id
@@ -655,6 +664,21 @@ impl Store {
         }
         self.writes += 1;
         Ok(())
+    }
+
+    /// Whether Exchange has not provisioned `identity` yet (and counts
+    /// the call).
+    pub fn exchange_not_yet(&mut self, identity: &str) -> bool {
+        let pending = match self.recipient(identity) {
+            Some((true, id)) => &mut self.users.get_mut(&id).expect("user").exchange_pending,
+            Some((false, id)) => &mut self.groups.get_mut(&id).expect("group").exchange_pending,
+            None => return false,
+        };
+        if *pending > 0 {
+            *pending -= 1;
+            return true;
+        }
+        false
     }
 
     /// The unified group `identity` names.
