@@ -25,9 +25,14 @@ impl Tenant {
     }
 
     fn set_yaml(&self, body: &str) {
+        self.set_yaml_with("", body)
+    }
+
+    /// With more provider settings (`extra`: indented lines).
+    fn set_yaml_with(&self, extra: &str, body: &str) {
         let c = self.fake.config();
         let text = format!(
-            "version: 1\nproviders:\n  m365:\n    microsoft_365:\n      tenant: \"{}\"\n      client_id: \"{}\"\n      graph_endpoint: \"{u}\"\n      login_endpoint: \"{u}\"\n      usage_location: DE\n{body}",
+            "version: 1\nproviders:\n  m365:\n    microsoft_365:\n      tenant: \"{}\"\n      client_id: \"{}\"\n      graph_endpoint: \"{u}\"\n      login_endpoint: \"{u}\"\n      usage_location: DE\n{extra}{body}",
             c.tenant_id,
             c.client_id,
             u = self.fake.url()
@@ -135,4 +140,126 @@ aliases:
     );
     assert!(out.contains("outside senders"), "{out}");
     assert!(out.contains("info@example.com"), "{out}");
+}
+
+const EXCHANGE_ESTATE: &str = r#"domains:
+  example.com:
+    mail: {provider: m365}
+mailboxes:
+  alice@example.com:
+    name: Alice Example
+    initial_password: generate
+    aliases: [a@example.com, ali@example.com]
+  bob@example.com:
+    name: Bob Builder
+    initial_password: generate
+groups:
+  sales@example.com:
+    name: Sales
+    members: [alice@example.com, bob@example.com]
+    aliases: [vertrieb@example.com]
+    allow_external: true
+  team@example.com:
+    name: Team
+    members: [bob@example.com]
+"#;
+
+impl Tenant {
+    fn exchange_settings(&self) -> String {
+        format!(
+            "      exchange: {{enabled: true}}\n      exchange_endpoint: \"{}\"\n      default_licence: ENTERPRISEPACK\n",
+            self.fake.url()
+        )
+    }
+}
+
+#[test]
+fn with_exchange_aliases_and_outside_senders_converge() {
+    let t = Tenant::new();
+    t.set_yaml_with(&t.exchange_settings(), EXCHANGE_ESTATE);
+    t.run(&["validate"], 0);
+    t.run(&["plan", "--detailed-exitcode"], 2);
+    let pw = t.path("pw.txt");
+    t.run(
+        &[
+            "apply",
+            "--auto-approve",
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
+        0,
+    );
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    t.fake.with_store(|s| {
+        assert!(s.users.values().all(|u| u.licenses.len() == 1));
+        let sales = s
+            .groups
+            .values()
+            .find(|g| g.mail.as_deref() == Some("sales@example.com"))
+            .unwrap();
+        assert!(!sales.require_sender_auth);
+        assert!(sales
+            .proxy_addresses
+            .contains(&"smtp:vertrieb@example.com".to_string()));
+    });
+
+    // Edits converge too: an alias swapped, outside senders turned off.
+    t.set_yaml_with(
+        &t.exchange_settings(),
+        &EXCHANGE_ESTATE
+            .replace(
+                "[a@example.com, ali@example.com]",
+                "[a@example.com, alice.x@example.com]",
+            )
+            .replace("allow_external: true", "allow_external: false"),
+    );
+    t.run(&["plan", "--detailed-exitcode"], 2);
+    t.run(&["apply", "--auto-approve"], 0);
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
+}
+
+#[test]
+fn an_imported_tenant_rebuilds_an_empty_one() {
+    let a = Tenant::new();
+    a.set_yaml_with(&a.exchange_settings(), EXCHANGE_ESTATE);
+    let pw_a = a.path("pw.txt");
+    a.run(
+        &[
+            "apply",
+            "--auto-approve",
+            "--password-file",
+            pw_a.to_str().unwrap(),
+        ],
+        0,
+    );
+    let imported = a.path("imported.yaml");
+    a.run(&["import", "--out", imported.to_str().unwrap()], 0);
+    let text = std::fs::read_to_string(&imported).unwrap();
+    assert!(text.contains("initial_password: generate"), "{text}");
+    assert!(text.contains("vertrieb@example.com"), "{text}");
+    assert!(text.contains("allow_external: true"), "{text}");
+    assert!(!text.contains("onmicrosoft.com"), "{text}");
+
+    // The same file on a fresh, empty tenant (its endpoints instead).
+    let b = Tenant::new();
+    let text_b = text.replace(&a.fake.url(), &b.fake.url());
+    std::fs::write(b.path("mailform.yaml"), &text_b).unwrap();
+    let pw = b.path("pw.txt");
+    b.run(
+        &[
+            "apply",
+            "--auto-approve",
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert_eq!(std::fs::read_to_string(&pw).unwrap().lines().count(), 2);
+    b.run(&["plan", "--detailed-exitcode"], 0);
+    // And the imported file describes the first tenant exactly.
+    std::fs::copy(&imported, a.path("mailform.yaml")).unwrap();
+    a.run(&["plan", "--detailed-exitcode"], 0);
+    assert!(a.fake.violations().is_empty(), "{:?}", a.fake.violations());
+    assert!(b.fake.violations().is_empty(), "{:?}", b.fake.violations());
 }

@@ -135,6 +135,43 @@ pub struct Domain {
     pub id: String,
     #[serde(default)]
     pub is_default: bool,
+    #[serde(default)]
+    pub is_initial: bool,
+}
+
+/// A subscription of the tenant (`GET /subscribedSkus`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribedSku {
+    #[serde(default)]
+    pub sku_id: String,
+    #[serde(default)]
+    pub sku_part_number: String,
+    #[serde(default)]
+    pub consumed_units: i64,
+    #[serde(default)]
+    pub prepaid_units: PrepaidUnits,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PrepaidUnits {
+    #[serde(default)]
+    pub enabled: i64,
+}
+
+/// `POST /users/{id}/assignLicense`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignLicense {
+    pub add_licenses: Vec<AssignedLicense>,
+    pub remove_licenses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignedLicense {
+    pub sku_id: String,
+    pub disabled_plans: Vec<String>,
 }
 
 /// One page of a collection.

@@ -24,7 +24,7 @@ pub mod permissions {
     pub const GROUPS: &str = "Group.ReadWrite.All";
     /// The tenant's domains (which is the default one, for new groups).
     pub const DOMAINS: &str = "Domain.Read.All";
-    /// The tenant itself (licences, later).
+    /// The tenant itself and its subscriptions (`default_licence`).
     pub const ORGANIZATION: &str = "Organization.Read.All";
     /// All of them, as an admin grants them.
     pub const ALL: &[&str] = &[USERS, GROUPS, DOMAINS, ORGANIZATION];

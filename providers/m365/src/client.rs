@@ -123,6 +123,7 @@ impl Api {
         graph_endpoint: &str,
         timeout: Duration,
         retry: Retry,
+        writes_per_second: u32,
     ) -> Result<Api, ProviderError> {
         let http = HttpClient::new(ClientConfig {
             rate_limit: Some(RateLimit {
@@ -139,7 +140,7 @@ impl Api {
             tokens,
             retry,
             base: format!("{}/v1.0", graph_endpoint.trim_end_matches('/')),
-            writes: WritePacer::new(WRITES_PER_SECOND),
+            writes: WritePacer::new(writes_per_second),
         })
     }
 

@@ -35,6 +35,8 @@ use mailform_contract::{ProviderError, Secret};
 pub const DEFAULT_GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
 /// Where tokens are issued unless `login_endpoint` says otherwise.
 pub const DEFAULT_LOGIN_ENDPOINT: &str = "https://login.microsoftonline.com";
+/// Where Exchange Online lives unless `exchange_endpoint` says otherwise.
+pub const DEFAULT_EXCHANGE_ENDPOINT: &str = "https://outlook.office365.com";
 /// The variable read when `client_secret` is not set.
 pub const CLIENT_SECRET_ENV: &str = "M365_CLIENT_SECRET";
 
@@ -66,6 +68,26 @@ pub struct Config {
     #[serde(default)]
     #[schemars(length(min = 2, max = 2))]
     pub usage_location: Option<String>,
+    /// The Exchange Online backend (mailbox and group aliases, outside
+    /// senders of Microsoft 365 groups). Default: off. It drives the
+    /// undocumented `InvokeCommand` endpoint of the Exchange Online
+    /// PowerShell V3 module (see the crate's `exchange` module).
+    #[serde(default)]
+    pub exchange: Option<ExchangeSettings>,
+    /// Exchange Online's base URL. Default `https://outlook.office365.com`.
+    #[serde(default)]
+    pub exchange_endpoint: Option<String>,
+    /// A licence (SKU part number, e.g. `ENTERPRISEPACK` for Office 365
+    /// E3, `O365_BUSINESS_PREMIUM` for Business Standard) assigned to every
+    /// user mailform creates. Needs `usage_location`. Default: none.
+    #[serde(default)]
+    pub default_licence: Option<String>,
+    /// Graph writes a second, batched ones included. Default 20 (Graph's
+    /// 3,000 writes per 150 s per app and tenant); raise it only against a
+    /// fake (benchmarks).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10000))]
+    pub writes_per_second: Option<u32>,
     /// Timeout of one request, in seconds. Default 60.
     #[serde(default)]
     #[schemars(range(min = 1, max = 600))]
@@ -75,6 +97,15 @@ pub struct Config {
     #[serde(skip)]
     #[schemars(skip)]
     pub base_dir: PathBuf,
+}
+
+/// `exchange: {enabled: true}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeSettings {
+    /// Whether mailform drives Exchange Online. Default false.
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 impl ProviderSettings for Config {
@@ -128,6 +159,35 @@ impl Config {
         }
     }
 
+    /// Whether the Exchange Online backend is on.
+    pub fn exchange_enabled(&self) -> bool {
+        self.exchange.as_ref().is_some_and(|e| e.enabled)
+    }
+
+    /// Exchange Online's base URL.
+    pub fn exchange_endpoint(&self) -> String {
+        trim(
+            self.exchange_endpoint
+                .as_deref()
+                .unwrap_or(DEFAULT_EXCHANGE_ENDPOINT),
+        )
+    }
+
+    /// The scope of the second token, for Exchange Online: the public
+    /// resource unless `exchange_endpoint` is another `https://` one.
+    pub fn exchange_scope(&self) -> String {
+        match &self.exchange_endpoint {
+            Some(e) if e.starts_with("https://") => format!("{}/.default", trim(e)),
+            _ => format!("{DEFAULT_EXCHANGE_ENDPOINT}/.default"),
+        }
+    }
+
+    pub fn writes_per_second(&self) -> u32 {
+        self.writes_per_second
+            .unwrap_or(crate::client::WRITES_PER_SECOND)
+            .max(1)
+    }
+
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_seconds.unwrap_or(60))
     }
@@ -170,6 +230,18 @@ impl Config {
                 )));
             }
         }
+        if let Some(l) = &self.default_licence {
+            if l.trim().is_empty() || l.contains(char::is_whitespace) {
+                return Err(ProviderError::Rejected(format!(
+                    "microsoft_365 `default_licence` {l:?} must be a SKU part number such as ENTERPRISEPACK (Microsoft 365 admin center → Billing → Licenses, or GET /subscribedSkus)"
+                )));
+            }
+            if self.usage_location.is_none() {
+                return Err(ProviderError::Rejected(
+                    "microsoft_365 `default_licence` needs `usage_location` (Microsoft assigns no licence to a user without one)".into(),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -204,5 +276,50 @@ mod tests {
             ..c
         };
         assert!(bad.check().is_err());
+    }
+
+    #[test]
+    fn exchange_and_licence_settings() {
+        let c = Config {
+            tenant: "contoso.onmicrosoft.com".into(),
+            client_id: "x".into(),
+            ..Config::default()
+        };
+        assert!(!c.exchange_enabled());
+        assert_eq!(c.exchange_endpoint(), "https://outlook.office365.com");
+        assert_eq!(c.exchange_scope(), "https://outlook.office365.com/.default");
+        let on = Config {
+            exchange: Some(ExchangeSettings { enabled: true }),
+            exchange_endpoint: Some("http://127.0.0.1:9/".into()),
+            ..c.clone()
+        };
+        assert!(on.exchange_enabled());
+        assert_eq!(on.exchange_endpoint(), "http://127.0.0.1:9");
+        // A fake's http:// endpoint keeps the public resource's scope.
+        assert_eq!(
+            on.exchange_scope(),
+            "https://outlook.office365.com/.default"
+        );
+        let licence = Config {
+            default_licence: Some("ENTERPRISEPACK".into()),
+            ..c.clone()
+        };
+        assert!(licence
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("usage_location"));
+        let ok = Config {
+            usage_location: Some("DE".into()),
+            ..licence
+        };
+        assert!(ok.check().is_ok());
+        assert!(Config {
+            default_licence: Some("E3 licence".into()),
+            ..ok
+        }
+        .check()
+        .is_err());
+        assert_eq!(c.writes_per_second(), 20);
     }
 }

@@ -10,6 +10,7 @@
 //! - `client`: authorised calls over `mailform-http`, `$batch`, Graph's
 //!   own pacing and retry rules.
 //! - `convert`: users and groups ↔ the contract's types; error messages.
+//! - [`exchange`]: the Exchange Online backend (`InvokeCommand`), opt-in.
 //! - `provider`: [`M365Provider`], the [`mailform_contract::MailProvider`].
 //! - [`fake`] (feature `fake`): an in-process fake of the token endpoint
 //!   and of Graph, checked against Graph's OpenAPI description, also run
@@ -22,8 +23,8 @@
 //!   (`accountEnabled: false`), deleted. Graph takes no password hashes.
 //! - **Mailbox aliases** are the user's `proxyAddresses` (`SMTP:` primary,
 //!   `smtp:` secondary), which Graph only reads; they are read and
-//!   compared, and a change that would add or remove one fails as
-//!   unsupported until the Exchange Online backend exists.
+//!   compared, and written through [`exchange`] when `exchange: {enabled:
+//!   true}` (else a change fails as unsupported).
 //! - **Groups**: Microsoft 365 groups (`groupTypes: ["Unified"]`) are
 //!   created, renamed, deleted and their members added and removed
 //!   (`$batch`, 20 a batch). Members must be users of the tenant. Graph
@@ -31,25 +32,27 @@
 //!   elsewhere is refused before anything is written. Distribution lists
 //!   and mail-enabled security groups are read (they hold addresses) but
 //!   are Exchange objects Graph cannot write: changes to them fail as
-//!   unsupported. Group aliases (`proxyAddresses`) are read-only too.
-//! - **Outside senders**: whether a group takes mail from outside
-//!   (Exchange's `RequireSenderAuthenticationEnabled`) is not readable
-//!   app-only through Graph; groups read as closed to outside senders and
-//!   the capability is declared absent.
+//!   unsupported. Group aliases are written through [`exchange`].
+//! - **Outside senders** (Exchange's `RequireSenderAuthenticationEnabled`
+//!   of Microsoft 365 groups): read and written through [`exchange`];
+//!   without it, not readable app-only, groups read as closed and the
+//!   capability is declared absent.
+//! - **Licences**: `default_licence` (a SKU part number) is assigned to
+//!   every user mailform creates, after checking a seat is free.
 //!
-//! Not done yet (later sessions): Exchange Online (aliases, distribution
-//! lists, outside senders, group addresses outside the default domain),
-//! licence assignment (`usage_location` is already set on new users so
-//! they can be licensed), offboarding (suspend + forward to the successor;
-//! `state: offboarded` fails as unsupported), domain onboarding (adding
-//! and verifying domains through `/domains`), and certificate credentials
-//! (TODO: a `client_certificate` setting signing a `client_assertion`).
+//! Not done yet (later sessions): distribution lists through Exchange,
+//! group addresses outside the default domain, offboarding (suspend +
+//! forward to the successor; `state: offboarded` fails as unsupported),
+//! domain onboarding (adding and verifying domains through `/domains`),
+//! and certificate credentials (TODO: a `client_certificate` setting
+//! signing a `client_assertion`).
 
 pub mod api;
 pub mod auth;
 mod client;
 pub mod config;
 mod convert;
+pub mod exchange;
 mod provider;
 
 #[cfg(feature = "fake")]

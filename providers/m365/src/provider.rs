@@ -34,6 +34,7 @@ use crate::auth::{permissions, TokenSource};
 use crate::client::{Api, BatchItem, CallError};
 use crate::config::Config;
 use crate::convert;
+use crate::exchange::{self, Exchange};
 
 /// Long member lists whose further pages are read at the same time.
 const GROUP_READ_CONCURRENCY: usize = 4;
@@ -42,6 +43,9 @@ pub struct M365Provider {
     config: Config,
     retry: Retry,
     api: OnceLock<Result<Arc<Api>, ProviderError>>,
+    exchange: OnceLock<Result<Arc<Exchange>, ProviderError>>,
+    /// Consecutive user creates go through `$batch`, 20 a request.
+    batch_user_creates: bool,
 }
 
 impl M365Provider {
@@ -55,7 +59,16 @@ impl M365Provider {
             config,
             retry,
             api: OnceLock::new(),
+            exchange: OnceLock::new(),
+            batch_user_creates: true,
         }
+    }
+
+    /// Creates users one request each instead of 20 a `$batch` (for
+    /// comparing the two in benchmarks).
+    pub fn with_sequential_user_creates(mut self) -> M365Provider {
+        self.batch_user_creates = false;
+        self
     }
 
     fn api(&self) -> Result<Arc<Api>, ProviderError> {
@@ -75,10 +88,61 @@ impl M365Provider {
                     &self.config.graph_endpoint(),
                     self.config.timeout(),
                     self.retry,
+                    self.config.writes_per_second(),
                 )
                 .map(Arc::new)
             })
             .clone()
+    }
+
+    /// The Exchange Online backend when `exchange: {enabled: true}`, its
+    /// anchor (the tenant's initial domain, from Graph) known.
+    async fn exchange(&self, api: &Api) -> Result<Option<Arc<Exchange>>, ProviderError> {
+        if !self.config.exchange_enabled() {
+            return Ok(None);
+        }
+        let ex = self
+            .exchange
+            .get_or_init(|| {
+                let tokens = TokenSource::new(
+                    &self.config.client_id,
+                    self.config.client_secret()?,
+                    &self.config.tenant,
+                    &self.config.exchange_scope(),
+                    &self.config.token_url(),
+                )?;
+                Exchange::new(
+                    tokens,
+                    &self.config.exchange_endpoint(),
+                    &self.config.tenant,
+                    self.config.timeout(),
+                    self.retry,
+                )
+                .map(Arc::new)
+            })
+            .clone()?;
+        if !ex.has_anchor().await {
+            let what = "reading the tenant's domains (for Exchange Online)";
+            let cid = api.client_id().to_string();
+            let url = api
+                .url("/domains", &[("$select", "id,isDefault,isInitial")])
+                .map_err(|e| convert::error(e, what, permissions::DOMAINS, &cid))?;
+            let domains: Vec<api::Domain> = api
+                .get_all(url)
+                .await
+                .map_err(|e| convert::error(e, what, permissions::DOMAINS, &cid))?;
+            let initial = domains
+                .iter()
+                .find(|d| d.is_initial)
+                .map(|d| d.id.to_ascii_lowercase())
+                .ok_or_else(|| {
+                    ProviderError::Parse(
+                        "the tenant has no initial (*.onmicrosoft.com) domain".into(),
+                    )
+                })?;
+            ex.set_anchor(&initial).await;
+        }
+        Ok(Some(ex))
     }
 
     /// Requests sent so far (for benchmarks).
@@ -87,6 +151,11 @@ impl M365Provider {
             .get()
             .and_then(|a| a.as_ref().ok())
             .map_or(0, |a| a.requests_sent())
+            + self
+                .exchange
+                .get()
+                .and_then(|a| a.as_ref().ok())
+                .map_or(0, |a| a.requests_sent())
     }
 }
 
@@ -112,12 +181,12 @@ impl MailProvider for M365Provider {
     fn capabilities(&self) -> MailCapabilities {
         MailCapabilities {
             // Read from proxyAddresses so plans compare; writing them needs
-            // Exchange Online and fails as unsupported for now.
+            // the Exchange backend and fails as unsupported without it.
             mailbox_aliases: true,
             group_aliases: true,
             groups: true,
             standalone_aliases: false,
-            group_external_senders: false,
+            group_external_senders: self.config.exchange_enabled(),
             display_names: true,
             password: PasswordPolicy {
                 hash_schemes: vec![],
@@ -187,6 +256,18 @@ impl M365Provider {
             })
             .collect();
         groups.sort_by(|a, b| a.address.cmp(&b.address));
+        if !groups.is_empty() {
+            if let Some(ex) = self.exchange(&api).await? {
+                let auth = ex.unified_groups_auth().await.map_err(|e| {
+                    exchange::error(e, "reading Microsoft 365 groups (Get-UnifiedGroup)", &cid)
+                })?;
+                for g in &mut groups {
+                    if let Some(required) = g.id.as_ref().and_then(|id| auth.get(id)) {
+                        g.allow_external = !required;
+                    }
+                }
+            }
+        }
         Ok(MailDomainState {
             domain: domain.to_string(),
             mailboxes,
@@ -200,20 +281,51 @@ impl M365Provider {
             Ok(a) => a,
             Err(e) => return ApplyReport::all_failed(changes.len(), e),
         };
+        let exchange = match self.exchange(&api).await {
+            Ok(e) => e,
+            Err(e) => return ApplyReport::all_failed(changes.len(), e),
+        };
         let mut run = Run {
             api: &api,
+            exchange,
             config: &self.config,
             cid: api.client_id().to_string(),
             directory: None,
             default_domain: None,
+            sku: None,
         };
         let mut outcomes = Vec::with_capacity(changes.len());
         let mut stopped: Option<String> = None;
-        for change in changes {
+        let mut i = 0;
+        while i < changes.len() {
+            let change = &changes[i];
             if let Some(why) = &stopped {
                 outcomes.push(ChangeOutcome::NotAttempted(why.clone()));
+                i += 1;
                 continue;
             }
+            if self.batch_user_creates {
+                let results = run.create_users_batched(&changes[i..]).await;
+                if !results.is_empty() {
+                    for (k, r) in results.into_iter().enumerate() {
+                        match r {
+                            Ok(()) => outcomes.push(ChangeOutcome::Applied),
+                            Err(e) => {
+                                stopped.get_or_insert_with(|| {
+                                    format!(
+                                        "an earlier change ({}) failed",
+                                        changes[i + k].address()
+                                    )
+                                });
+                                outcomes.push(ChangeOutcome::Failed(e));
+                            }
+                        }
+                        i += 1;
+                    }
+                    continue;
+                }
+            }
+            i += 1;
             match run.apply_one(change).await {
                 Ok(()) => outcomes.push(ChangeOutcome::Applied),
                 Err(e) => {
@@ -307,10 +419,13 @@ struct Directory {
 /// One apply: what it has learnt about the tenant so far.
 struct Run<'a> {
     api: &'a Api,
+    exchange: Option<Arc<Exchange>>,
     config: &'a Config,
     cid: String,
     directory: Option<Directory>,
     default_domain: Option<String>,
+    /// `default_licence`: its skuId and the seats left.
+    sku: Option<(String, i64)>,
 }
 
 impl Run<'_> {
@@ -386,10 +501,16 @@ impl Run<'_> {
         if new.state == MailboxState::Offboarded {
             return Err(offboarding_unsupported(&new.address));
         }
-        if !new.aliases.is_empty() {
+        if !new.aliases.is_empty() && self.exchange.is_none() {
             return Err(aliases_unsupported(&new.address, &new.aliases));
         }
         let password = initial_password(password, &new.address)?;
+        // A licence without a free seat fails the change before the user
+        // exists.
+        let sku = match &self.config.default_licence {
+            Some(part) => Some(self.free_seat(part).await?),
+            None => None,
+        };
         let body = api::NewUser {
             account_enabled: new.state == MailboxState::Active,
             display_name: new
@@ -416,9 +537,229 @@ impl Run<'_> {
             .await
             .map_err(|e| self.err(e, &what, permissions::USERS))?;
         if let Some(d) = &mut self.directory {
-            d.ids.insert(new.address.clone(), created.id);
+            d.ids.insert(new.address.clone(), created.id.clone());
+        }
+        if let Some(sku_id) = sku {
+            let what = format!(
+                "assigning licence {} to {}",
+                self.config.default_licence.as_deref().unwrap_or(""),
+                new.address
+            );
+            let url = self
+                .url(
+                    &format!("/users/{}/assignLicense", enc(&created.id)),
+                    &[],
+                    &what,
+                    permissions::USERS,
+                )
+                .map_err(|e| done_before(e, "the user was created"))?;
+            let body = api::AssignLicense {
+                add_licenses: vec![api::AssignedLicense {
+                    sku_id,
+                    disabled_plans: vec![],
+                }],
+                remove_licenses: vec![],
+            };
+            self.api
+                .send::<_, Value>(Method::POST, url, Some(&body))
+                .await
+                .map_err(|e| {
+                    done_before(
+                        self.err(e, &what, permissions::USERS),
+                        "the user was created",
+                    )
+                })?;
+            if let Some((_, free)) = &mut self.sku {
+                *free -= 1;
+            }
+        }
+        if !new.aliases.is_empty() {
+            let ex = self.exchange.clone().expect("checked above");
+            ex.set_mailbox_addresses(&new.address, &new.aliases, &[], true)
+                .await
+                .map_err(|e| {
+                    done_before(
+                        exchange::error(
+                            e,
+                            &format!("adding aliases to {}", new.address),
+                            &self.cid,
+                        ),
+                        "the user was created",
+                    )
+                })?;
         }
         Ok(())
+    }
+
+    /// The plain user creates at the start of `changes` (up to 20) that
+    /// need nothing but Graph and pass every check done before sending,
+    /// created in one `$batch`, with their licences in a second; one
+    /// result per change taken (none: not batchable, the caller goes on
+    /// one at a time, which also reports the first that failed a check).
+    /// The creates are independent, so each is carried out or refused on
+    /// its own; a sub-request answered 429 is sent again, one answered 5xx
+    /// is not.
+    async fn create_users_batched(
+        &mut self,
+        changes: &[MailChange],
+    ) -> Vec<Result<(), ProviderError>> {
+        let mut bodies = Vec::new();
+        let mut addresses = Vec::new();
+        for c in changes.iter().take(crate::client::BATCH_LIMIT) {
+            let MailChange::CreateMailbox { new, password } = c else {
+                break;
+            };
+            if new.state == MailboxState::Offboarded || !new.aliases.is_empty() {
+                break;
+            }
+            let (Ok(password), Ok(nickname)) = (
+                initial_password(password.as_ref(), &new.address),
+                convert::user_nickname(&new.address),
+            ) else {
+                break;
+            };
+            bodies.push(api::NewUser {
+                account_enabled: new.state == MailboxState::Active,
+                display_name: new
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| new.address.clone()),
+                mail_nickname: nickname,
+                user_principal_name: new.address.clone(),
+                password_profile: api::PasswordProfile {
+                    password,
+                    force_change_password_next_sign_in: true,
+                },
+                usage_location: self
+                    .config
+                    .usage_location
+                    .as_ref()
+                    .map(|u| u.to_ascii_uppercase()),
+            });
+            addresses.push(new.address.clone());
+        }
+        // Only as many as there are free seats; the next one fails on its
+        // own, one at a time, before it is created.
+        let mut sku_id = None;
+        if let Some(part) = self.config.default_licence.clone() {
+            if bodies.is_empty() {
+                return vec![];
+            }
+            match self.free_seat(&part).await {
+                Ok(id) => sku_id = Some(id),
+                Err(_) => return vec![],
+            }
+            let free = self.sku.as_ref().map_or(0, |s| s.1).max(0) as usize;
+            bodies.truncate(free);
+            addresses.truncate(free);
+        }
+        if bodies.len() < 2 {
+            return vec![];
+        }
+        let items: Vec<BatchItem> = bodies
+            .iter()
+            .map(|b| BatchItem {
+                method: Method::POST,
+                url: "/users".into(),
+                body: Some(serde_json::to_value(b).unwrap_or(Value::Null)),
+                retry_not_found: false,
+            })
+            .collect();
+        let answers = self.api.batch(&items).await;
+        let mut results = Vec::with_capacity(items.len());
+        let mut created = Vec::new();
+        for (address, answer) in addresses.iter().zip(answers) {
+            let what = format!("creating user {address}");
+            let user = answer.and_then(|v| {
+                serde_json::from_value::<api::User>(v).map_err(|e| CallError::Parse(e.to_string()))
+            });
+            match user {
+                Ok(u) => {
+                    if let Some(d) = &mut self.directory {
+                        d.ids.insert(address.clone(), u.id.clone());
+                    }
+                    created.push((results.len(), u.id));
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(self.err(e, &what, permissions::USERS))),
+            }
+        }
+        if let Some(sku_id) = sku_id {
+            let items: Vec<BatchItem> = created
+                .iter()
+                .map(|(_, id)| BatchItem {
+                    method: Method::POST,
+                    url: format!("/users/{}/assignLicense", enc(id)),
+                    body: Some(
+                        serde_json::to_value(api::AssignLicense {
+                            add_licenses: vec![api::AssignedLicense {
+                                sku_id: sku_id.clone(),
+                                disabled_plans: vec![],
+                            }],
+                            remove_licenses: vec![],
+                        })
+                        .unwrap_or(Value::Null),
+                    ),
+                    retry_not_found: true,
+                })
+                .collect();
+            let answers = self.api.batch(&items).await;
+            let part = self.config.default_licence.clone().unwrap_or_default();
+            for ((k, _), answer) in created.iter().zip(answers) {
+                match answer {
+                    Ok(_) => {
+                        if let Some((_, free)) = &mut self.sku {
+                            *free -= 1;
+                        }
+                    }
+                    Err(e) => {
+                        let what = format!("assigning licence {part} to {}", addresses[*k]);
+                        results[*k] = Err(done_before(
+                            self.err(e, &what, permissions::USERS),
+                            "the user was created",
+                        ));
+                    }
+                }
+            }
+        }
+        results
+    }
+
+    /// The skuId of `part` (a SKU part number), if a seat is free; the
+    /// tenant's subscriptions are read once an apply.
+    async fn free_seat(&mut self, part: &str) -> Result<String, ProviderError> {
+        if self.sku.is_none() {
+            let what = "reading the tenant's licences (subscribedSkus)";
+            let url = self.url(
+                "/subscribedSkus",
+                &[("$select", "skuId,skuPartNumber,consumedUnits,prepaidUnits")],
+                what,
+                permissions::ORGANIZATION,
+            )?;
+            let skus: Vec<api::SubscribedSku> = self
+                .api
+                .get_all(url)
+                .await
+                .map_err(|e| self.err(e, what, permissions::ORGANIZATION))?;
+            let Some(s) = skus
+                .iter()
+                .find(|s| s.sku_part_number.eq_ignore_ascii_case(part))
+            else {
+                let have: Vec<&str> = skus.iter().map(|s| s.sku_part_number.as_str()).collect();
+                return Err(ProviderError::Rejected(format!(
+                    "`default_licence: {part}`: the tenant has no such subscription (it has: {}); give a SKU part number from Microsoft 365 admin center → Billing → Licenses",
+                    if have.is_empty() { "none".to_string() } else { have.join(", ") }
+                )));
+            };
+            self.sku = Some((s.sku_id.clone(), s.prepaid_units.enabled - s.consumed_units));
+        }
+        let (id, free) = self.sku.clone().expect("read above");
+        if free <= 0 {
+            return Err(ProviderError::Rejected(format!(
+                "no free {part} licence (`default_licence`): every seat is assigned, so the user was not created — buy more (Microsoft 365 admin center → Billing → Your products) or free one, then apply again"
+            )));
+        }
+        Ok(id)
     }
 
     async fn update_user(&mut self, old: &Mailbox, new: &Mailbox) -> Result<(), ProviderError> {
@@ -427,12 +768,24 @@ impl Run<'_> {
         }
         if old.address != new.address {
             return Err(ProviderError::Unsupported(format!(
-                "changing the address of {} to {} needs Exchange Online (the primary SMTP address), which this provider does not drive yet",
+                "changing the address of {} to {} needs Exchange Online (the primary SMTP address), which the provider (its Exchange backend included) does not change yet",
                 old.address, new.address
             )));
         }
         if set(&old.aliases) != set(&new.aliases) {
-            return Err(aliases_unsupported(&new.address, &new.aliases));
+            let Some(ex) = self.exchange.clone() else {
+                return Err(aliases_unsupported(&new.address, &new.aliases));
+            };
+            let (add, remove) = diff(&old.aliases, &new.aliases);
+            ex.set_mailbox_addresses(&old.address, &add, &remove, false)
+                .await
+                .map_err(|e| {
+                    exchange::error(
+                        e,
+                        &format!("changing the aliases of {}", old.address),
+                        &self.cid,
+                    )
+                })?;
         }
         let mut patch = api::UserPatch::default();
         if old.display_name != new.display_name {
@@ -486,17 +839,19 @@ impl Run<'_> {
     }
 
     async fn create_group(&mut self, new: &Group) -> Result<(), ProviderError> {
-        if !new.aliases.is_empty() {
-            return Err(aliases_unsupported(&new.address, &new.aliases));
-        }
-        if new.allow_external {
-            return Err(external_unsupported(&new.address));
+        if self.exchange.is_none() {
+            if !new.aliases.is_empty() {
+                return Err(aliases_unsupported(&new.address, &new.aliases));
+            }
+            if new.allow_external {
+                return Err(external_unsupported(&new.address));
+            }
         }
         let (local, domain) = new.address.rsplit_once('@').unwrap_or((&new.address, ""));
         let default = self.default_domain().await?;
         if !domain.eq_ignore_ascii_case(&default) {
             return Err(ProviderError::Unsupported(format!(
-                "Graph creates Microsoft 365 groups at the tenant's default domain ({default}), so {} cannot be made through Graph; it needs Exchange Online (Set-UnifiedGroup -PrimarySmtpAddress), which this provider does not drive yet — or make {domain} the default domain (Microsoft 365 admin center → Settings → Domains)",
+                "Graph creates Microsoft 365 groups at the tenant's default domain ({default}), so {} cannot be made through Graph; it needs Exchange Online (Set-UnifiedGroup -PrimarySmtpAddress), which the provider's Exchange backend does not do yet — or make {domain} the default domain (Microsoft 365 admin center → Settings → Domains)",
                 new.address
             )));
         }
@@ -524,7 +879,26 @@ impl Run<'_> {
         let adds: Vec<(String, String)> = new.members.iter().cloned().zip(member_ids).collect();
         self.sync_members(&created.id, &new.address, &adds, &[])
             .await
-            .map_err(|e| done_before(e, "the group was created"))
+            .map_err(|e| done_before(e, "the group was created"))?;
+        if !new.aliases.is_empty() || new.allow_external {
+            // New Microsoft 365 groups take internal mail only.
+            let ex = self.exchange.clone().expect("checked above");
+            ex.set_unified_group(
+                &new.address,
+                &new.aliases,
+                &[],
+                new.allow_external.then_some(false),
+                true,
+            )
+            .await
+            .map_err(|e| {
+                done_before(
+                    exchange::error(e, &format!("setting up group {}", new.address), &self.cid),
+                    "the group was created with its members",
+                )
+            })?;
+        }
+        Ok(())
     }
 
     /// The id of a Microsoft 365 group Graph may write, after checking it is one.
@@ -551,7 +925,7 @@ impl Run<'_> {
                 "a distribution list"
             };
             return Err(ProviderError::Unsupported(format!(
-                "{} is {kind}, an Exchange Online object Graph cannot change; this provider does not drive Exchange Online yet — change it in the Exchange admin center",
+                "{} is {kind}, an Exchange Online object Graph cannot change; the provider's Exchange backend covers Microsoft 365 groups only so far — change it in the Exchange admin center",
                 g.address
             )));
         }
@@ -561,17 +935,36 @@ impl Run<'_> {
     async fn update_group(&mut self, old: &Group, new: &Group) -> Result<(), ProviderError> {
         if old.address != new.address {
             return Err(ProviderError::Unsupported(format!(
-                "changing the address of group {} needs Exchange Online, which this provider does not drive yet",
+                "changing the address of group {} needs Exchange Online, which the provider (its Exchange backend included) does not change yet",
                 old.address
             )));
         }
-        if set(&old.aliases) != set(&new.aliases) {
-            return Err(aliases_unsupported(&new.address, &new.aliases));
-        }
-        if old.allow_external != new.allow_external {
-            return Err(external_unsupported(&new.address));
+        let aliases_change = set(&old.aliases) != set(&new.aliases);
+        let external_change = old.allow_external != new.allow_external;
+        if self.exchange.is_none() {
+            if aliases_change {
+                return Err(aliases_unsupported(&new.address, &new.aliases));
+            }
+            if external_change {
+                return Err(external_unsupported(&new.address));
+            }
         }
         let id = self.writable_group(old).await?;
+        if aliases_change || external_change {
+            let ex = self.exchange.clone().expect("checked above");
+            let (add, remove) = diff(&old.aliases, &new.aliases);
+            ex.set_unified_group(
+                &old.address,
+                &add,
+                &remove,
+                external_change.then_some(!new.allow_external),
+                false,
+            )
+            .await
+            .map_err(|e| {
+                exchange::error(e, &format!("changing group {}", old.address), &self.cid)
+            })?;
+        }
         let (old_members, new_members) = (set(&old.members), set(&new.members));
         let adding: Vec<String> = new_members.difference(&old_members).cloned().collect();
         let removing: Vec<String> = old_members.difference(&new_members).cloned().collect();
@@ -754,6 +1147,15 @@ fn set(v: &[String]) -> BTreeSet<String> {
     v.iter().cloned().collect()
 }
 
+/// (added, removed) from `old` to `new`.
+fn diff(old: &[String], new: &[String]) -> (Vec<String>, Vec<String>) {
+    let (o, n) = (set(old), set(new));
+    (
+        n.difference(&o).cloned().collect(),
+        o.difference(&n).cloned().collect(),
+    )
+}
+
 /// A path segment: ids are GUIDs, sign-in names need `@` kept and little
 /// else; everything outside the unreserved set is percent-encoded.
 fn enc(s: &str) -> String {
@@ -787,14 +1189,14 @@ fn initial_password(
 
 fn aliases_unsupported(address: &str, aliases: &[String]) -> ProviderError {
     ProviderError::Unsupported(format!(
-        "the aliases of {address} ({}) are its Exchange proxyAddresses, which Graph only reads; changing them needs Exchange Online, which this provider does not drive yet — change them in the Exchange admin center, or make the YAML match what is there",
+        "the aliases of {address} ({}) are its Exchange proxyAddresses, which Graph only reads; changing them needs Exchange Online: turn on the provider's Exchange backend (`exchange: {{enabled: true}}`, see its README), change them in the Exchange admin center, or make the YAML match what is there",
         if aliases.is_empty() { "none wanted".to_string() } else { aliases.join(", ") }
     ))
 }
 
 fn external_unsupported(address: &str) -> ProviderError {
     ProviderError::Unsupported(format!(
-        "whether {address} takes mail from outside the organisation is an Exchange Online setting (RequireSenderAuthenticationEnabled) this provider cannot read or write yet; new Microsoft 365 groups take internal mail only — leave `allow_external` unset"
+        "whether {address} takes mail from outside the organisation is an Exchange Online setting (RequireSenderAuthenticationEnabled) Graph cannot read or write; turn on the provider's Exchange backend (`exchange: {{enabled: true}}`), or leave `allow_external` unset (new Microsoft 365 groups take internal mail only)"
     ))
 }
 

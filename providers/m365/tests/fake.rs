@@ -181,3 +181,113 @@ async fn refuses_and_records_what_graph_does_not_allow() {
     assert_eq!(status, 400);
     assert!(fake.violations().last().unwrap().contains("skiptoken"));
 }
+
+async fn exchange_token(fake: &FakeGraph, http: &HttpClient) -> String {
+    let c = fake.config();
+    let url = Url::parse(&format!("{}/{}/oauth2/v2.0/token", fake.url(), c.tenant_id)).unwrap();
+    let form = [
+        ("client_id", c.client_id.as_str()),
+        ("client_secret", c.client_secret.as_str()),
+        ("scope", "https://outlook.office365.com/.default"),
+        ("grant_type", "client_credentials"),
+    ];
+    let r = http
+        .send(
+            http.request(Method::POST, url).form(&form),
+            Idempotence::Idempotent,
+        )
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    v["access_token"].as_str().unwrap().to_string()
+}
+
+async fn invoke(
+    fake: &FakeGraph,
+    http: &HttpClient,
+    token: &str,
+    anchor: &str,
+    body: Value,
+) -> (u16, Value) {
+    let url = Url::parse(&format!(
+        "{}/adminapi/beta/{}/InvokeCommand",
+        fake.url(),
+        fake.config().tenant_id
+    ))
+    .unwrap();
+    let req = http
+        .request(Method::POST, url)
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-anchormailbox", anchor)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    let r = http.send(req, Idempotence::NonIdempotent).await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_exchange_endpoint_checks_audience_anchor_and_cmdlets() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    let uid = fake.add_user("alice@example.com", "Alice");
+    let http = HttpClient::new(ClientConfig::default()).unwrap();
+    let graph = token(&fake, &http).await;
+    let ex = exchange_token(&fake, &http).await;
+    let anchor = mailform_m365::exchange::anchor("contoso.onmicrosoft.com");
+    let set = json!({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
+        "Identity": "alice@example.com", "EmailAddresses": {"add": ["smtp:a@example.com"]}}}});
+
+    // A Graph token is not one for Exchange, and vice versa.
+    let (status, body) = invoke(&fake, &http, &graph, &anchor, set.clone()).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = call(&fake, &http, &ex, Method::GET, "/users", None).await;
+    assert_eq!(status, 401);
+    // The anchor must be the system mailbox at the initial domain.
+    let (status, body) = invoke(&fake, &http, &ex, "UPN:alice@example.com", set.clone()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("ErrorIncorrectRoutingHint"))
+    );
+    // Unknown cmdlets and parameters are refused.
+    let (status, _) = invoke(
+        &fake,
+        &http,
+        &ex,
+        &anchor,
+        json!({"CmdletInput": {"CmdletName": "Remove-Mailbox", "Parameters": {"Identity": "alice@example.com"}}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = invoke(
+        &fake,
+        &http,
+        &ex,
+        &anchor,
+        json!({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {"Identity": "alice@example.com", "Type": "Shared"}}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(fake.violations().len(), 4, "{:#?}", fake.violations());
+    fake.with_store(|s| assert_eq!(s.users[&uid].proxy_addresses.len(), 2));
+
+    // The right call is carried out, on the store Graph reads.
+    let (status, body) = invoke(&fake, &http, &ex, &anchor, set).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, user) = call(
+        &fake,
+        &http,
+        &graph,
+        Method::GET,
+        &format!("/users/{uid}?$select=proxyAddresses"),
+        None,
+    )
+    .await;
+    assert!(
+        user["proxyAddresses"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("smtp:a@example.com")),
+        "{user}"
+    );
+}

@@ -477,7 +477,11 @@ async fn a_missing_permission_is_named_with_where_to_grant_it() {
     let e = e.to_string();
     assert!(e.contains("User.ReadWrite.All"), "{e}");
     assert!(e.contains("Grant admin consent"), "{e}");
-    assert!(matches!(report.outcomes[1], ChangeOutcome::NotAttempted(_)));
+    // Both creates went in one `$batch`, so both were tried and refused.
+    assert!(matches!(
+        report.outcomes[1],
+        ChangeOutcome::Failed(ProviderError::Permission(_))
+    ));
 
     let report = p
         .apply_domain(
@@ -597,9 +601,10 @@ async fn a_write_answered_5xx_is_not_repeated() {
     let e = failed(&report, 0);
     assert!(matches!(e, ProviderError::Unknown(_)), "{e}");
     assert!(e.to_string().contains("run plan"), "{e}");
-    assert!(matches!(report.outcomes[1], ChangeOutcome::NotAttempted(_)));
-    assert_eq!(count(&fake, "POST /users"), 1, "not sent again");
-    assert_eq!(fake.writes(), writes + 1);
+    // Both went in one `$batch`: Ned's create stands on its own.
+    assert!(matches!(report.outcomes[1], ChangeOutcome::Applied));
+    assert_eq!(count(&fake, "POST /users"), 2, "Mo's not sent again");
+    assert_eq!(fake.writes(), writes + 2);
 
     // Applying again after a plan: the user exists, so a create conflicts.
     let report = p
@@ -827,5 +832,40 @@ async fn a_write_that_times_out_is_not_repeated() {
     assert!(matches!(e, ProviderError::Unknown(_)), "{e}");
     assert!(e.to_string().contains("may have been carried out"), "{e}");
     assert_eq!(count(&fake, "POST /users"), 1, "not sent again");
+    no_violations(&fake);
+}
+
+#[tokio::test]
+async fn user_creates_go_twenty_a_batch_and_fail_one_by_one() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    fake.add_user("u05@example.com", "Taken");
+    let p = provider(&fake);
+    let changes: Vec<MailChange> = (0..45)
+        .map(|i| MailChange::CreateMailbox {
+            new: mailbox(&format!("u{i:02}@example.com"), "U"),
+            password: password(),
+        })
+        .collect();
+    let report = p.apply_domain(DOMAIN, &changes).await;
+    // The first batch: all but the taken address created; the rest of the
+    // apply stops there.
+    let e = failed(&report, 5);
+    assert!(matches!(e, ProviderError::Conflict(_)), "{e}");
+    for (i, o) in report.outcomes.iter().enumerate() {
+        match i {
+            5 => {}
+            0..20 => assert!(matches!(o, ChangeOutcome::Applied), "{i}: {o:?}"),
+            _ => assert!(matches!(o, ChangeOutcome::NotAttempted(_)), "{i}: {o:?}"),
+        }
+    }
+    assert_eq!(count(&fake, "POST /$batch"), 1);
+    assert_eq!(count(&fake, "POST /users"), 20);
+
+    // Again without the taken one: 25 left, two batches.
+    let rest: Vec<MailChange> = changes[20..].to_vec();
+    let report = p.apply_domain(DOMAIN, &rest).await;
+    applied(&report);
+    assert_eq!(count(&fake, "POST /$batch"), 3);
+    assert_eq!(fake.with_store(|s| s.users.len()), 45);
     no_violations(&fake);
 }

@@ -39,6 +39,7 @@
 //! identity platform and the OAuth 2.0 client credentials flow" on
 //! learn.microsoft.com.
 
+mod exchange;
 pub mod faults;
 mod routes;
 mod store;
@@ -53,7 +54,12 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 pub use faults::{Fault, FaultKind};
-pub use store::{FakeGroup, FakeUser, Store};
+pub use store::{FakeGroup, FakeSku, FakeUser, Store};
+
+/// The token audience of Graph.
+pub const GRAPH_AUDIENCE: &str = "https://graph.microsoft.com";
+/// The token audience of Exchange Online.
+pub const EXCHANGE_AUDIENCE: &str = "https://outlook.office365.com";
 
 /// How the fake behaves.
 #[derive(Debug, Clone)]
@@ -73,6 +79,14 @@ pub struct FakeConfig {
     /// before it has replicated.
     pub replication_lag: u32,
     pub latency: Duration,
+    /// Whether the app holds `Exchange.ManageAsApp` and an Exchange role
+    /// (else Exchange answers 401 `Unauthorized`, as it does).
+    pub exchange_admin: bool,
+    /// Exchange calls a user or group created through Graph answers 404
+    /// before Exchange has provisioned it (its mailbox).
+    pub exchange_provisioning_lag: u32,
+    /// The tenant's subscriptions (`GET /subscribedSkus`).
+    pub skus: Vec<FakeSku>,
 }
 
 impl Default for FakeConfig {
@@ -89,6 +103,14 @@ impl Default for FakeConfig {
                 .collect(),
             replication_lag: 0,
             latency: Duration::ZERO,
+            exchange_admin: true,
+            exchange_provisioning_lag: 0,
+            skus: vec![FakeSku {
+                sku_id: "6fd2c87f-b296-42f0-b197-1e91e994b900".into(),
+                sku_part_number: "ENTERPRISEPACK".into(),
+                enabled: 25,
+                consumed: 0,
+            }],
         }
     }
 }
@@ -98,7 +120,8 @@ pub(crate) struct Shared {
     pub(crate) addr: SocketAddr,
     pub(crate) spec: mailform_testkit::OpenApi,
     pub(crate) store: Mutex<store::Store>,
-    pub(crate) tokens: Mutex<HashMap<String, Vec<String>>>,
+    /// Token → (audience, application permissions).
+    pub(crate) tokens: Mutex<HashMap<String, (String, Vec<String>)>>,
     pub(crate) faults: Mutex<Vec<Fault>>,
     pub(crate) violations: Mutex<Vec<String>>,
     pub(crate) latency: Mutex<Duration>,
@@ -144,7 +167,53 @@ fn load_spec() -> Result<mailform_testkit::OpenApi, String> {
             }
         }
     }
+    add_licence_paths(&mut doc);
     mailform_testkit::OpenApi::new(&doc, "/v1.0")
+}
+
+/// `GET /subscribedSkus` and `POST /users/{id}/assignLicense`, which the
+/// reduced description lacks: added here, from "List subscribedSkus" and
+/// "user: assignLicense" on learn.microsoft.com (request bodies as
+/// documented; only the properties mailform sends or reads).
+fn add_licence_paths(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    paths.entry("/subscribedSkus").or_insert(serde_json::json!({
+        "get": {
+            "summary": "List subscribedSkus (ADDED by the fake: absent from the reduced description)",
+            "parameters": [{
+                "name": "$select", "in": "query", "explode": false,
+                "schema": {"type": "array", "uniqueItems": true, "items": {"type": "string", "enum": [
+                    "id", "accountId", "accountName", "appliesTo", "capabilityStatus", "consumedUnits",
+                    "prepaidUnits", "servicePlans", "skuId", "skuPartNumber", "subscriptionIds"
+                ]}}
+            }],
+            "responses": {"200": {"description": "OK"}}
+        }
+    }));
+    paths.entry("/users/{id}/assignLicense").or_insert(serde_json::json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "post": {
+            "summary": "user: assignLicense (ADDED by the fake: absent from the reduced description)",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["addLicenses", "removeLicenses"],
+                "additionalProperties": false,
+                "properties": {
+                    "addLicenses": {"type": "array", "items": {
+                        "type": "object", "required": ["skuId"], "additionalProperties": false,
+                        "properties": {
+                            "skuId": {"type": "string", "format": "uuid"},
+                            "disabledPlans": {"type": "array", "items": {"type": "string", "format": "uuid"}}
+                        }
+                    }},
+                    "removeLicenses": {"type": "array", "items": {"type": "string", "format": "uuid"}}
+                }
+            }}}},
+            "responses": {"200": {"description": "OK"}}
+        }
+    }));
 }
 
 /// A running fake. Dropping it stops the server.
@@ -180,6 +249,8 @@ impl FakeGraph {
             domains,
             initial_domain: initial,
             replication_lag: config.replication_lag,
+            skus: config.skus.clone(),
+            exchange_lag: config.exchange_provisioning_lag,
             ..Default::default()
         };
         let shared = Arc::new(Shared {
@@ -243,9 +314,11 @@ impl FakeGraph {
         });
         self.with_store(|s| {
             let (writes, lag) = (s.writes, std::mem::take(&mut s.replication_lag));
+            let exchange_lag = std::mem::take(&mut s.exchange_lag);
             let r = s.insert_user(&body);
             s.writes = writes;
             s.replication_lag = lag;
+            s.exchange_lag = exchange_lag;
             r.map(|u| u["id"].as_str().unwrap_or_default().to_string())
                 .unwrap_or_else(|e| panic!("user refused: {e:?}"))
         })
@@ -264,7 +337,9 @@ impl FakeGraph {
                 .insert_group(&body)
                 .unwrap_or_else(|e| panic!("group refused: {e:?}"));
             let id = g["id"].as_str().unwrap_or_default().to_string();
-            s.groups.get_mut(&id).expect("group").members = members.to_vec();
+            let group = s.groups.get_mut(&id).expect("group");
+            group.members = members.to_vec();
+            group.exchange_pending = 0;
             s.writes = writes;
             id
         })

@@ -99,6 +99,9 @@ async fn handle(
             .to_string();
         return token(&s, &tenant, &body);
     }
+    if path.starts_with("/adminapi/") {
+        return super::exchange::handle(&s, &method, &path, &headers, &body).await;
+    }
     if !path.starts_with("/v1.0/") {
         return Reply::error(400, "BadRequest", "Invalid version.").into_response();
     }
@@ -116,7 +119,9 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|t| s.tokens.lock().expect("tokens").get(t).cloned());
+        .and_then(|t| s.tokens.lock().expect("tokens").get(t).cloned())
+        .filter(|(audience, _)| audience == super::GRAPH_AUDIENCE)
+        .map(|(_, roles)| roles);
     let Some(roles) = roles else {
         return Reply::error(
             401,
@@ -216,6 +221,13 @@ fn needed(op: &str) -> &'static [&'static str] {
         } else {
             &["Group.ReadWrite.All", "Directory.ReadWrite.All"]
         }
+    } else if path.starts_with("/subscribedSkus") {
+        &[
+            "Organization.Read.All",
+            "Organization.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ]
     } else if path.starts_with("/domains") {
         &[
             "Domain.Read.All",
@@ -401,6 +413,14 @@ fn dispatch(
         "DELETE /groups/{id}/members/{member-id}/$ref" => st
             .remove_member(&p("id"), &p("member-id"))
             .map(|_| Reply::empty()),
+        "GET /subscribedSkus" => {
+            let v = st.subscribed_skus();
+            drop(st);
+            page(v)
+        }
+        "POST /users/{id}/assignLicense" => st
+            .assign_license(&p("id"), body)
+            .map(|u| Reply::json(200, u)),
         "GET /domains" => {
             let d = st.domains();
             drop(st);
@@ -569,15 +589,19 @@ fn token(s: &Shared, tenant: &str, body: &[u8]) -> Response {
     if form.get("client_secret").map(String::as_str) != Some(c.client_secret.as_str()) {
         return token_error(401, "invalid_client", 7000215, &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", c.client_id));
     }
-    if form.get("scope").map(String::as_str) != Some("https://graph.microsoft.com/.default") {
-        s.violation(format!("token: scope {:?}", form.get("scope")));
-        return token_error(400, "invalid_scope", 1002012, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).");
-    }
+    let audience = match form.get("scope").map(String::as_str) {
+        Some("https://graph.microsoft.com/.default") => super::GRAPH_AUDIENCE,
+        Some("https://outlook.office365.com/.default") => super::EXCHANGE_AUDIENCE,
+        other => {
+            s.violation(format!("token: scope {other:?}"));
+            return token_error(400, "invalid_scope", 1002012, "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).");
+        }
+    };
     let token = format!("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fake-{n}.sig");
     s.tokens
         .lock()
         .expect("tokens")
-        .insert(token.clone(), c.roles.clone());
+        .insert(token.clone(), (audience.to_string(), c.roles.clone()));
     (
         StatusCode::OK,
         [("content-type", "application/json; charset=utf-8")],

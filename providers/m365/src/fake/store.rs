@@ -39,6 +39,19 @@ pub struct FakeUser {
     /// Member additions referring to this user still answered 404 (not
     /// replicated yet).
     pub replicating: u32,
+    /// skuIds assigned.
+    pub licenses: Vec<String>,
+    /// Exchange calls still answered 404 (mailbox not provisioned yet).
+    pub exchange_pending: u32,
+}
+
+/// A subscription: `prepaidUnits.enabled` seats, `consumedUnits` used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FakeSku {
+    pub sku_id: String,
+    pub sku_part_number: String,
+    pub enabled: i64,
+    pub consumed: i64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -53,6 +66,11 @@ pub struct FakeGroup {
     pub proxy_addresses: Vec<String>,
     /// Member user ids, in the order added.
     pub members: Vec<String>,
+    /// Exchange's `RequireSenderAuthenticationEnabled` (true: internal
+    /// senders only, the default of new Microsoft 365 groups).
+    pub require_sender_auth: bool,
+    /// Exchange calls still answered 404 (not provisioned yet).
+    pub exchange_pending: u32,
 }
 
 impl FakeGroup {
@@ -79,6 +97,9 @@ pub struct Store {
     /// Addresses of deleted users and groups: kept, with the object, in the
     /// recycle bin for 30 days, so still taken.
     pub deleted_addresses: Vec<String>,
+    pub skus: Vec<FakeSku>,
+    /// `exchange_pending` of new users and groups.
+    pub exchange_lag: u32,
 }
 
 fn lower(s: &str) -> String {
@@ -236,6 +257,8 @@ impl Store {
             usage_location: body["usageLocation"].as_str().map(str::to_string),
             password: password.to_string(),
             replicating: self.replication_lag,
+            licenses: vec![],
+            exchange_pending: self.exchange_lag,
         };
         let out = user_json(&user);
         self.users.insert(id, user);
@@ -342,6 +365,8 @@ impl Store {
             group_types: types,
             proxy_addresses: proxies,
             members: vec![],
+            require_sender_auth: true,
+            exchange_pending: self.exchange_lag,
         };
         let out = group_json(&g);
         self.groups.insert(id, g);
@@ -366,6 +391,8 @@ impl Store {
                 group_types: vec![],
                 proxy_addresses: vec![format!("SMTP:{a}")],
                 members: vec![],
+                require_sender_auth: true,
+                exchange_pending: 0,
             },
         );
         id
@@ -478,6 +505,207 @@ impl Store {
             .collect())
     }
 
+    pub fn subscribed_skus(&self) -> Vec<Value> {
+        self.skus
+            .iter()
+            .map(|k| json!({
+                "id": format!("{}_{}", "7d3c1a52-0f6b-4c8e-9a41-2b5e6f7a8c90", k.sku_id),
+                "skuId": k.sku_id,
+                "skuPartNumber": k.sku_part_number,
+                "consumedUnits": k.consumed,
+                "capabilityStatus": "Enabled",
+                "appliesTo": "User",
+                "prepaidUnits": {"enabled": k.enabled, "suspended": 0, "warning": 0, "lockedOut": 0},
+            }))
+            .collect()
+    }
+
+    /// `assignLicense`: a seat must be free and the user must have a usage
+    /// location (Graph's documented preconditions; the messages are
+    /// plausible, not verbatim).
+    pub fn assign_license(&mut self, key: &str, body: &Value) -> Result<Value, Refusal> {
+        let id = self.user_id(key)?;
+        let adds: Vec<String> = body["addLicenses"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l["skuId"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if self.users[&id].usage_location.is_none() {
+            return Err(bad(
+                "License assignment cannot be done for user with invalid usage location.",
+            ));
+        }
+        for sku in &adds {
+            let Some(k) = self.skus.iter().find(|k| k.sku_id == *sku) else {
+                return Err(bad(format!(
+                    "License {sku} does not correspond to a valid company License."
+                )));
+            };
+            if k.enabled - k.consumed <= 0 && !self.users[&id].licenses.contains(sku) {
+                return Err(bad(format!(
+                    "Subscription with SKU {sku} does not have any available licenses."
+                )));
+            }
+        }
+        for sku in adds {
+            let u = self.users.get_mut(&id).expect("user");
+            if !u.licenses.contains(&sku) {
+                u.licenses.push(sku.clone());
+                if let Some(k) = self.skus.iter_mut().find(|k| k.sku_id == sku) {
+                    k.consumed += 1;
+                }
+            }
+        }
+        self.writes += 1;
+        Ok(user_json(&self.users[&id]))
+    }
+
+    /// The recipient (user or group) `identity` names — an address it
+    /// holds, or its id — as Exchange resolves `-Identity`.
+    fn recipient(&self, identity: &str) -> Option<(bool, String)> {
+        let a = lower(identity);
+        let holds = |p: &[String]| {
+            p.iter()
+                .any(|x| lower(x.split_once(':').map_or(x, |s| s.1)) == a)
+        };
+        if let Some(u) = self
+            .users
+            .values()
+            .find(|u| u.id == identity || u.user_principal_name == a || holds(&u.proxy_addresses))
+        {
+            return Some((true, u.id.clone()));
+        }
+        self.groups
+            .values()
+            .find(|g| {
+                g.id == identity
+                    || g.mail.as_deref() == Some(a.as_str())
+                    || holds(&g.proxy_addresses)
+            })
+            .map(|g| (false, g.id.clone()))
+    }
+
+    /// `EmailAddresses @{add=...; remove=...}` on a user (`user`) or group.
+    /// Errors: (Exchange error code, message).
+    pub fn exchange_addresses(
+        &mut self,
+        identity: &str,
+        user: bool,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<(), (&'static str, String)> {
+        let not_found = || {
+            (
+                "ManagementObjectNotFoundException",
+                format!("The operation couldn't be performed because object '{identity}' couldn't be found on 'DB3PR01A001DC01.EURPR01A001.prod.outlook.com'."),
+            )
+        };
+        let (is_user, id) = self.recipient(identity).ok_or_else(not_found)?;
+        if is_user != user {
+            return Err(not_found());
+        }
+        let mut parsed = Vec::new();
+        for p in add.iter().chain(remove) {
+            let Some(addr) = p.strip_prefix("smtp:").or_else(|| p.strip_prefix("SMTP:")) else {
+                return Err((
+                    "ParameterBindingException",
+                    format!(
+                        "Cannot process \"{p}\": only smtp: addresses are supported by the fake."
+                    ),
+                ));
+            };
+            parsed.push(lower(addr));
+        }
+        let (adds, removes) = parsed.split_at(add.len());
+        for a in adds {
+            let domain = a.rsplit_once('@').map_or("", |d| d.1);
+            if !self.domains.iter().any(|d| d == domain) {
+                return Err(("TaskInvalidArgumentException", format!("The SMTP address has an invalid domain \"{domain}\". It isn't an accepted domain of your organization.")));
+            }
+            if let Some(holder) = self.recipient(a) {
+                if holder.1 != id {
+                    return Err(("ProxyAddressExistsException", format!("The proxy address \"SMTP:{a}\" is already being used by the proxy addresses or LegacyExchangeDN. Please choose another proxy address.")));
+                }
+            } else if self.deleted_addresses.contains(a) {
+                return Err(("ProxyAddressExistsException", format!("The proxy address \"SMTP:{a}\" is already being used by the proxy addresses or LegacyExchangeDN. Please choose another proxy address.")));
+            }
+        }
+        let proxies = if user {
+            &mut self.users.get_mut(&id).expect("user").proxy_addresses
+        } else {
+            &mut self.groups.get_mut(&id).expect("group").proxy_addresses
+        };
+        for r in removes {
+            if proxies
+                .iter()
+                .any(|p| p.starts_with("SMTP:") && lower(&p[5..]) == *r)
+            {
+                return Err((
+                    "TaskInvalidArgumentException",
+                    format!("The primary SMTP address \"{r}\" can't be removed."),
+                ));
+            }
+        }
+        proxies.retain(|p| {
+            !removes
+                .iter()
+                .any(|r| lower(p.split_once(':').map_or(p, |x| x.1)) == *r)
+        });
+        for a in adds {
+            if !proxies
+                .iter()
+                .any(|p| lower(p.split_once(':').map_or(p, |x| x.1)) == *a)
+            {
+                proxies.push(format!("smtp:{a}"));
+            }
+        }
+        self.writes += 1;
+        Ok(())
+    }
+
+    /// Whether Exchange has not provisioned `identity` yet (and counts
+    /// the call).
+    pub fn exchange_not_yet(&mut self, identity: &str) -> bool {
+        let pending = match self.recipient(identity) {
+            Some((true, id)) => &mut self.users.get_mut(&id).expect("user").exchange_pending,
+            Some((false, id)) => &mut self.groups.get_mut(&id).expect("group").exchange_pending,
+            None => return false,
+        };
+        if *pending > 0 {
+            *pending -= 1;
+            return true;
+        }
+        false
+    }
+
+    /// The unified group `identity` names.
+    pub fn unified_group_id(&self, identity: &str) -> Option<String> {
+        match self.recipient(identity) {
+            Some((false, id)) if self.groups[&id].unified() => Some(id),
+            _ => None,
+        }
+    }
+
+    /// `Get-UnifiedGroup` output objects, the properties mailform reads.
+    pub fn unified_groups(&self) -> Vec<Value> {
+        self.groups
+            .values()
+            .filter(|g| g.unified())
+            .map(|g| {
+                json!({
+                    "ExternalDirectoryObjectId": g.id,
+                    "PrimarySmtpAddress": g.mail,
+                    "DisplayName": g.display_name,
+                    "EmailAddresses": g.proxy_addresses,
+                    "RequireSenderAuthenticationEnabled": g.require_sender_auth,
+                })
+            })
+            .collect()
+    }
+
     pub fn domains(&self) -> Vec<Value> {
         self.domains
             .iter()
@@ -497,6 +725,7 @@ fn user_json(u: &FakeUser) -> Value {
         "proxyAddresses": u.proxy_addresses,
         "usageLocation": u.usage_location,
         "businessPhones": [],
+        "assignedLicenses": u.licenses.iter().map(|l| json!({"skuId": l, "disabledPlans": []})).collect::<Vec<_>>(),
     })
 }
 

@@ -1,0 +1,407 @@
+//! The Exchange Online backend (provider setting `exchange: {enabled:
+//! true}`, off by default): what Graph only reads — mailbox and group
+//! aliases (`proxyAddresses`) — and what it cannot see — whether a
+//! Microsoft 365 group takes mail from outside the organisation
+//! (`RequireSenderAuthenticationEnabled`).
+//!
+//! Exchange Online has no supported REST API for these. This module uses
+//! the **de-facto, beta** endpoint behind the Exchange Online PowerShell V3
+//! module (`ExchangeOnlineManagement` 3.x), which runs one cmdlet a request:
+//!
+//! ```text
+//! POST {exchange_endpoint}/adminapi/beta/{tenant}/InvokeCommand
+//! Authorization: Bearer <app-only token for https://outlook.office365.com/.default>
+//! X-AnchorMailbox: UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@<initial domain>
+//! {"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {...}}}
+//! ```
+//!
+//! answered `{"value": [...]}` (the cmdlet's output objects) or
+//! `{"error": {"code", "message", "innererror"}}`. The token is a second
+//! one, from the same client credentials, for the Exchange resource.
+//!
+//! What was checked, and where (searched on 2026-12-01):
+//! - the `InvokeCommand` proxy of "classic" cmdlets in a JSON payload over
+//!   HTTPS to `https://outlook.office365.com/adminapi/...`, not officially
+//!   supported and liable to change without notice: Vasil Michev, "All
+//!   you need to know about Exchange Online Admin API (or how to run
+//!   cmdlets without PowerShell)", parts 1 and 2
+//!   (<https://michev.info/blog/post/5822>, <https://michev.info/blog/post/7180>,
+//!   which also shows `.../adminapi/beta/{tenant}/...` URLs);
+//! - the `{"CmdletInput": {"CmdletName", "Parameters"}}` envelope, the
+//!   `X-AnchorMailbox` routing header and the `https://outlook.office365.com`
+//!   base URL (other clouds: `.cn`, `.us`): Microsoft's own *preview*
+//!   "Exchange Online Admin API" (`POST .../adminapi/v2.0/{TenantID}/{Endpoint}`,
+//!   learn.microsoft.com/exchange/reference/admin-api-get-started and
+//!   admin-api-endpoints-mailbox), the documented successor of this
+//!   endpoint, which needs `Exchange.ManageAsAppV2` instead; it covers few
+//!   cmdlets so far (not `Set-UnifiedGroup`), hence `beta`;
+//! - the token scope `https://outlook.office365.com/.default` for app-only
+//!   calls: e.g. rubrikinc/microsoft-365-sizing PR #23;
+//! - the error shape and that a missing role shows as **401**
+//!   `Unauthorized` "User is not allowed to call Get-Mailbox"
+//!   (`innererror.type` `Microsoft.Exchange.Admin.OData.Core.ODataServiceException`):
+//!   MicrosoftDocs/office-docs-powershell issue #7970; the application
+//!   permission `Exchange.ManageAsApp` of the *Office 365 Exchange Online*
+//!   API (`00000002-0000-0ff1-ce00-000000000000`) and an Entra role such as
+//!   *Exchange Administrator* for the app's service principal:
+//!   learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2
+//!   and issues #7718, #6865 there;
+//! - `Set-Mailbox -EmailAddresses @{add=...; remove=...}` and
+//!   `Set-UnifiedGroup -RequireSenderAuthenticationEnabled`: the cmdlet
+//!   reference on learn.microsoft.com.
+//!
+//! **Not confirmed** by what was found: the exact anchor value
+//! `UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@<domain>` (the
+//! module's own choice as reported by users of the endpoint; the preview
+//! API documents other routing hints), that hashtable parameters travel as
+//! `{"add": [...], "remove": [...]}` JSON objects, and any paging of the
+//! answer beyond `@odata.nextLink` (followed with the same body, if sent).
+//!
+//! Exchange throttles per tenant (few concurrent PowerShell-style
+//! sessions), so calls are sent **one at a time**. A write answered 5xx or
+//! lost is never repeated; reads (`Get-*`) are retried like Graph reads. A
+//! `Set-*` on a recipient this apply created and Exchange answers 404 to
+//! (not provisioned yet; nothing done) is sent again after a backoff.
+
+use std::time::Duration;
+
+use mailform_contract::ProviderError;
+use mailform_http::{
+    header, ClientConfig, HttpClient, HttpError, Idempotence, Method, RateLimit, Retry, Url,
+};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use crate::api::ErrorBody;
+use crate::auth::TokenSource;
+use crate::client::CallError;
+
+/// The system mailbox the PowerShell module anchors app-only calls on.
+pub const ANCHOR_MAILBOX: &str = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
+/// The application permission, on the Office 365 Exchange Online API.
+pub const PERMISSION: &str = "Exchange.ManageAsApp";
+/// Where the permission and the role are granted.
+pub const WHERE: &str = "Entra admin center → App registrations → your app → API permissions → Add a permission → APIs my organization uses → Office 365 Exchange Online → Application permissions → Exchange.ManageAsApp, then Grant admin consent; and Entra admin center → Roles and admins → Exchange Administrator → Add assignments → the app's service principal (enterprise application)";
+/// Exchange calls a second (on top of one at a time).
+const REQUESTS_PER_SECOND: u32 = 10;
+
+/// The `X-AnchorMailbox` value for a tenant whose initial domain is `domain`.
+pub fn anchor(domain: &str) -> String {
+    format!("UPN:{ANCHOR_MAILBOX}@{domain}")
+}
+
+pub struct Exchange {
+    http: HttpClient,
+    tokens: TokenSource,
+    url: Url,
+    retry: Retry,
+    /// One call at a time; holds the anchor once known.
+    turn: Mutex<Option<String>>,
+}
+
+impl Exchange {
+    pub fn new(
+        tokens: TokenSource,
+        endpoint: &str,
+        tenant: &str,
+        timeout: Duration,
+        retry: Retry,
+    ) -> Result<Exchange, ProviderError> {
+        let http = HttpClient::new(ClientConfig {
+            rate_limit: Some(RateLimit {
+                requests: REQUESTS_PER_SECOND,
+                per: Duration::from_secs(1),
+            }),
+            retry,
+            timeout,
+            ..ClientConfig::default()
+        })
+        .map_err(|e| ProviderError::Service(e.to_string()))?;
+        let raw = format!(
+            "{}/adminapi/beta/{}/InvokeCommand",
+            endpoint.trim_end_matches('/'),
+            tenant.trim()
+        );
+        let url = Url::parse(&raw).map_err(|e| {
+            ProviderError::Rejected(format!("`exchange_endpoint` gives no URL ({raw:?}): {e}"))
+        })?;
+        Ok(Exchange {
+            http,
+            tokens,
+            url,
+            retry,
+            turn: Mutex::new(None),
+        })
+    }
+
+    pub fn requests_sent(&self) -> u64 {
+        self.http.requests_sent()
+    }
+
+    /// Whether the anchor (the tenant's initial domain) is known yet.
+    pub async fn has_anchor(&self) -> bool {
+        self.turn.lock().await.is_some()
+    }
+
+    pub async fn set_anchor(&self, initial_domain: &str) {
+        *self.turn.lock().await = Some(anchor(initial_domain));
+    }
+
+    /// Runs `cmdlet` on a recipient created moments ago: Exchange knows
+    /// it only once provisioned, so a 404 (nothing done) is sent again
+    /// after a backoff, a few times.
+    async fn invoke_fresh(
+        &self,
+        cmdlet: &str,
+        parameters: Value,
+        fresh: bool,
+    ) -> Result<Vec<Value>, CallError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.invoke(cmdlet, parameters.clone()).await {
+                Err(CallError::Api { status: 404, .. })
+                    if fresh && attempt < self.retry.max_attempts =>
+                {
+                    let d = self.retry.delay(attempt, None);
+                    tracing::warn!(cmdlet, wait = ?d, attempt, "Exchange does not know the new recipient yet; trying again");
+                    tokio::time::sleep(d).await;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Runs `cmdlet` with `parameters`; its output objects.
+    pub async fn invoke(&self, cmdlet: &str, parameters: Value) -> Result<Vec<Value>, CallError> {
+        let guard = self.turn.lock().await;
+        let Some(anchor) = guard.clone() else {
+            return Err(CallError::Parse(
+                "Exchange Online: the tenant's initial domain is not known".into(),
+            ));
+        };
+        let idempotence = if cmdlet.starts_with("Get-") {
+            Idempotence::Idempotent
+        } else {
+            Idempotence::NonIdempotent
+        };
+        let body = serde_json::to_vec(&json!({
+            "CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}
+        }))
+        .map_err(|e| CallError::Parse(e.to_string()))?;
+        let mut out = Vec::new();
+        let mut next = Some(self.url.clone());
+        while let Some(url) = next.take() {
+            let page = self.post(url, &anchor, &body, idempotence).await?;
+            if let Some(v) = page.get("value").and_then(Value::as_array) {
+                out.extend(v.iter().cloned());
+            }
+            next = page
+                .get("@odata.nextLink")
+                .and_then(Value::as_str)
+                .map(|l| Url::parse(l).map_err(|e| CallError::Parse(format!("next link: {e}"))))
+                .transpose()?;
+        }
+        drop(guard);
+        Ok(out)
+    }
+
+    async fn post(
+        &self,
+        url: Url,
+        anchor: &str,
+        body: &[u8],
+        idempotence: Idempotence,
+    ) -> Result<Value, CallError> {
+        let mut refreshed = false;
+        let response = loop {
+            let token = self
+                .tokens
+                .token(&self.http)
+                .await
+                .map_err(CallError::Auth)?;
+            let request = self
+                .http
+                .request(Method::POST, url.clone())
+                .header(header::AUTHORIZATION, format!("Bearer {}", token.expose()))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("X-AnchorMailbox", anchor)
+                .body(body.to_vec());
+            let response = match self.http.send(request, idempotence).await {
+                Ok(r) => r,
+                Err(HttpError::Transport { message, sent, .. }) => {
+                    return Err(CallError::Transport { message, sent })
+                }
+                Err(e) => {
+                    return Err(CallError::Transport {
+                        message: e.to_string(),
+                        sent: false,
+                    })
+                }
+            };
+            // A stale token is replaced once; a 401 that persists is a
+            // missing role or permission (Exchange answers 401 for both).
+            if response.status().as_u16() == 401 && !refreshed {
+                refreshed = true;
+                self.tokens.forget(&token).await;
+                continue;
+            }
+            break response;
+        };
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(|e| CallError::Transport {
+            message: self.http.scrub(&format!("reading the answer: {e}")),
+            sent: true,
+        })?;
+        if (200..300).contains(&status) {
+            if text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&text)
+                .map_err(|e| CallError::Parse(format!("Exchange answer: {e}")));
+        }
+        let err: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
+        Err(CallError::Api {
+            status,
+            code: err.error.code,
+            message: self.http.scrub(if err.error.message.is_empty() {
+                &text
+            } else {
+                &err.error.message
+            }),
+        })
+    }
+
+    /// `Set-Mailbox -Identity <id> -EmailAddresses @{add=...; remove=...}`.
+    /// `fresh`: the user was created by this apply.
+    pub async fn set_mailbox_addresses(
+        &self,
+        identity: &str,
+        add: &[String],
+        remove: &[String],
+        fresh: bool,
+    ) -> Result<(), CallError> {
+        self.invoke_fresh(
+            "Set-Mailbox",
+            json!({"Identity": identity, "EmailAddresses": addresses(add, remove)}),
+            fresh,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `Set-UnifiedGroup -Identity <id>` with address changes and/or
+    /// `-RequireSenderAuthenticationEnabled`.
+    pub async fn set_unified_group(
+        &self,
+        identity: &str,
+        add: &[String],
+        remove: &[String],
+        require_sender_authentication: Option<bool>,
+        fresh: bool,
+    ) -> Result<(), CallError> {
+        let mut p = json!({"Identity": identity});
+        if !add.is_empty() || !remove.is_empty() {
+            p["EmailAddresses"] = addresses(add, remove);
+        }
+        if let Some(r) = require_sender_authentication {
+            p["RequireSenderAuthenticationEnabled"] = json!(r);
+        }
+        self.invoke_fresh("Set-UnifiedGroup", p, fresh)
+            .await
+            .map(|_| ())
+    }
+
+    /// Every Microsoft 365 group's `RequireSenderAuthenticationEnabled`,
+    /// by Entra object id (`ExternalDirectoryObjectId`) — one
+    /// `Get-UnifiedGroup -ResultSize Unlimited`.
+    pub async fn unified_groups_auth(
+        &self,
+    ) -> Result<std::collections::HashMap<String, bool>, CallError> {
+        let groups = self
+            .invoke("Get-UnifiedGroup", json!({"ResultSize": "Unlimited"}))
+            .await?;
+        Ok(groups
+            .iter()
+            .filter_map(|g| {
+                let id = g.get("ExternalDirectoryObjectId")?.as_str()?;
+                let auth = g
+                    .get("RequireSenderAuthenticationEnabled")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true);
+                Some((id.to_string(), auth))
+            })
+            .collect())
+    }
+}
+
+fn addresses(add: &[String], remove: &[String]) -> Value {
+    let smtp = |v: &[String]| v.iter().map(|a| format!("smtp:{a}")).collect::<Vec<_>>();
+    let mut m = serde_json::Map::new();
+    if !add.is_empty() {
+        m.insert("add".into(), json!(smtp(add)));
+    }
+    if !remove.is_empty() {
+        m.insert("remove".into(), json!(smtp(remove)));
+    }
+    Value::Object(m)
+}
+
+/// What a failed Exchange call means for the person running mailform.
+pub fn error(e: CallError, what: &str, client_id: &str) -> ProviderError {
+    match e {
+        CallError::Auth(p) => p,
+        CallError::Api {
+            status,
+            code,
+            message,
+        } => {
+            let text = format!("{what} (Exchange Online): HTTP {status} {code}: {message}");
+            match status {
+                401 | 403 => ProviderError::Permission(format!(
+                    "{text}; app {client_id} needs the application permission {PERMISSION} of the Office 365 Exchange Online API and the Exchange Administrator Entra role for its service principal: {WHERE}. Role assignments can take an hour to reach Exchange"
+                )),
+                404 => ProviderError::Conflict(format!(
+                    "{text}; Exchange does not know it (yet): a new user gets a mailbox only once licensed and provisioned, which can take minutes — apply again later, or plan again"
+                )),
+                429 => ProviderError::Service(format!(
+                    "{text}; Exchange throttled the tenant: wait a few minutes and apply again"
+                )),
+                500.. => ProviderError::Service(format!(
+                    "{text}; a change may have been made — plan again to see"
+                )),
+                _ if message.contains("already being used") => ProviderError::Conflict(format!(
+                    "{text}; the address belongs to another recipient: plan again"
+                )),
+                _ => ProviderError::Rejected(text),
+            }
+        }
+        CallError::Transport { message, sent } => ProviderError::Service(if sent {
+            format!("{what} (Exchange Online): {message}; the change may have been made — plan again to see")
+        } else {
+            format!("{what} (Exchange Online): {message}")
+        }),
+        CallError::Parse(m) => ProviderError::Parse(format!("{what} (Exchange Online): {m}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_changes_are_smtp_hashtables() {
+        assert_eq!(
+            addresses(&["a@x".into()], &["b@x".into()]),
+            json!({"add": ["smtp:a@x"], "remove": ["smtp:b@x"]})
+        );
+        assert_eq!(
+            addresses(&[], &["b@x".into()]),
+            json!({"remove": ["smtp:b@x"]})
+        );
+        assert_eq!(
+            anchor("contoso.onmicrosoft.com"),
+            "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com"
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! The fake Exchange Online `InvokeCommand` endpoint
+//! (`POST /adminapi/beta/{tenant}/InvokeCommand`, see the crate's
+//! `exchange` module for what is known of it), on the same store as the
+//! fake Graph: addresses written here are the users' and groups'
+//! `proxyAddresses` Graph reads.
+//!
+//! Checked, in order: the path and tenant; a bearer token issued for the
+//! Exchange resource (`https://outlook.office365.com/.default` — a Graph
+//! token is refused 401, as Exchange does for a wrong audience); the
+//! `X-AnchorMailbox` header (`UPN:SystemMailbox{bb558c35-...}@<initial
+//! domain>`); the app's Exchange rights ([`super::FakeConfig::exchange_admin`]);
+//! the `CmdletInput` envelope, the cmdlet and its parameters. Only what
+//! mailform sends is supported: `Set-Mailbox` (`Identity`,
+//! `EmailAddresses`), `Set-UnifiedGroup` (`Identity`, `EmailAddresses`,
+//! `RequireSenderAuthenticationEnabled`), `Get-UnifiedGroup` (`Identity`,
+//! `ResultSize`); anything else is refused and recorded as a violation.
+//!
+//! Error bodies follow the one shape seen in the wild (MicrosoftDocs/
+//! office-docs-powershell issue #7970: `{"error": {"code", "message",
+//! "innererror": {"message", "type"}}}`); the codes and messages of
+//! refusals other than the 401 are **plausible, not documented**: they
+//! reuse the exception names PowerShell users see
+//! (`ManagementObjectNotFoundException`, ...).
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::Shared;
+
+fn answer(status: u16, body: Value) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        [("content-type", "application/json; charset=utf-8")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn error(status: u16, code: &str, message: &str) -> Response {
+    answer(
+        status,
+        json!({"error": {"code": code, "message": message, "innererror": {
+            "message": message,
+            "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+        }}}),
+    )
+}
+
+pub(crate) async fn handle(
+    s: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let ["adminapi", "beta", tenant, "InvokeCommand"] = parts[..] else {
+        s.violation(format!(
+            "Exchange: {method} {path} is not an endpoint the fake knows"
+        ));
+        return error(404, "NotFound", "The resource could not be found.");
+    };
+    if method != Method::POST {
+        s.violation(format!(
+            "Exchange: {method} {path}: InvokeCommand takes POST"
+        ));
+        return error(405, "MethodNotAllowed", "The HTTP method is not allowed.");
+    }
+    s.log("POST /adminapi/beta/{tenant}/InvokeCommand");
+    let (initial, known) = {
+        let st = s.store.lock().expect("store");
+        let known = tenant.eq_ignore_ascii_case(&s.config.tenant_id)
+            || st.domains.iter().any(|d| d.eq_ignore_ascii_case(tenant));
+        (st.initial_domain.clone(), known)
+    };
+    if !known {
+        return error(404, "NotFound", &format!("Tenant '{tenant}' not found."));
+    }
+    let audience = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| s.tokens.lock().expect("tokens").get(t).cloned())
+        .map(|(a, _)| a);
+    match audience.as_deref() {
+        Some(super::EXCHANGE_AUDIENCE) => {}
+        Some(other) => {
+            s.violation(format!(
+                "Exchange: a token for {other}, not https://outlook.office365.com"
+            ));
+            return error(401, "Unauthorized", "The token audience is invalid.");
+        }
+        None => return error(401, "Unauthorized", "The token is invalid or expired."),
+    }
+    let expected = super::super::exchange::anchor(&initial);
+    let anchor = headers
+        .get("x-anchormailbox")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if anchor != expected {
+        s.violation(format!(
+            "Exchange: X-AnchorMailbox {anchor:?}, expected {expected:?}"
+        ));
+        return error(
+            400,
+            "ErrorIncorrectRoutingHint",
+            &format!("The x-anchor mailbox '{anchor}' does not match the target of the request."),
+        );
+    }
+    let latency = *s.latency.lock().expect("latency");
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let cmdlet = body
+        .pointer("/CmdletInput/CmdletName")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let params = body
+        .pointer("/CmdletInput/Parameters")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    if !s.config.exchange_admin {
+        return error(
+            401,
+            "Unauthorized",
+            &format!("User is not allowed to call {cmdlet}"),
+        );
+    }
+    let Some(p) = params.as_object() else {
+        s.violation("Exchange: CmdletInput.Parameters is not an object".into());
+        return error(400, "BadRequest", "Parameters must be an object.");
+    };
+    let allowed: &[&str] = match cmdlet.as_str() {
+        "Set-Mailbox" => &["Identity", "EmailAddresses"],
+        "Set-UnifiedGroup" => &[
+            "Identity",
+            "EmailAddresses",
+            "RequireSenderAuthenticationEnabled",
+        ],
+        "Get-UnifiedGroup" => &["Identity", "ResultSize"],
+        other => {
+            s.violation(format!(
+                "Exchange: cmdlet {other:?} is not supported by the fake"
+            ));
+            return error(
+                400,
+                "BadRequest",
+                &format!(
+                    "The term '{other}' is not recognized as a cmdlet available to this session."
+                ),
+            );
+        }
+    };
+    if let Some(k) = p.keys().find(|k| !allowed.contains(&k.as_str())) {
+        s.violation(format!(
+            "Exchange: {cmdlet} -{k} is not supported by the fake"
+        ));
+        return error(
+            400,
+            "ParameterBindingException",
+            &format!("A parameter cannot be found that matches parameter name '{k}'."),
+        );
+    }
+    let list = |v: Option<&Value>| -> Option<Vec<String>> {
+        match v {
+            None => Some(vec![]),
+            Some(Value::Array(a)) => a.iter().map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => None,
+        }
+    };
+    let identity = p
+        .get("Identity")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let mut st = s.store.lock().expect("store");
+    match cmdlet.as_str() {
+        "Get-UnifiedGroup" => {
+            let mut groups = st.unified_groups();
+            if !identity.is_empty() {
+                let Some(id) = st.unified_group_id(&identity) else {
+                    return error(404, "ManagementObjectNotFoundException", &format!("The operation couldn't be performed because object '{identity}' couldn't be found."));
+                };
+                groups.retain(|g| g["ExternalDirectoryObjectId"] == id.as_str());
+            }
+            answer(
+                200,
+                json!({
+                    "@odata.context": format!("{}/adminapi/beta/{tenant}/$metadata#Collection(Exchange.GenericHashTable)", s.base()),
+                    "value": groups,
+                }),
+            )
+        }
+        "Set-Mailbox" | "Set-UnifiedGroup" => {
+            if identity.is_empty() {
+                s.violation(format!("Exchange: {cmdlet} without -Identity"));
+                return error(
+                    400,
+                    "ParameterBindingException",
+                    "Cannot bind argument to parameter 'Identity' because it is an empty string.",
+                );
+            }
+            let user = cmdlet == "Set-Mailbox";
+            if st.exchange_not_yet(&identity) {
+                return error(404, "ManagementObjectNotFoundException", &format!("The operation couldn't be performed because object '{identity}' couldn't be found."));
+            }
+            if !user && st.unified_group_id(&identity).is_none() {
+                return error(404, "ManagementObjectNotFoundException", &format!("The operation couldn't be performed because object '{identity}' couldn't be found."));
+            }
+            if let Some(ea) = p.get("EmailAddresses") {
+                let ok = ea
+                    .as_object()
+                    .is_some_and(|m| m.keys().all(|k| k == "add" || k == "remove"));
+                let (Some(add), Some(remove), true) =
+                    (list(ea.get("add")), list(ea.get("remove")), ok)
+                else {
+                    s.violation(format!(
+                        "Exchange: {cmdlet} -EmailAddresses {ea} is not @{{add=...; remove=...}}"
+                    ));
+                    return error(
+                        400,
+                        "ParameterBindingException",
+                        "Cannot process argument transformation on parameter 'EmailAddresses'.",
+                    );
+                };
+                if let Err((code, message)) = st.exchange_addresses(&identity, user, &add, &remove)
+                {
+                    return error(400, code, &message);
+                }
+            }
+            if let Some(r) = p.get("RequireSenderAuthenticationEnabled") {
+                let Some(r) = r.as_bool() else {
+                    s.violation(format!(
+                        "Exchange: RequireSenderAuthenticationEnabled {r} is not a boolean"
+                    ));
+                    return error(400, "ParameterBindingException", "Cannot process argument transformation on parameter 'RequireSenderAuthenticationEnabled'.");
+                };
+                let id = st.unified_group_id(&identity).expect("checked above");
+                st.groups.get_mut(&id).expect("group").require_sender_auth = r;
+                st.writes += 1;
+            }
+            answer(200, json!({"value": []}))
+        }
+        _ => unreachable!("refused above"),
+    }
+}
