@@ -137,6 +137,8 @@ pub struct Domain {
     pub is_default: bool,
     #[serde(default)]
     pub is_initial: bool,
+    #[serde(default)]
+    pub is_verified: bool,
 }
 
 /// A subscription of the tenant (`GET /subscribedSkus`).

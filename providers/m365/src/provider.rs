@@ -209,6 +209,24 @@ impl M365Provider {
     async fn read(&self, domain: &str) -> Result<MailDomainState, ProviderError> {
         let api = self.api()?;
         let cid = api.client_id().to_string();
+        // A domain the tenant has not verified holds no mail: say so now,
+        // rather than plan mailboxes whose creation must fail.
+        let what = "reading the tenant's domains";
+        let domains: Vec<api::Domain> = api
+            .get_all(
+                api.url("/domains", &[("$select", "id,isVerified")])
+                    .map_err(|e| convert::error(e, what, permissions::DOMAINS, &cid))?,
+            )
+            .await
+            .map_err(|e| convert::error(e, what, permissions::DOMAINS, &cid))?;
+        if !domains
+            .iter()
+            .any(|d| d.is_verified && d.id.eq_ignore_ascii_case(domain))
+        {
+            return Err(ProviderError::Rejected(format!(
+                "`{domain}` is not a verified domain of the Microsoft 365 tenant: add and verify it (Microsoft 365 admin center → Settings → Domains), then plan again; mailform does not add domains to Microsoft 365 yet"
+            )));
+        }
         let users: Vec<api::User> = api
             .get_all(
                 api.url(

@@ -449,7 +449,11 @@ async fn a_bad_secret_names_the_aadsts_code_and_the_fix() {
 #[tokio::test]
 async fn a_missing_permission_is_named_with_where_to_grant_it() {
     let fake = FakeGraph::start(FakeConfig {
-        roles: vec!["User.Read.All".into(), "Group.Read.All".into()],
+        roles: vec![
+            "User.Read.All".into(),
+            "Group.Read.All".into(),
+            "Domain.Read.All".into(),
+        ],
         ..FakeConfig::default()
     })
     .await
@@ -491,7 +495,9 @@ async fn a_missing_permission_is_named_with_where_to_grant_it() {
             }],
         )
         .await;
-    assert!(failed(&report, 0).to_string().contains("Domain.Read.All"));
+    assert!(failed(&report, 0)
+        .to_string()
+        .contains("Group.ReadWrite.All"));
     no_violations(&fake);
 }
 
@@ -867,5 +873,21 @@ async fn user_creates_go_twenty_a_batch_and_fail_one_by_one() {
     applied(&report);
     assert_eq!(count(&fake, "POST /$batch"), 3);
     assert_eq!(fake.with_store(|s| s.users.len()), 45);
+    no_violations(&fake);
+}
+
+#[tokio::test]
+async fn a_domain_the_tenant_lacks_fails_the_plan_with_the_fix() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    let p = provider(&fake);
+    let e = p
+        .read_domain("other.example")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not a verified domain") && e.contains("Settings → Domains"),
+        "{e}"
+    );
     no_violations(&fake);
 }
