@@ -104,6 +104,16 @@ pub struct Alias {
     pub alias: String,
 }
 
+/// A domain of the tenant (`customer/{id}/domains/{name}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Domain {
+    #[serde(default)]
+    pub domain_name: String,
+    #[serde(default)]
+    pub verified: bool,
+}
+
 /// Groups Settings: only who may post is managed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

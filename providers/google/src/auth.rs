@@ -34,8 +34,17 @@ pub mod scopes {
     /// Transferring Drive and Calendar data, when offboarding.
     pub const DATA_TRANSFER: &str = "https://www.googleapis.com/auth/admin.datatransfer";
 
+    /// Checking that a mail domain is a verified domain of the tenant.
+    pub const DOMAIN_READONLY: &str =
+        "https://www.googleapis.com/auth/admin.directory.domain.readonly";
+
     /// What `plan` needs. Groups Settings has no read-only scope.
-    pub const READ: &[&str] = &[USER_READONLY, GROUP_READONLY, GROUPS_SETTINGS];
+    pub const READ: &[&str] = &[
+        USER_READONLY,
+        GROUP_READONLY,
+        GROUPS_SETTINGS,
+        DOMAIN_READONLY,
+    ];
     /// What `apply` needs.
     pub const WRITE: &[&str] = &[USER, GROUP, GROUPS_SETTINGS];
 }

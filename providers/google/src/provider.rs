@@ -133,6 +133,7 @@ impl GoogleProvider {
     async fn read(&self, domain: &str) -> Result<MailDomainState, ProviderError> {
         let api = self.api()?;
         let cid = api.client_id().to_string();
+        self.check_domain(&api, domain, &cid).await?;
         let mut mailboxes = Vec::new();
         let mut offboarded = Vec::new();
         let mut token: Option<String> = None;
@@ -286,6 +287,28 @@ async fn batch_if_any(
 }
 
 impl GoogleProvider {
+    /// A domain the tenant does not hold (or has not verified) holds no
+    /// users: say so at plan time, with the fix, instead of planning
+    /// creations that must fail.
+    async fn check_domain(&self, api: &Api, domain: &str, cid: &str) -> Result<(), ProviderError> {
+        let path = format!(
+            "/customer/{}/domains/{}",
+            enc(self.config.customer()),
+            enc(domain)
+        );
+        let d: Result<api::Domain, _> = api.get(self.directory(&path, &[])?, scopes::READ).await;
+        match d {
+            Ok(d) if d.verified => Ok(()),
+            Ok(_) => Err(ProviderError::Rejected(format!(
+                "`{domain}` is a domain of the Google Workspace tenant but is not verified yet: finish its verification (Admin console → Account → Domains → Manage domains), then plan again"
+            ))),
+            Err(crate::client::CallError::Api { status: 404, .. }) => Err(ProviderError::Rejected(format!(
+                "`{domain}` is not a domain of the Google Workspace tenant: add and verify it (Admin console → Account → Domains → Manage domains → Add a domain), then plan again; mailform does not add domains to Google Workspace yet"
+            ))),
+            Err(e) => Err(convert::error(e, &format!("checking that {domain} is a domain of the tenant"), cid)),
+        }
+    }
+
     fn directory_batch(&self) -> Result<Url, ProviderError> {
         let u = self.config.directory_batch_endpoint();
         Url::parse(&u)

@@ -555,3 +555,19 @@ async fn the_fake_refuses_two_alias_edits_of_one_user_in_one_batch() {
         .collect();
     assert_eq!(codes, [200, 412]);
 }
+
+#[tokio::test]
+async fn a_domain_the_tenant_lacks_fails_the_plan_with_the_fix() {
+    let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
+    let p = provider(&fake);
+    let e = p
+        .read_domain("other.example")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not a domain of the Google Workspace tenant") && e.contains("Manage domains"),
+        "{e}"
+    );
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}

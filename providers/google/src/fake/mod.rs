@@ -77,6 +77,7 @@ impl Default for FakeConfig {
                 scopes::GROUP,
                 scopes::GROUP_READONLY,
                 scopes::GROUPS_SETTINGS,
+                scopes::DOMAIN_READONLY,
                 scopes::GMAIL_SETTINGS_BASIC,
                 scopes::GMAIL_SETTINGS_SHARING,
                 scopes::DATA_TRANSFER,

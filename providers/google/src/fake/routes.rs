@@ -440,6 +440,16 @@ fn dispatch(
         "directory.members.delete" => st
             .delete_member(&p("groupKey"), &p("memberKey"))
             .map(|_| Value::Null),
+        "directory.domains.get" => {
+            let name = p("domainName").to_ascii_lowercase();
+            if st.domains.iter().any(|d| *d == name) {
+                Ok(
+                    json!({"kind": "admin#directory#domain", "domainName": name, "verified": true, "isPrimary": st.domains.first() == Some(&name)}),
+                )
+            } else {
+                Err((404, "notFound", "Domain not found.".into()))
+            }
+        }
         "directory.users.signOut" => st.sign_out(&p("userKey")).map(|_| Value::Null),
         "gmail.users.settings.getAutoForwarding" => st.auto_forwarding(&p("userId"), subject),
         "gmail.users.settings.updateAutoForwarding" => {
@@ -486,6 +496,8 @@ fn required_scopes(id: &str) -> &'static [&'static str] {
         } else {
             &[scopes::USER]
         }
+    } else if id.starts_with("directory.domains") {
+        &[scopes::DOMAIN_READONLY]
     } else if read {
         &[scopes::GROUP, scopes::GROUP_READONLY]
     } else {
