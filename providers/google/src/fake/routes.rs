@@ -442,7 +442,7 @@ fn dispatch(
             .map(|_| Value::Null),
         "directory.domains.get" => {
             let name = p("domainName").to_ascii_lowercase();
-            if st.domains.iter().any(|d| *d == name) {
+            if st.domains.contains(&name) {
                 Ok(
                     json!({"kind": "admin#directory#domain", "domainName": name, "verified": true, "isPrimary": st.domains.first() == Some(&name)}),
                 )
