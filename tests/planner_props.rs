@@ -285,6 +285,57 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn additive_lists_never_remove_and_converge(
+        live_members in prop::collection::btree_set(0u8..10, 0..6),
+        wanted_members in prop::collection::btree_set(0u8..10, 0..6),
+        live_aliases in prop::collection::btree_set(0u8..6, 0..4),
+        wanted_aliases in prop::collection::btree_set(0u8..6, 0..4),
+        additive in any::<bool>(),
+    ) {
+        let addr = |i: u8| format!("m{i}@example.com");
+        let alias = |i: u8| format!("team{i}@example.com");
+        let desired = DesiredMailDomain {
+            additive: if additive { ["team@example.com".to_string()].into() } else { Default::default() },
+            domain: ZONE.into(),
+            provider: "mem".into(),
+            manage: MailManage::Declared,
+            mailboxes: vec![],
+            aliases: vec![],
+            groups: vec![Declared {
+                item: Group { id: None, address: "team@example.com".into(), display_name: None, members: wanted_members.iter().map(|i| addr(*i)).collect(), aliases: wanted_aliases.iter().map(|i| alias(*i)).collect(), allow_external: false },
+                origin: Origin::default(),
+            }],
+        };
+        let live_group = Group { id: Some("g".into()), address: "team@example.com".into(), display_name: None, members: live_members.iter().map(|i| addr(*i)).collect(), aliases: live_aliases.iter().map(|i| alias(*i)).collect(), allow_external: false };
+        let live_state = MailDomainState { domain: ZONE.into(), mailboxes: vec![], aliases: vec![], groups: vec![live_group.clone()] };
+        let caps = MemoryMail::default().caps;
+        let mut state = live_state.clone();
+        let plan = plan_domain(&desired, &state, &caps, "memory", "f.yaml");
+        apply_mail(&mut state, &plan.changes).map_err(|(_, e)| TestCaseError::fail(e.to_string()))?;
+        let g = &state.groups[0];
+        for w in &desired.groups[0].item.members {
+            prop_assert!(g.members.contains(w), "wanted member {w} missing");
+        }
+        for w in &desired.groups[0].item.aliases {
+            prop_assert!(g.aliases.contains(w), "wanted alias {w} missing");
+        }
+        if additive {
+            for m in &live_group.members {
+                prop_assert!(g.members.contains(m), "additive list removed member {m}");
+            }
+            for a in &live_group.aliases {
+                prop_assert!(g.aliases.contains(a), "additive list removed alias {a}");
+            }
+        } else {
+            prop_assert_eq!(g.members.len(), wanted_members.len());
+        }
+        let again = plan_domain(&desired, &state, &caps, "memory", "f.yaml");
+        prop_assert!(again.changes.is_empty(), "second plan not empty: {:?}", again.changes);
+    }
+}
+
 #[tokio::test]
 async fn memory_providers_refuse_stale_changes() {
     // The reference semantics the planner's convergence relies on.
