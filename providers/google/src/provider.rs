@@ -1,14 +1,19 @@
 //! [`GoogleProvider`]: the [`MailProvider`] for Google Workspace.
 //!
-//! A read lists the domain's users (500 a page) and groups (200 a page)
-//! one page after another, then asks for every group's first page of
+//! A read first checks that the mail domain is a verified domain of the
+//! tenant, then lists its users (500 a page) and groups (200 a page) one
+//! page after another, then asks for every group's first page of
 //! members and its posting permission in batches (see [`crate::batch`]);
 //! groups with more than 200 members are read on page by page. Any failed
 //! call fails the read: nothing unread is ever reported as absent. Reads
 //! use read-only scopes (plus Groups Settings, which has none); applies
 //! ask for the write scopes.
 //!
-//! Changes are carried out in stages of batched calls ([`crate::apply`]).
+//! Users in the leavers' organisational unit read as offboarded, with the
+//! successor their mail is forwarded to ([`crate::offboard`]).
+//!
+//! Changes are carried out in stages of batched calls ([`crate::apply`]);
+//! offboarding and reinstating follow, one user at a time.
 
 use std::sync::{Arc, OnceLock};
 
