@@ -50,6 +50,32 @@
 //!   `Set-UnifiedGroup -RequireSenderAuthenticationEnabled`: the cmdlet
 //!   reference on learn.microsoft.com.
 //!
+//! Offboarding (`state: offboarded`, searched on 2026-12-01):
+//! - `Set-Mailbox -Identity <upn> -Type Shared` (and `-Type Regular` back),
+//!   and that `Get-Mailbox` reports `RecipientTypeDetails` `SharedMailbox`
+//!   / `UserMailbox`: admin scripts built on the Exchange Online module
+//!   (admindroid-community "ConvertUserMailboxToSharedMailbox.ps1",
+//!   Posh365 `Invoke-SetMailboxMoveConvertToShared`, a pastebin offboarding
+//!   script checking `RecipientTypeDetails`), and Managed-Solution-LLC
+//!   PowerShellEverything's `Set-EmailToSharedAccount` (convert with
+//!   `Set-Mailbox -Type Shared`, then strip the licences through Graph);
+//! - `Add-MailboxPermission -Identity <mailbox> -User <user> -AccessRights
+//!   FullAccess [-AutoMapping]`: the same pastebin script, Posh365
+//!   `Add-ExMailboxPermission` (`-Automapping:$AutoMap`), and the
+//!   `AccessRights` values (`FullAccess`, ...) in Microsoft365DSC's
+//!   `EXOMailboxPermission` and Microsoft's `Get-EXOMailboxPermission` page;
+//! - `ForwardingSmtpAddress` and `DeliverToMailboxAndForward` as
+//!   `Get-Mailbox`/`Set-Mailbox` properties (MSPOffice365Tools
+//!   `Get-MailboxForwarding`; `DeliverToMailboxAndForward` "true if
+//!   messages are delivered to this user's mailbox and to the forwarding
+//!   address": Exchange's `MailUser` class reference on learn.microsoft.com).
+//!
+//! **Not confirmed**: that `ForwardingSmtpAddress` comes back with its
+//! `smtp:` prefix (stripped either way), that `$null` travels as JSON
+//! `null` to clear it, that `AccessRights` may be a one-element array, and
+//! that `Add-MailboxPermission` for a permission already held only warns
+//! (the fake treats it as done).
+//!
 //! **Not confirmed** by what was found: the exact anchor value
 //! `UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@<domain>` (the
 //! module's own choice as reported by users of the endpoint; the preview

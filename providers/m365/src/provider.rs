@@ -15,6 +15,34 @@
 //! of the tenant: addresses are resolved to directory ids from one listing
 //! of the tenant's users per apply, kept up to date with the users the
 //! apply creates.
+//!
+//! Offboarding (`state: offboarded`, `successor`) needs the Exchange
+//! backend (`exchange: {enabled: true}`); without it it fails as
+//! unsupported. In order, each step safe to make again:
+//! 1. Graph: `PATCH /users/{id}` `accountEnabled: false`, then `POST
+//!    /users/{id}/revokeSignInSessions` ("user: revokeSignInSessions" on
+//!    learn.microsoft.com: no body, answered `{"value": true}`; absent from
+//!    the reduced description, so the fake adds it to its own copy);
+//! 2. Exchange: the successor's Full Access (`Add-MailboxPermission
+//!    -AccessRights FullAccess -AutoMapping $true`, only when the successor
+//!    is a user of the tenant), forwarding with a copy kept
+//!    (`Set-Mailbox -ForwardingSmtpAddress smtp:<successor>
+//!    -DeliverToMailboxAndForward $true`), then `Set-Mailbox -Type Shared`
+//!    — the marker: a read takes a blocked user whose mailbox is shared
+//!    (`Get-Mailbox -ResultSize Unlimited`, `RecipientTypeDetails:
+//!    SharedMailbox`; one call a plan, only when some user is blocked) as
+//!    offboarded, its successor from `ForwardingSmtpAddress`. A failure
+//!    before the conversion leaves the user read as suspended, so planned
+//!    again;
+//! 3. Graph, once shared: the licences (`GET /users/{id}?$select=assignedLicenses`,
+//!    `assignLicense` with `removeLicenses`). A failure here is reported
+//!    with what to do by hand: the user already reads as offboarded.
+//!
+//! Reinstating (`offboarded` → `active`/`suspended`): `default_licence`
+//! assigned again when configured (else a warning: the admin must licence
+//! it), forwarding removed, `Set-Mailbox -Type Regular` (after which it
+//! reads as suspended), then `accountEnabled: true` when active. The
+//! successor's Full Access is left in place.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
