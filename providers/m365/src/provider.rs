@@ -888,7 +888,17 @@ impl Run<'_> {
         self.api
             .send::<_, Value>(Method::PATCH, url, Some(&patch))
             .await
-            .map_err(|e| self.err(e, &what, permissions::USERS))?;
+            .map_err(|e| {
+                let e = self.err(e, &what, permissions::USERS);
+                if reinstating {
+                    done_before(
+                        e,
+                        "the mailbox was converted back to a user mailbox (it reads as suspended now)",
+                    )
+                } else {
+                    e
+                }
+            })?;
         Ok(())
     }
 
@@ -1021,19 +1031,10 @@ impl Run<'_> {
         let key = old.id.clone().unwrap_or_else(|| old.address.clone());
         match self.config.default_licence.clone() {
             Some(part) => {
+                // A user still holding a licence keeps it and gets no other.
                 let held = self.assigned_licences(&key, &who).await?;
-                let sku_id = match &self.sku {
-                    Some((id, _)) if held.contains(id) => None,
-                    _ => {
-                        let id = self.free_seat(&part).await;
-                        match id {
-                            Ok(id) if held.contains(&id) => None,
-                            Ok(id) => Some(id),
-                            Err(e) => return Err(e),
-                        }
-                    }
-                };
-                if let Some(sku_id) = sku_id {
+                if held.is_empty() {
+                    let sku_id = self.free_seat(&part).await?;
                     let what = format!("assigning licence {part} to {who}");
                     let url = self.url(
                         &format!("/users/{}/assignLicense", enc(&key)),
