@@ -265,3 +265,33 @@ async fn with_exchange_off_offboarding_is_unsupported() {
         .iter()
         .any(|o| o.contains("InvokeCommand")));
 }
+
+#[tokio::test]
+async fn a_failed_licence_removal_says_to_finish_by_hand() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    let id = tenant(&fake);
+    let p = provider(config(&fake, true));
+    let old = alice(&p).await;
+    let new = offboarded(&old, Some("bob@example.com"));
+    fake.inject(Fault::on(
+        Some("POST /users/{id}/assignLicense"),
+        FaultKind::ServerError,
+    ));
+    let report = p
+        .apply_domain(
+            DOMAIN,
+            &[MailChange::UpdateMailbox {
+                old,
+                new: new.clone(),
+            }],
+        )
+        .await;
+    let e = failed(&report).to_string();
+    assert!(
+        e.contains("converted to shared") && e.contains("by hand"),
+        "{e}"
+    );
+    // Shared: it reads as offboarded, still licensed.
+    assert_eq!(alice(&p).await, new);
+    fake.with_store(|s| assert_eq!(s.users[&id].licenses, vec![SKU.to_string()]));
+}
