@@ -263,3 +263,42 @@ fn an_imported_tenant_rebuilds_an_empty_one() {
     assert!(a.fake.violations().is_empty(), "{:?}", a.fake.violations());
     assert!(b.fake.violations().is_empty(), "{:?}", b.fake.violations());
 }
+
+#[test]
+fn with_exchange_a_user_offboarded_to_a_successor_converges() {
+    let t = Tenant::new();
+    t.set_yaml_with(&t.exchange_settings(), EXCHANGE_ESTATE);
+    let pw = t.path("pw.txt");
+    t.run(
+        &[
+            "apply",
+            "--auto-approve",
+            "--password-file",
+            pw.to_str().unwrap(),
+        ],
+        0,
+    );
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    t.set_yaml_with(
+        &t.exchange_settings(),
+        &EXCHANGE_ESTATE.replace(
+            "    aliases: [a@example.com, ali@example.com]\n",
+            "    aliases: [a@example.com, ali@example.com]\n    state: offboarded\n    successor: bob@example.com\n",
+        ),
+    );
+    t.run(&["plan", "--detailed-exitcode"], 2);
+    t.run(&["apply", "--auto-approve"], 0);
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    t.fake.with_store(|s| {
+        let alice = s
+            .users
+            .values()
+            .find(|u| u.user_principal_name == "alice@example.com")
+            .unwrap();
+        assert!(alice.shared && !alice.account_enabled);
+        assert_eq!(alice.forwarding.as_deref(), Some("smtp:bob@example.com"));
+        assert!(alice.licenses.is_empty());
+        assert_eq!(alice.full_access.len(), 1);
+    });
+    assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
+}

@@ -254,3 +254,18 @@ pub struct TokenError {
     #[serde(default)]
     pub error_codes: Vec<u64>,
 }
+
+/// `GET /users/{id}?$select=assignedLicenses`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserLicences {
+    #[serde(default)]
+    pub assigned_licenses: Vec<HeldLicence>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldLicence {
+    #[serde(default)]
+    pub sku_id: String,
+}

@@ -33,7 +33,8 @@ pub fn secondary_smtp(proxy_addresses: &[String], primary: &str) -> Vec<String> 
 }
 
 /// A user as a mailbox. Graph has no "offboarded" state: a disabled
-/// account reads as suspended.
+/// account reads as suspended (the read makes it offboarded when Exchange
+/// says its mailbox is shared).
 pub fn mailbox(u: &api::User) -> Option<Mailbox> {
     let address = user_address(u)?;
     Some(Mailbox {

@@ -50,6 +50,32 @@
 //!   `Set-UnifiedGroup -RequireSenderAuthenticationEnabled`: the cmdlet
 //!   reference on learn.microsoft.com.
 //!
+//! Offboarding (`state: offboarded`, searched on 2026-12-01):
+//! - `Set-Mailbox -Identity <upn> -Type Shared` (and `-Type Regular` back),
+//!   and that `Get-Mailbox` reports `RecipientTypeDetails` `SharedMailbox`
+//!   / `UserMailbox`: admin scripts built on the Exchange Online module
+//!   (admindroid-community "ConvertUserMailboxToSharedMailbox.ps1",
+//!   Posh365 `Invoke-SetMailboxMoveConvertToShared`, a pastebin offboarding
+//!   script checking `RecipientTypeDetails`), and Managed-Solution-LLC
+//!   PowerShellEverything's `Set-EmailToSharedAccount` (convert with
+//!   `Set-Mailbox -Type Shared`, then strip the licences through Graph);
+//! - `Add-MailboxPermission -Identity <mailbox> -User <user> -AccessRights
+//!   FullAccess [-AutoMapping]`: the same pastebin script, Posh365
+//!   `Add-ExMailboxPermission` (`-Automapping:$AutoMap`), and the
+//!   `AccessRights` values (`FullAccess`, ...) in Microsoft365DSC's
+//!   `EXOMailboxPermission` and Microsoft's `Get-EXOMailboxPermission` page;
+//! - `ForwardingSmtpAddress` and `DeliverToMailboxAndForward` as
+//!   `Get-Mailbox`/`Set-Mailbox` properties (MSPOffice365Tools
+//!   `Get-MailboxForwarding`; `DeliverToMailboxAndForward` "true if
+//!   messages are delivered to this user's mailbox and to the forwarding
+//!   address": Exchange's `MailUser` class reference on learn.microsoft.com).
+//!
+//! **Not confirmed**: that `ForwardingSmtpAddress` comes back with its
+//! `smtp:` prefix (stripped either way), that `$null` travels as JSON
+//! `null` to clear it, that `AccessRights` may be a one-element array, and
+//! that `Add-MailboxPermission` for a permission already held only warns
+//! (the fake treats it as done).
+//!
 //! **Not confirmed** by what was found: the exact anchor value
 //! `UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@<domain>` (the
 //! module's own choice as reported by users of the endpoint; the preview
@@ -333,6 +359,91 @@ impl Exchange {
             })
             .collect())
     }
+    /// Every user mailbox's offboarding state, by Entra object id
+    /// (`ExternalDirectoryObjectId`) — one `Get-Mailbox -ResultSize
+    /// Unlimited`.
+    pub async fn mailboxes(
+        &self,
+    ) -> Result<std::collections::HashMap<String, MailboxInfo>, CallError> {
+        let boxes = self
+            .invoke("Get-Mailbox", json!({"ResultSize": "Unlimited"}))
+            .await?;
+        Ok(boxes
+            .iter()
+            .filter_map(|m| {
+                let id = m.get("ExternalDirectoryObjectId")?.as_str()?;
+                let shared =
+                    m.get("RecipientTypeDetails").and_then(Value::as_str) == Some("SharedMailbox");
+                let forwarding = m
+                    .get("ForwardingSmtpAddress")
+                    .and_then(Value::as_str)
+                    .filter(|f| !f.is_empty())
+                    .map(forwarding_address);
+                Some((id.to_string(), MailboxInfo { shared, forwarding }))
+            })
+            .collect())
+    }
+
+    /// `Set-Mailbox -Identity <id> -Type Shared|Regular`.
+    pub async fn set_mailbox_type(&self, identity: &str, shared: bool) -> Result<(), CallError> {
+        let kind = if shared { "Shared" } else { "Regular" };
+        self.invoke("Set-Mailbox", json!({"Identity": identity, "Type": kind}))
+            .await
+            .map(|_| ())
+    }
+
+    /// `Set-Mailbox -Identity <id> -ForwardingSmtpAddress smtp:<to>
+    /// -DeliverToMailboxAndForward $true` (a copy stays in the mailbox);
+    /// `None`: forwarding removed (`$null`, `$false`).
+    pub async fn set_forwarding(&self, identity: &str, to: Option<&str>) -> Result<(), CallError> {
+        let p = match to {
+            Some(to) => json!({
+                "Identity": identity,
+                "ForwardingSmtpAddress": format!("smtp:{to}"),
+                "DeliverToMailboxAndForward": true,
+            }),
+            None => json!({
+                "Identity": identity,
+                "ForwardingSmtpAddress": null,
+                "DeliverToMailboxAndForward": false,
+            }),
+        };
+        self.invoke("Set-Mailbox", p).await.map(|_| ())
+    }
+
+    /// `Add-MailboxPermission -Identity <id> -User <user> -AccessRights
+    /// FullAccess -AutoMapping $true`.
+    pub async fn add_full_access(&self, identity: &str, user: &str) -> Result<(), CallError> {
+        self.invoke(
+            "Add-MailboxPermission",
+            json!({
+                "Identity": identity,
+                "User": user,
+                "AccessRights": ["FullAccess"],
+                "AutoMapping": true,
+            }),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+/// What `Get-Mailbox` says of a mailbox that offboarding changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailboxInfo {
+    /// `RecipientTypeDetails: SharedMailbox`.
+    pub shared: bool,
+    /// `ForwardingSmtpAddress` without `smtp:`, lower-case.
+    pub forwarding: Option<String>,
+}
+
+/// `smtp:Bob@Example.com` → `bob@example.com`.
+pub fn forwarding_address(f: &str) -> String {
+    let a = f
+        .split_once(':')
+        .filter(|(p, _)| p.eq_ignore_ascii_case("smtp"))
+        .map_or(f, |(_, a)| a);
+    a.trim().to_ascii_lowercase()
 }
 
 fn addresses(add: &[String], remove: &[String]) -> Value {
@@ -399,6 +510,11 @@ mod tests {
             addresses(&[], &["b@x".into()]),
             json!({"remove": ["smtp:b@x"]})
         );
+        assert_eq!(
+            forwarding_address("smtp:Bob@Example.com"),
+            "bob@example.com"
+        );
+        assert_eq!(forwarding_address("bob@example.com"), "bob@example.com");
         assert_eq!(
             anchor("contoso.onmicrosoft.com"),
             "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com"

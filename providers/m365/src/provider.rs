@@ -15,6 +15,34 @@
 //! of the tenant: addresses are resolved to directory ids from one listing
 //! of the tenant's users per apply, kept up to date with the users the
 //! apply creates.
+//!
+//! Offboarding (`state: offboarded`, `successor`) needs the Exchange
+//! backend (`exchange: {enabled: true}`); without it it fails as
+//! unsupported. In order, each step safe to make again:
+//! 1. Graph: `PATCH /users/{id}` `accountEnabled: false`, then `POST
+//!    /users/{id}/revokeSignInSessions` ("user: revokeSignInSessions" on
+//!    learn.microsoft.com: no body, answered `{"value": true}`; absent from
+//!    the reduced description, so the fake adds it to its own copy);
+//! 2. Exchange: the successor's Full Access (`Add-MailboxPermission
+//!    -AccessRights FullAccess -AutoMapping $true`, only when the successor
+//!    is a user of the tenant), forwarding with a copy kept
+//!    (`Set-Mailbox -ForwardingSmtpAddress smtp:<successor>
+//!    -DeliverToMailboxAndForward $true`), then `Set-Mailbox -Type Shared`
+//!    — the marker: a read takes a blocked user whose mailbox is shared
+//!    (`Get-Mailbox -ResultSize Unlimited`, `RecipientTypeDetails:
+//!    SharedMailbox`; one call a plan, only when some user is blocked) as
+//!    offboarded, its successor from `ForwardingSmtpAddress`. A failure
+//!    before the conversion leaves the user read as suspended, so planned
+//!    again;
+//! 3. Graph, once shared: the licences (`GET /users/{id}?$select=assignedLicenses`,
+//!    `assignLicense` with `removeLicenses`). A failure here is reported
+//!    with what to do by hand: the user already reads as offboarded.
+//!
+//! Reinstating (`offboarded` → `active`/`suspended`): `default_licence`
+//! assigned again when configured (else a warning: the admin must licence
+//! it), forwarding removed, `Set-Mailbox -Type Regular` (after which it
+//! reads as suspended), then `accountEnabled: true` when active. The
+//! successor's Full Access is left in place.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -247,6 +275,26 @@ impl M365Provider {
             })
             .collect();
         mailboxes.sort_by(|a, b| a.address.cmp(&b.address));
+        // Offboarded: sign-in blocked and the mailbox converted to shared
+        // (the conversion is made last of the steps that say so). Only a
+        // blocked user can be one, so an Exchange read is needed only then.
+        if mailboxes.iter().any(|m| m.state == MailboxState::Suspended) {
+            if let Some(ex) = self.exchange(&api).await? {
+                let info = ex
+                    .mailboxes()
+                    .await
+                    .map_err(|e| exchange::error(e, "reading mailboxes (Get-Mailbox)", &cid))?;
+                for m in &mut mailboxes {
+                    let Some(i) = m.id.as_ref().and_then(|id| info.get(id)) else {
+                        continue;
+                    };
+                    if m.state == MailboxState::Suspended && i.shared {
+                        m.state = MailboxState::Offboarded;
+                        m.successor = i.forwarding.clone();
+                    }
+                }
+            }
+        }
 
         let groups: Vec<api::Group> = api
             .get_all(
@@ -517,7 +565,11 @@ impl Run<'_> {
         password: Option<&InitialPassword>,
     ) -> Result<(), ProviderError> {
         if new.state == MailboxState::Offboarded {
-            return Err(offboarding_unsupported(&new.address));
+            return Err(if self.exchange.is_none() {
+                offboarding_unsupported(&new.address)
+            } else {
+                offboarding_new(&new.address)
+            });
         }
         if !new.aliases.is_empty() && self.exchange.is_none() {
             return Err(aliases_unsupported(&new.address, &new.aliases));
@@ -781,7 +833,9 @@ impl Run<'_> {
     }
 
     async fn update_user(&mut self, old: &Mailbox, new: &Mailbox) -> Result<(), ProviderError> {
-        if new.state == MailboxState::Offboarded {
+        let offboarding = new.state == MailboxState::Offboarded;
+        let reinstating = old.state == MailboxState::Offboarded && !offboarding;
+        if (offboarding || reinstating) && self.exchange.is_none() {
             return Err(offboarding_unsupported(&new.address));
         }
         if old.address != new.address {
@@ -805,12 +859,20 @@ impl Run<'_> {
                     )
                 })?;
         }
+        if offboarding {
+            return self.offboard(old, new).await;
+        }
+        if reinstating {
+            self.reinstate(old).await?;
+        }
         let mut patch = api::UserPatch::default();
         if old.display_name != new.display_name {
             patch.display_name = new.display_name.clone();
         }
-        if old.state != new.state {
-            patch.account_enabled = Some(new.state == MailboxState::Active);
+        if old.state != new.state && new.state == MailboxState::Active {
+            patch.account_enabled = Some(true);
+        } else if old.state != new.state && old.state == MailboxState::Active {
+            patch.account_enabled = Some(false);
         }
         if patch == api::UserPatch::default() {
             return Ok(());
@@ -819,6 +881,224 @@ impl Run<'_> {
         let key = old.id.clone().unwrap_or_else(|| old.address.clone());
         let url = self.url(
             &format!("/users/{}", enc(&key)),
+            &[],
+            &what,
+            permissions::USERS,
+        )?;
+        self.api
+            .send::<_, Value>(Method::PATCH, url, Some(&patch))
+            .await
+            .map_err(|e| {
+                let e = self.err(e, &what, permissions::USERS);
+                if reinstating {
+                    done_before(
+                        e,
+                        "the mailbox was converted back to a user mailbox (it reads as suspended now)",
+                    )
+                } else {
+                    e
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Offboards `old` (`exchange: {enabled: true}`). Each step can be
+    /// made again; the one a read takes as "offboarded" — the conversion
+    /// to a shared mailbox — comes after blocking sign-in, the successor's
+    /// Full Access and the forwarding, so a failure before it leaves the
+    /// user read as suspended and planned again. The licences are removed
+    /// only once the mailbox is shared (an unlicensed user mailbox is
+    /// deleted after 30 days; a shared one needs none).
+    async fn offboard(&mut self, old: &Mailbox, new: &Mailbox) -> Result<(), ProviderError> {
+        let ex = self.exchange.clone().expect("checked by the caller");
+        let who = old.address.clone();
+        let key = old.id.clone().unwrap_or_else(|| old.address.clone());
+        let successor = new
+            .successor
+            .as_deref()
+            .map(mailform_contract::name::normalize_address);
+        if old.state == MailboxState::Offboarded && old.successor == successor {
+            // Only the name can differ.
+            if old.display_name != new.display_name {
+                if let Some(name) = &new.display_name {
+                    self.patch_user(
+                        &key,
+                        &who,
+                        api::UserPatch {
+                            display_name: Some(name.clone()),
+                            account_enabled: None,
+                        },
+                    )
+                    .await?;
+                }
+            }
+            return Ok(());
+        }
+        // The successor's Full Access needs a user of the tenant; mail can
+        // be forwarded anywhere.
+        let full_access = match &successor {
+            Some(s) => {
+                self.load_directory().await?;
+                let d = self.directory.as_ref().expect("loaded above");
+                if d.ids.contains_key(s) {
+                    Some(s.clone())
+                } else {
+                    d.secondary.get(s).cloned()
+                }
+            }
+            None => None,
+        };
+        // 1. Sign-in blocked, sessions revoked (Graph).
+        self.patch_user(
+            &key,
+            &who,
+            api::UserPatch {
+                display_name: new
+                    .display_name
+                    .clone()
+                    .filter(|_| old.display_name != new.display_name),
+                account_enabled: Some(false),
+            },
+        )
+        .await?;
+        let what = format!("revoking the sign-in sessions of {who}");
+        let url = self.url(
+            &format!("/users/{}/revokeSignInSessions", enc(&key)),
+            &[],
+            &what,
+            permissions::USERS,
+        )?;
+        self.api
+            .send::<(), Value>(Method::POST, url, None)
+            .await
+            .map_err(|e| {
+                done_before(
+                    self.err(e, &what, permissions::USERS),
+                    "sign-in was blocked",
+                )
+            })?;
+        // 2. Exchange: Full Access, forwarding with a copy kept, then the
+        // conversion (the marker).
+        let blocked =
+            "sign-in was blocked and the sessions revoked (the user still reads as suspended)";
+        let ex_err = |e, what: String| done_before(exchange::error(e, &what, &self.cid), blocked);
+        if let Some(s) = &full_access {
+            ex.add_full_access(&who, s)
+                .await
+                .map_err(|e| ex_err(e, format!("giving {s} Full Access to {who}")))?;
+        }
+        ex.set_forwarding(&who, successor.as_deref())
+            .await
+            .map_err(|e| ex_err(e, format!("forwarding the mail of {who}")))?;
+        ex.set_mailbox_type(&who, true)
+            .await
+            .map_err(|e| ex_err(e, format!("converting {who} to a shared mailbox")))?;
+        // 3. The licences, now that the mailbox is shared.
+        let shared = "the mailbox was converted to shared (it reads as offboarded now)";
+        let licences = self
+            .assigned_licences(&key, &who)
+            .await
+            .map_err(|e| licence_left(done_before(e, shared)))?;
+        if !licences.is_empty() {
+            let what = format!("removing the licences of {who}");
+            let url = self.url(
+                &format!("/users/{}/assignLicense", enc(&key)),
+                &[],
+                &what,
+                permissions::USERS,
+            )?;
+            let body = api::AssignLicense {
+                add_licenses: vec![],
+                remove_licenses: licences,
+            };
+            self.api
+                .send::<_, Value>(Method::POST, url, Some(&body))
+                .await
+                .map_err(|e| {
+                    licence_left(done_before(self.err(e, &what, permissions::USERS), shared))
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Undoes offboarding up to the account (the caller unblocks it when
+    /// wanted): the licence back (`default_licence`), forwarding removed,
+    /// the mailbox converted back to a user mailbox — the last, after
+    /// which the user reads as suspended.
+    async fn reinstate(&mut self, old: &Mailbox) -> Result<(), ProviderError> {
+        let ex = self.exchange.clone().expect("checked by the caller");
+        let who = old.address.clone();
+        let key = old.id.clone().unwrap_or_else(|| old.address.clone());
+        match self.config.default_licence.clone() {
+            Some(part) => {
+                // A user still holding a licence keeps it and gets no other.
+                let held = self.assigned_licences(&key, &who).await?;
+                if held.is_empty() {
+                    let sku_id = self.free_seat(&part).await?;
+                    let what = format!("assigning licence {part} to {who}");
+                    let url = self.url(
+                        &format!("/users/{}/assignLicense", enc(&key)),
+                        &[],
+                        &what,
+                        permissions::USERS,
+                    )?;
+                    let body = api::AssignLicense {
+                        add_licenses: vec![api::AssignedLicense {
+                            sku_id,
+                            disabled_plans: vec![],
+                        }],
+                        remove_licenses: vec![],
+                    };
+                    self.api
+                        .send::<_, Value>(Method::POST, url, Some(&body))
+                        .await
+                        .map_err(|e| self.err(e, &what, permissions::USERS))?;
+                    if let Some((_, free)) = &mut self.sku {
+                        *free -= 1;
+                    }
+                }
+            }
+            None => tracing::warn!(
+                user = %who,
+                "reinstated without a licence (no `default_licence`): a user mailbox needs one within 30 days — assign it in the Microsoft 365 admin center → Users → Active users → Licenses and apps"
+            ),
+        }
+        let ex_err = |e, what: String| exchange::error(e, &what, &self.cid);
+        ex.set_forwarding(&who, None)
+            .await
+            .map_err(|e| ex_err(e, format!("removing the forwarding of {who}")))?;
+        ex.set_mailbox_type(&who, false)
+            .await
+            .map_err(|e| ex_err(e, format!("converting {who} back to a user mailbox")))?;
+        Ok(())
+    }
+
+    /// The skuIds assigned to user `key`.
+    async fn assigned_licences(&self, key: &str, who: &str) -> Result<Vec<String>, ProviderError> {
+        let what = format!("reading the licences of {who}");
+        let url = self.url(
+            &format!("/users/{}", enc(key)),
+            &[("$select", "assignedLicenses")],
+            &what,
+            permissions::USERS,
+        )?;
+        let u: api::UserLicences = self
+            .api
+            .get(url)
+            .await
+            .map_err(|e| self.err(e, &what, permissions::USERS))?;
+        Ok(u.assigned_licenses.into_iter().map(|l| l.sku_id).collect())
+    }
+
+    async fn patch_user(
+        &self,
+        key: &str,
+        who: &str,
+        patch: api::UserPatch,
+    ) -> Result<(), ProviderError> {
+        let what = format!("updating user {who}");
+        let url = self.url(
+            &format!("/users/{}", enc(key)),
             &[],
             &what,
             permissions::USERS,
@@ -1027,18 +1307,10 @@ impl Run<'_> {
         self.sync_members(&id, &new.address, &adds, &removals).await
     }
 
-    /// The directory ids of `members`, which must be users of the tenant
-    /// given by their primary address.
-    async fn resolve_members(
-        &mut self,
-        group: &str,
-        members: &[String],
-    ) -> Result<Vec<String>, ProviderError> {
-        if members.is_empty() {
-            return Ok(vec![]);
-        }
+    /// The tenant's users by address, listed once an apply.
+    async fn load_directory(&mut self) -> Result<(), ProviderError> {
         if self.directory.is_none() {
-            let what = "listing users to find group members";
+            let what = "listing the tenant's users";
             let url = self.url(
                 "/users",
                 &[
@@ -1068,6 +1340,20 @@ impl Run<'_> {
             }
             self.directory = Some(d);
         }
+        Ok(())
+    }
+
+    /// The directory ids of `members`, which must be users of the tenant
+    /// given by their primary address.
+    async fn resolve_members(
+        &mut self,
+        group: &str,
+        members: &[String],
+    ) -> Result<Vec<String>, ProviderError> {
+        if members.is_empty() {
+            return Ok(vec![]);
+        }
+        self.load_directory().await?;
         let d = self.directory.as_ref().expect("loaded above");
         members
             .iter()
@@ -1226,8 +1512,20 @@ fn standalone(address: &str) -> ProviderError {
 
 fn offboarding_unsupported(address: &str) -> ProviderError {
     ProviderError::Unsupported(format!(
-        "offboarding {address} on Microsoft 365 (block sign-in, forward mail to the successor, convert to a shared mailbox) is not implemented yet; use `state: suspended` and forward by hand"
+        "offboarding {address} on Microsoft 365 (or reinstating it) converts its mailbox between shared and user and sets its forwarding, which needs Exchange Online: turn on the provider's Exchange backend (`exchange: {{enabled: true}}`, see its README), or use `state: suspended` and forward by hand"
     ))
+}
+
+fn offboarding_new(address: &str) -> ProviderError {
+    ProviderError::Unsupported(format!(
+        "{address} cannot be created offboarded on Microsoft 365: create it (`state: suspended`), then offboard it in a later apply"
+    ))
+}
+
+/// The licence removal after the conversion failed: a read takes the
+/// user as offboarded, so no plan repeats it.
+fn licence_left(e: ProviderError) -> ProviderError {
+    e.map_message(|m| format!("{m} — a plan will not show this: remove its licences by hand (Microsoft 365 admin center → Users → Active users → Licenses and apps)"))
 }
 
 /// A failure after earlier steps of the same change succeeded.

@@ -264,7 +264,7 @@ async fn the_exchange_endpoint_checks_audience_anchor_and_cmdlets() {
         &http,
         &ex,
         &anchor,
-        json!({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {"Identity": "alice@example.com", "Type": "Shared"}}}),
+        json!({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {"Identity": "alice@example.com", "HiddenFromAddressListsEnabled": true}}}),
     )
     .await;
     assert_eq!(status, 400);

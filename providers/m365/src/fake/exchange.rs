@@ -11,9 +11,14 @@
 //! domain>`); the app's Exchange rights ([`super::FakeConfig::exchange_admin`]);
 //! the `CmdletInput` envelope, the cmdlet and its parameters. Only what
 //! mailform sends is supported: `Set-Mailbox` (`Identity`,
-//! `EmailAddresses`), `Set-UnifiedGroup` (`Identity`, `EmailAddresses`,
-//! `RequireSenderAuthenticationEnabled`), `Get-UnifiedGroup` (`Identity`,
-//! `ResultSize`); anything else is refused and recorded as a violation.
+//! `EmailAddresses`; or `Type` `Shared`/`Regular`, `ForwardingSmtpAddress`
+//! `smtp:...`/null, `DeliverToMailboxAndForward`), `Get-Mailbox`
+//! (`Identity`, `ResultSize`), `Add-MailboxPermission` (`Identity`,
+//! `User`, `AccessRights FullAccess`, `AutoMapping`), `Set-UnifiedGroup`
+//! (`Identity`, `EmailAddresses`, `RequireSenderAuthenticationEnabled`),
+//! `Get-UnifiedGroup` (`Identity`, `ResultSize`); anything else is refused
+//! and recorded as a violation. Faults named `InvokeCommand <cmdlet>`
+//! (`ServerError`, `TooManyRequests`) fire before the cmdlet runs.
 //!
 //! Error bodies follow the one shape seen in the wild (MicrosoftDocs/
 //! office-docs-powershell issue #7970: `{"error": {"code", "message",
@@ -134,7 +139,15 @@ pub(crate) async fn handle(
         return error(400, "BadRequest", "Parameters must be an object.");
     };
     let allowed: &[&str] = match cmdlet.as_str() {
-        "Set-Mailbox" => &["Identity", "EmailAddresses"],
+        "Set-Mailbox" => &[
+            "Identity",
+            "EmailAddresses",
+            "Type",
+            "ForwardingSmtpAddress",
+            "DeliverToMailboxAndForward",
+        ],
+        "Get-Mailbox" => &["Identity", "ResultSize"],
+        "Add-MailboxPermission" => &["Identity", "User", "AccessRights", "AutoMapping"],
         "Set-UnifiedGroup" => &[
             "Identity",
             "EmailAddresses",
@@ -176,8 +189,142 @@ pub(crate) async fn handle(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
+    match super::faults::take(
+        &mut s.faults.lock().expect("faults"),
+        &format!("InvokeCommand {cmdlet}"),
+    ) {
+        Some(super::FaultKind::ServerError) => {
+            return error(503, "ServiceUnavailable", "The service is unavailable.")
+        }
+        Some(super::FaultKind::TooManyRequests) => {
+            return error(429, "TooManyRequests", "Too many requests.")
+        }
+        _ => {}
+    }
+    let not_found = |identity: &str| {
+        error(404, "ManagementObjectNotFoundException", &format!("The operation couldn't be performed because object '{identity}' couldn't be found."))
+    };
     let mut st = s.store.lock().expect("store");
     match cmdlet.as_str() {
+        "Get-Mailbox" => {
+            let mut boxes = st.exchange_mailboxes();
+            if !identity.is_empty() {
+                let Some(id) = st.exchange_user(&identity) else {
+                    return not_found(&identity);
+                };
+                boxes.retain(|m| m["ExternalDirectoryObjectId"] == id.as_str());
+            }
+            answer(
+                200,
+                json!({
+                    "@odata.context": format!("{}/adminapi/beta/{tenant}/$metadata#Collection(Exchange.GenericHashTable)", s.base()),
+                    "value": boxes,
+                }),
+            )
+        }
+        "Add-MailboxPermission" => {
+            let Some(id) = st.exchange_user(&identity) else {
+                return not_found(&identity);
+            };
+            let user = p.get("User").and_then(Value::as_str).unwrap_or("");
+            let Some(uid) = st.exchange_user(user) else {
+                return not_found(user);
+            };
+            let rights_ok = match p.get("AccessRights") {
+                Some(Value::Array(a)) => a.len() == 1 && a[0] == "FullAccess",
+                Some(Value::String(r)) => r == "FullAccess",
+                _ => false,
+            };
+            if !rights_ok || !p.get("AutoMapping").is_none_or(|a| a.is_boolean()) {
+                s.violation(format!(
+                    "Exchange: Add-MailboxPermission {params}: only -AccessRights FullAccess and a boolean -AutoMapping are supported by the fake"
+                ));
+                return error(
+                    400,
+                    "ParameterBindingException",
+                    "Cannot process argument transformation on parameter 'AccessRights'.",
+                );
+            }
+            let u = st.users.get_mut(&id).expect("user");
+            if !u.full_access.contains(&uid) {
+                u.full_access.push(uid);
+            }
+            st.writes += 1;
+            answer(
+                200,
+                json!({"value": [{"Identity": identity, "User": user, "AccessRights": ["FullAccess"], "Deny": false, "IsInherited": false}]}),
+            )
+        }
+        "Set-Mailbox"
+            if p.contains_key("Type")
+                || p.contains_key("ForwardingSmtpAddress")
+                || p.contains_key("DeliverToMailboxAndForward") =>
+        {
+            if st.exchange_not_yet(&identity) {
+                return not_found(&identity);
+            }
+            let Some(id) = st.exchange_user(&identity) else {
+                return not_found(&identity);
+            };
+            let kind = match p.get("Type") {
+                None => None,
+                Some(Value::String(t)) if t == "Shared" => Some(true),
+                Some(Value::String(t)) if t == "Regular" => Some(false),
+                Some(other) => {
+                    s.violation(format!(
+                        "Exchange: Set-Mailbox -Type {other}: the fake knows Shared and Regular"
+                    ));
+                    return error(
+                        400,
+                        "ParameterBindingException",
+                        "Cannot process argument transformation on parameter 'Type'.",
+                    );
+                }
+            };
+            let forwarding = match p.get("ForwardingSmtpAddress") {
+                None => None,
+                Some(Value::Null) => Some(None),
+                Some(Value::String(f))
+                    if f.to_ascii_lowercase().starts_with("smtp:") && f.contains('@') =>
+                {
+                    Some(Some(f.clone()))
+                }
+                Some(other) => {
+                    s.violation(format!(
+                        "Exchange: Set-Mailbox -ForwardingSmtpAddress {other} is not smtp:<address> or null"
+                    ));
+                    return error(400, "ParameterBindingException", "Cannot process argument transformation on parameter 'ForwardingSmtpAddress'.");
+                }
+            };
+            let deliver = match p.get("DeliverToMailboxAndForward") {
+                None => None,
+                Some(Value::Bool(b)) => Some(*b),
+                Some(other) => {
+                    s.violation(format!(
+                        "Exchange: Set-Mailbox -DeliverToMailboxAndForward {other} is not a boolean"
+                    ));
+                    return error(400, "ParameterBindingException", "Cannot process argument transformation on parameter 'DeliverToMailboxAndForward'.");
+                }
+            };
+            if p.contains_key("EmailAddresses") {
+                s.violation(
+                    "Exchange: the fake takes -EmailAddresses on its own Set-Mailbox".into(),
+                );
+                return error(400, "BadRequest", "Unsupported parameter combination.");
+            }
+            let u = st.users.get_mut(&id).expect("user");
+            if let Some(k) = kind {
+                u.shared = k;
+            }
+            if let Some(f) = forwarding {
+                u.forwarding = f;
+            }
+            if let Some(d) = deliver {
+                u.deliver_and_forward = d;
+            }
+            st.writes += 1;
+            answer(200, json!({"value": []}))
+        }
         "Get-UnifiedGroup" => {
             let mut groups = st.unified_groups();
             if !identity.is_empty() {

@@ -171,9 +171,10 @@ fn load_spec() -> Result<mailform_testkit::OpenApi, String> {
     mailform_testkit::OpenApi::new(&doc, "/v1.0")
 }
 
-/// `GET /subscribedSkus` and `POST /users/{id}/assignLicense`, which the
-/// reduced description lacks: added here, from "List subscribedSkus" and
-/// "user: assignLicense" on learn.microsoft.com (request bodies as
+/// `GET /subscribedSkus`, `POST /users/{id}/assignLicense` and `POST
+/// /users/{id}/revokeSignInSessions`, which the reduced description lacks:
+/// added here, from "List subscribedSkus", "user: assignLicense" and "user:
+/// revokeSignInSessions" on learn.microsoft.com (request bodies as
 /// documented; only the properties mailform sends or reads).
 fn add_licence_paths(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
@@ -192,6 +193,17 @@ fn add_licence_paths(doc: &mut Value) {
             "responses": {"200": {"description": "OK"}}
         }
     }));
+    // "user: revokeSignInSessions" on learn.microsoft.com: no body,
+    // answered `{"value": true}`.
+    paths
+        .entry("/users/{id}/revokeSignInSessions")
+        .or_insert(serde_json::json!({
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "post": {
+                "summary": "user: revokeSignInSessions (ADDED by the fake: absent from the reduced description)",
+                "responses": {"200": {"description": "OK"}}
+            }
+        }));
     paths.entry("/users/{id}/assignLicense").or_insert(serde_json::json!({
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
         "post": {

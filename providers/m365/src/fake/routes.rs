@@ -418,6 +418,9 @@ fn dispatch(
             drop(st);
             page(v)
         }
+        "POST /users/{id}/revokeSignInSessions" => {
+            st.revoke_sessions(&p("id")).map(|v| Reply::json(200, v))
+        }
         "POST /users/{id}/assignLicense" => st
             .assign_license(&p("id"), body)
             .map(|u| Reply::json(200, u)),

@@ -43,6 +43,15 @@ pub struct FakeUser {
     pub licenses: Vec<String>,
     /// Exchange calls still answered 404 (mailbox not provisioned yet).
     pub exchange_pending: u32,
+    /// Exchange: `RecipientTypeDetails` `SharedMailbox` (else `UserMailbox`).
+    pub shared: bool,
+    /// Exchange: `ForwardingSmtpAddress` (`smtp:...`), as set.
+    pub forwarding: Option<String>,
+    pub deliver_and_forward: bool,
+    /// Exchange: user ids given Full Access to this mailbox.
+    pub full_access: Vec<String>,
+    /// `revokeSignInSessions` calls.
+    pub sessions_revoked: u32,
 }
 
 /// A subscription: `prepaidUnits.enabled` seats, `consumedUnits` used.
@@ -259,6 +268,7 @@ impl Store {
             replicating: self.replication_lag,
             licenses: vec![],
             exchange_pending: self.exchange_lag,
+            ..FakeUser::default()
         };
         let out = user_json(&user);
         self.users.insert(id, user);
@@ -550,6 +560,28 @@ impl Store {
                 )));
             }
         }
+        let removes: Vec<String> = body["removeLicenses"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for sku in &removes {
+            if !self.users[&id].licenses.contains(sku) {
+                return Err(bad(format!(
+                    "User does not have a corresponding license {sku} to remove."
+                )));
+            }
+        }
+        for sku in removes {
+            let u = self.users.get_mut(&id).expect("user");
+            u.licenses.retain(|l| *l != sku);
+            if let Some(k) = self.skus.iter_mut().find(|k| k.sku_id == sku) {
+                k.consumed -= 1;
+            }
+        }
         for sku in adds {
             let u = self.users.get_mut(&id).expect("user");
             if !u.licenses.contains(&sku) {
@@ -664,6 +696,42 @@ impl Store {
         }
         self.writes += 1;
         Ok(())
+    }
+
+    /// `revokeSignInSessions`.
+    pub fn revoke_sessions(&mut self, key: &str) -> Result<Value, Refusal> {
+        let id = self.user_id(key)?;
+        self.users.get_mut(&id).expect("user").sessions_revoked += 1;
+        self.writes += 1;
+        Ok(
+            json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Edm.Boolean", "value": true}),
+        )
+    }
+
+    /// The user mailbox `identity` names, as Exchange resolves it.
+    pub fn exchange_user(&self, identity: &str) -> Option<String> {
+        match self.recipient(identity) {
+            Some((true, id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// `Get-Mailbox` output objects, the properties mailform reads.
+    pub fn exchange_mailboxes(&self) -> Vec<Value> {
+        self.users
+            .values()
+            .map(|u| {
+                json!({
+                    "ExternalDirectoryObjectId": u.id,
+                    "UserPrincipalName": u.user_principal_name,
+                    "PrimarySmtpAddress": u.mail,
+                    "RecipientTypeDetails": if u.shared { "SharedMailbox" } else { "UserMailbox" },
+                    "ForwardingSmtpAddress": u.forwarding,
+                    "DeliverToMailboxAndForward": u.deliver_and_forward,
+                    "EmailAddresses": u.proxy_addresses,
+                })
+            })
+            .collect()
     }
 
     /// Whether Exchange has not provisioned `identity` yet (and counts
