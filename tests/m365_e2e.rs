@@ -135,7 +135,7 @@ aliases:
     );
     let out = t.run(&["plan"], 1);
     assert!(
-        out.contains("takes no `{SHA512-CRYPT}` hashes") || out.contains("does not take"),
+        out.contains("does not take `{SHA512-CRYPT}` hashes") && out.contains("initial_password"),
         "{out}"
     );
     assert!(out.contains("outside senders"), "{out}");

@@ -186,15 +186,9 @@ impl Api {
         scopes: &[&str],
         idempotence: Idempotence,
     ) -> Result<T, CallError> {
-        let token = self
-            .tokens
-            .token_as(&self.http, subject, scopes)
-            .await
-            .map_err(CallError::Auth)?;
         let mut request = self
-            .http
-            .request(method.clone(), url)
-            .header(header::AUTHORIZATION, format!("Bearer {}", token.expose()));
+            .authorized(subject, method.clone(), url, scopes)
+            .await?;
         if let Some(b) = body {
             request = request
                 .header(header::CONTENT_TYPE, "application/json")
@@ -232,6 +226,26 @@ impl Api {
 }
 
 impl Api {
+    /// A request carrying a token for `scopes`, acting as `subject` (the
+    /// admin when `None`).
+    async fn authorized(
+        &self,
+        subject: Option<&str>,
+        method: Method,
+        url: Url,
+        scopes: &[&str],
+    ) -> Result<mailform_http::RequestBuilder, CallError> {
+        let token = self
+            .tokens
+            .token_as(&self.http, subject, scopes)
+            .await
+            .map_err(CallError::Auth)?;
+        Ok(self
+            .http
+            .request(method, url)
+            .header(header::AUTHORIZATION, format!("Bearer {}", token.expose())))
+    }
+
     /// Sends `calls` through the batch endpoint `endpoint`, up to
     /// [`batch::MAX_CALLS`] a request, and returns one result per call in
     /// order. Calls refused for now (quota, 412, 429) are sent again in a
@@ -295,16 +309,10 @@ impl Api {
         calls: &[batch::Call],
         scopes: &[&str],
     ) -> Result<Vec<Result<Value, CallError>>, CallError> {
-        let token = self
-            .tokens
-            .token(&self.http, scopes)
-            .await
-            .map_err(CallError::Auth)?;
         let boundary = batch::new_boundary();
         let request = self
-            .http
-            .request(Method::POST, endpoint.clone())
-            .header(header::AUTHORIZATION, format!("Bearer {}", token.expose()))
+            .authorized(None, Method::POST, endpoint.clone(), scopes)
+            .await?
             .header(
                 header::CONTENT_TYPE,
                 format!("multipart/mixed; boundary={boundary}"),

@@ -30,8 +30,7 @@ use crate::config::Config;
 use crate::convert;
 
 fn url(base: &str, path: &str) -> Result<Url, ProviderError> {
-    Url::parse(&format!("{base}{path}"))
-        .map_err(|e| ProviderError::Rejected(format!("bad Google endpoint {base:?}: {e}")))
+    crate::provider::url(base, "", path, &[])
 }
 
 /// Who `address`'s mail is forwarded to, read as that user.
@@ -108,7 +107,15 @@ pub async fn apply(
     let newly = old.state != MailboxState::Offboarded;
     if let Some(successor) = &new.successor {
         if newly || old.successor.as_ref() != Some(successor) {
-            transfer(api, config, &key, &new.address, successor).await?;
+            transfer(
+                api,
+                config,
+                old.id.as_deref(),
+                &key,
+                &new.address,
+                successor,
+            )
+            .await?;
         }
     }
     if newly || old.successor != new.successor {
@@ -241,6 +248,7 @@ async fn forwarding(
 async fn transfer(
     api: &Api,
     config: &Config,
+    user_id: Option<&str>,
     key: &str,
     address: &str,
     successor: &str,
@@ -301,18 +309,26 @@ async fn transfer(
             ))
         }
     };
-    let from: Value = api
-        .send_as::<(), _>(
-            None,
-            Method::GET,
-            url(&dir, &format!("/admin/directory/v1/users/{}", enc(key)))?,
-            None,
-            scopes::WRITE,
-        )
-        .await
-        .map_err(|e| convert::error(e, &format!("looking up {address}"), &cid))?;
+    // The departing user's id is known from the read; look it up only
+    // when it is not.
+    let from_id = match user_id {
+        Some(id) => Value::from(id),
+        None => {
+            let from: Value = api
+                .send_as::<(), _>(
+                    None,
+                    Method::GET,
+                    url(&dir, &format!("/admin/directory/v1/users/{}", enc(key)))?,
+                    None,
+                    scopes::WRITE,
+                )
+                .await
+                .map_err(|e| convert::error(e, &format!("looking up {address}"), &cid))?;
+            from["id"].clone()
+        }
+    };
     let body = json!({
-        "oldOwnerUserId": from["id"],
+        "oldOwnerUserId": from_id,
         "newOwnerUserId": to["id"],
         "applicationDataTransfers": [
             {"applicationId": drive, "applicationTransferParams": [{"key": "PRIVACY_LEVEL", "value": ["PRIVATE", "SHARED"]}]},

@@ -94,7 +94,13 @@ impl GoogleProvider {
     }
 }
 
-fn url(base: &str, prefix: &str, path: &str, query: &[(&str, &str)]) -> Result<Url, ProviderError> {
+/// `base` + `prefix` + `path`, with `query` encoded.
+pub(crate) fn url(
+    base: &str,
+    prefix: &str,
+    path: &str,
+    query: &[(&str, &str)],
+) -> Result<Url, ProviderError> {
     let mut u = Url::parse(&format!("{base}{prefix}{path}"))
         .map_err(|e| ProviderError::Rejected(format!("bad Google endpoint {base:?}: {e}")))?;
     if !query.is_empty() {
@@ -246,8 +252,8 @@ impl GoogleProvider {
             let settings_calls: Vec<Call> =
                 settings_steps.iter().map(|(_, s)| s.call.clone()).collect();
             let (dir_results, settings_results) = futures::join!(
-                batch_if_any(&api, &dir_batch, &dir_calls),
-                batch_if_any(&api, &settings_batch, &settings_calls)
+                batch_calls(&api, &dir_batch, &dir_calls, scopes::WRITE),
+                batch_calls(&api, &settings_batch, &settings_calls, scopes::WRITE)
             );
             for ((i, step), result) in dir_steps.iter().zip(dir_results) {
                 progress[*i].record(step, result, &cid);
@@ -280,15 +286,17 @@ impl GoogleProvider {
     }
 }
 
-async fn batch_if_any(
+/// `calls` through the batch endpoint, sending nothing when there are none.
+async fn batch_calls(
     api: &Api,
     endpoint: &Url,
     calls: &[Call],
+    scopes: &[&str],
 ) -> Vec<Result<serde_json::Value, crate::client::CallError>> {
     if calls.is_empty() {
         return Vec::new();
     }
-    api.batch(endpoint, calls, scopes::WRITE).await
+    api.batch(endpoint, calls, scopes).await
 }
 
 impl GoogleProvider {
@@ -360,8 +368,8 @@ impl GoogleProvider {
             .collect();
         let (dir_batch, settings_batch) = (self.directory_batch()?, self.settings_batch()?);
         let (members, settings) = futures::join!(
-            read_batch(api, &dir_batch, &member_calls),
-            read_batch(api, &settings_batch, &settings_calls)
+            batch_calls(api, &dir_batch, &member_calls, scopes::READ),
+            batch_calls(api, &settings_batch, &settings_calls, scopes::READ)
         );
         let mut out = Vec::with_capacity(groups.len());
         for ((g, m), st) in groups.iter().zip(members).zip(settings) {
@@ -404,15 +412,4 @@ impl GoogleProvider {
         }
         Ok(out)
     }
-}
-
-async fn read_batch(
-    api: &Api,
-    endpoint: &Url,
-    calls: &[Call],
-) -> Vec<Result<serde_json::Value, crate::client::CallError>> {
-    if calls.is_empty() {
-        return Vec::new();
-    }
-    api.batch(endpoint, calls, scopes::READ).await
 }

@@ -171,33 +171,45 @@ async fn batch(
             .get("content-id")
             .map(|c| c.trim_matches(|ch| ch == '<' || ch == '>').to_string())
             .unwrap_or_default();
-        let answer = match crate::batch::http_request(&part.body) {
-            Ok((method, target, inner)) => {
-                let (p, q) = match target.split_once('?') {
-                    Some((p, q)) => (p.to_string(), Some(q.to_string())),
-                    None => (target.clone(), None),
-                };
-                if !p.starts_with(api_prefix) {
-                    s.violation(format!(
-                        "{method} {p}: not a call of the batch endpoint {path}"
-                    ));
-                    error(400, "badRequest", "call of another API in this batch")
-                } else {
-                    process(
-                        s,
-                        &method,
-                        &p,
-                        q.as_deref(),
-                        auth,
-                        &inner,
-                        Some(&mut alias_keys),
-                    )
-                    .await
+        let part_type = part.headers.get("content-type").map(String::as_str);
+        let answer = if part_type != Some("application/http") {
+            s.violation(format!(
+                "POST {path}: a batch part of type {part_type:?}; each must be application/http"
+            ));
+            error(
+                400,
+                "badRequest",
+                "each batch part must be application/http",
+            )
+        } else {
+            match crate::batch::http_request(&part.body) {
+                Ok((method, target, inner)) => {
+                    let (p, q) = match target.split_once('?') {
+                        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+                        None => (target.clone(), None),
+                    };
+                    if !p.starts_with(api_prefix) {
+                        s.violation(format!(
+                            "{method} {p}: not a call of the batch endpoint {path}"
+                        ));
+                        error(400, "badRequest", "call of another API in this batch")
+                    } else {
+                        process(
+                            s,
+                            &method,
+                            &p,
+                            q.as_deref(),
+                            auth,
+                            &inner,
+                            Some(&mut alias_keys),
+                        )
+                        .await
+                    }
                 }
-            }
-            Err(e) => {
-                s.violation(format!("POST {path}: {e}"));
-                error(400, "badRequest", &e)
+                Err(e) => {
+                    s.violation(format!("POST {path}: {e}"));
+                    error(400, "badRequest", &e)
+                }
             }
         };
         let reason = StatusCode::from_u16(answer.status)
@@ -389,20 +401,7 @@ fn dispatch(
             };
             Ok(page(st.users_in(&domain), "users", 100))
         }
-        "directory.users.get" => {
-            let uid = st.user_id(&p("userKey"))?;
-            let domain = st.users[&uid]
-                .primary_email
-                .split('@')
-                .nth(1)
-                .unwrap_or("")
-                .to_string();
-            Ok(st
-                .users_in(&domain)
-                .into_iter()
-                .find(|u| u["id"] == uid.as_str())
-                .unwrap_or(Value::Null))
-        }
+        "directory.users.get" => st.user(&p("userKey")),
         "directory.users.insert" => st.insert_user(body),
         "directory.users.patch" => st.patch_user(&p("userKey"), body),
         "directory.users.delete" => st.delete_user(&p("userKey")).map(|_| Value::Null),

@@ -484,6 +484,12 @@ impl Store {
         Ok(())
     }
 
+    /// A user by id, primary address or alias.
+    pub fn user(&self, key: &str) -> Result<Value, Refusal> {
+        let id = self.user_id(key)?;
+        Ok(user_json(&self.users[&id]))
+    }
+
     pub fn users_in(&self, domain: &str) -> Vec<Value> {
         let mut v: Vec<&FakeUser> = self
             .users
