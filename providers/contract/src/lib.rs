@@ -9,6 +9,8 @@
 //! - [`mail`]: mailboxes, aliases, groups, mail changes.
 //! - [`provider`]: the [`DnsProvider`] and [`MailProvider`] traits, capabilities
 //!   and the per-change apply report.
+//! - [`onboarding`]: domains a mail provider does not serve yet, and the
+//!   records it asks to have published.
 //! - [`secret`]: a string that never prints itself.
 //! - [`name`]: domain-name and address normalisation shared by all sides.
 //! - [`interpolate`] and [`settings`]: `${env:...}`/`${file:...}` references,
@@ -20,6 +22,7 @@ pub mod interpolate;
 pub mod mail;
 pub mod memory;
 pub mod name;
+pub mod onboarding;
 pub mod provider;
 pub mod secret;
 pub mod settings;
@@ -27,6 +30,7 @@ pub mod settings;
 pub use dns::{DnsChange, RData, RecordSet, RecordType, ZoneState};
 pub use error::ProviderError;
 pub use mail::{Alias, Group, InitialPassword, MailChange, MailDomainState, Mailbox, MailboxState};
+pub use onboarding::{DomainStage, DomainStatus, ProviderRecord, RecordPurpose};
 pub use provider::{
     ApplyReport, ChangeOutcome, DnsCapabilities, DnsProvider, MailCapabilities, MailProvider,
 };

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::dns::{DnsChange, RecordSet, RecordType, ZoneState};
 use crate::error::ProviderError;
 use crate::mail::{MailChange, MailDomainState};
+use crate::onboarding::{DomainStatus, ProviderRecord};
 
 /// What a DNS provider can store, checked before any apply (an audit in the
 /// manner of DNSControl's `auditrecords`).
@@ -165,6 +166,37 @@ pub trait DnsProvider: Send + Sync {
 pub trait MailProvider: Send + Sync {
     fn kind(&self) -> &'static str;
     fn capabilities(&self) -> MailCapabilities;
+    /// Reads the domain's mailboxes, aliases and groups. Called only for a
+    /// domain whose [`MailProvider::domain_status`] is ready.
     async fn read_domain(&self, domain: &str) -> Result<MailDomainState, ProviderError>;
     async fn apply_domain(&self, domain: &str, changes: &[MailChange]) -> ApplyReport;
+
+    /// Whether `domain` is verified at the provider and which records it
+    /// asks to have published. Read-only. Providers without a notion of
+    /// domains keep the default: ready, nothing asked.
+    async fn domain_status(&self, domain: &str) -> Result<DomainStatus, ProviderError> {
+        let _ = domain;
+        Ok(DomainStatus::ready())
+    }
+
+    /// Starts onboarding `domain`: adds it to the tenant if it is absent and
+    /// returns the verification records to publish. Calling it again for a
+    /// domain already added must not add it twice.
+    async fn begin_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+        Err(ProviderError::Unsupported(format!(
+            "provider `{}` cannot add the domain {domain}; add and verify it in the provider's console",
+            self.kind()
+        )))
+    }
+
+    /// Verifies `domain` (its verification records are served by every
+    /// authoritative server by now), makes it usable for mail and returns
+    /// every record the provider asks for from now on, as
+    /// [`MailProvider::domain_status`] of a ready domain would.
+    async fn finish_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+        Err(ProviderError::Unsupported(format!(
+            "provider `{}` cannot verify the domain {domain}",
+            self.kind()
+        )))
+    }
 }
