@@ -1,10 +1,12 @@
 //! Reading live state: every desired zone and mail domain, concurrently.
 //!
 //! Any failed read fails the whole read: a zone or domain that could not be
-//! read must never be planned as if it were empty.
+//! read must never be planned as if it were empty. A mail domain is read
+//! only once its provider says it is ready; one the provider does not serve
+//! yet holds nothing, positively, and is planned for onboarding.
 
 use futures::future::try_join_all;
-use mailform_contract::{MailDomainState, ProviderError, ZoneState};
+use mailform_contract::{DomainStatus, MailDomainState, ProviderError, ZoneState};
 
 use crate::desired::Desired;
 use crate::plan::fingerprint::{fingerprint, Part};
@@ -15,6 +17,9 @@ use crate::registry::Registry;
 pub struct LiveState {
     pub zones: Vec<ZoneState>,
     pub mail: Vec<MailDomainState>,
+    /// What each mail provider says about its domain (index-aligned with
+    /// `mail`).
+    pub domains: Vec<DomainStatus>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,21 +47,40 @@ pub async fn read(desired: &Desired, registry: &Registry) -> Result<LiveState, R
         Ok::<_, ReadError>(state)
     }));
     let mail = try_join_all(desired.mail.iter().map(|m| async move {
-        let state = registry
-            .mail(&m.provider)
-            .read_domain(&m.domain)
-            .await
-            .map_err(|error| ReadError {
-                what: "mail domain",
+        let provider = registry.mail(&m.provider);
+        let failed = |what: &'static str| {
+            move |error| ReadError {
+                what,
                 object: m.domain.clone(),
                 provider: m.provider.clone(),
                 error,
-            })?;
-        tracing::debug!(domain = %m.domain, mailboxes = state.mailboxes.len(), "read mail domain");
-        Ok::<_, ReadError>(state)
+            }
+        };
+        let status = provider
+            .domain_status(&m.domain)
+            .await
+            .map_err(failed("mail domain status"))?;
+        let state = if status.is_ready() {
+            provider
+                .read_domain(&m.domain)
+                .await
+                .map_err(failed("mail domain"))?
+        } else {
+            MailDomainState {
+                domain: m.domain.clone(),
+                ..MailDomainState::default()
+            }
+        };
+        tracing::debug!(domain = %m.domain, stage = ?status.stage, mailboxes = state.mailboxes.len(), "read mail domain");
+        Ok::<_, ReadError>((state, status))
     }));
     let (zones, mail) = futures::try_join!(zones, mail)?;
-    Ok(LiveState { zones, mail })
+    let (mail, domains) = mail.into_iter().unzip();
+    Ok(LiveState {
+        zones,
+        mail,
+        domains,
+    })
 }
 
 impl LiveState {
@@ -73,10 +97,11 @@ impl LiveState {
                 desired
                     .mail
                     .iter()
-                    .zip(&self.mail)
-                    .map(|(d, state)| Part::Mail {
+                    .zip(self.mail.iter().zip(&self.domains))
+                    .map(|(d, (state, status))| Part::Mail {
                         provider: &d.provider,
                         state,
+                        status,
                     }),
             )
             .collect();

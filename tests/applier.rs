@@ -70,7 +70,7 @@ async fn mx_waits_for_mail_and_a_rerun_converges() {
     let live = live::read(&loaded.desired, &registry).await.unwrap();
     let plan = build(&loaded.desired, &live, &registry, source());
     preflight(&plan, &ApplyOptions::default()).unwrap();
-    let result = apply(&plan, &registry, &ApplyOptions::default()).await;
+    let result = apply(&plan, &loaded.desired, &registry, &ApplyOptions::default()).await;
 
     // Mail failed; so the MX switch of that domain was not attempted, while
     // records that do not route mail, and the other zone, were applied.
@@ -113,7 +113,7 @@ async fn mx_waits_for_mail_and_a_rerun_converges() {
     let live = live::read(&loaded.desired, &registry).await.unwrap();
     let plan = build(&loaded.desired, &live, &registry, source());
     assert_eq!(plan.summary().total(), 3, "mailbox, alias and MX remain");
-    let result = apply(&plan, &registry, &ApplyOptions::default()).await;
+    let result = apply(&plan, &loaded.desired, &registry, &ApplyOptions::default()).await;
     assert!(result.complete());
     let live = live::read(&loaded.desired, &registry).await.unwrap();
     assert!(!build(&loaded.desired, &live, &registry, source()).has_changes());
@@ -131,7 +131,7 @@ async fn mail_creations_come_before_the_mx_change() {
         .insert("mailserver".into(), Arc::new(MemoryMail::default()));
     let live = live::read(&loaded.desired, &registry).await.unwrap();
     let plan = build(&loaded.desired, &live, &registry, source());
-    let result = apply(&plan, &registry, &ApplyOptions::default()).await;
+    let result = apply(&plan, &loaded.desired, &registry, &ApplyOptions::default()).await;
     let phases: Vec<Phase> = result.entries.iter().map(|e| e.phase).collect();
     let first_mx = phases.iter().position(|p| *p == Phase::Mx).unwrap();
     let last_mail = phases.iter().rposition(|p| *p == Phase::Mail).unwrap();

@@ -1,13 +1,17 @@
 //! The applier: carries out a plan through the providers, in dependency
 //! order, and reports exactly what was and was not done.
 //!
-//! Order (see [`order`]): mailboxes, groups and aliases are created or
-//! updated first; then DNS records other than MX; then MX changes of
+//! Order (see [`order`]): mail domains the provider does not serve yet are
+//! onboarded first ([`onboard`]: verification record published, served by
+//! every authoritative server, domain verified; their zones are then
+//! planned again); mailboxes, groups and aliases are created or
+//! updated next; then DNS records other than MX; then MX changes of
 //! domains whose mail changed, so that mail is never routed to a provider
 //! before the mailboxes exist there; deletions of mail objects come last.
 //! A step that depends on a failed step is not attempted. Re-running after
 //! a partial failure converges, because a new plan starts from what is live.
 
+pub mod onboard;
 pub mod order;
 pub mod passwords;
 
@@ -29,6 +33,8 @@ pub struct ApplyOptions {
     pub progress: bool,
     /// Where passwords made for `initial_password: generate` are written.
     pub password_file: Option<passwords::PasswordFile>,
+    /// How onboarding waits for verification records to be served.
+    pub dns_wait: onboard::DnsWait,
 }
 
 /// Why an apply was refused before anything was changed.
@@ -137,9 +143,51 @@ impl ApplyResult {
     }
 }
 
-/// Applies `plan`. Call [`preflight`] first.
-pub async fn apply(plan: &Plan, registry: &Registry, options: &ApplyOptions) -> ApplyResult {
-    let steps = steps(plan);
+/// Applies `plan`, made from `desired`. Call [`preflight`] first.
+pub async fn apply(
+    plan: &Plan,
+    desired: &crate::desired::Desired,
+    registry: &Registry,
+    options: &ApplyOptions,
+) -> ApplyResult {
+    let mut result = ApplyResult::default();
+    // Mail domains whose earlier step did not fully apply.
+    let mut failed_scopes: std::collections::BTreeSet<String> = Default::default();
+    let mut onboard_failed: std::collections::BTreeSet<String> = Default::default();
+    let mut plan = plan.clone();
+    let mut after = std::collections::BTreeMap::new();
+    for m in plan.mail.iter().filter(|m| m.onboarding.is_some()) {
+        let change = m
+            .onboarding
+            .as_ref()
+            .map(|o| o.describe(&m.domain))
+            .unwrap_or_default();
+        let outcome = match onboard::onboard(m, registry, &options.dns_wait).await {
+            Ok(records) => {
+                after.insert(m.domain.clone(), records);
+                ChangeOutcome::Applied
+            }
+            Err(why) => {
+                failed_scopes.insert(m.domain.clone());
+                onboard_failed.insert(m.domain.clone());
+                ChangeOutcome::Failed(mailform_contract::ProviderError::Service(why))
+            }
+        };
+        tracing::info!(scope = %m.domain, %change, ?outcome, "onboarding");
+        result.entries.push(Entry {
+            phase: Phase::Onboard,
+            scope: m.domain.clone(),
+            change,
+            outcome,
+        });
+    }
+    let mut unplanned: std::collections::BTreeMap<String, String> = Default::default();
+    if plan.zones.iter().any(|z| !z.replanned_after.is_empty()) {
+        for (zone, why) in onboard::replan_zones(&mut plan, desired, registry, &after).await {
+            unplanned.insert(zone, why);
+        }
+    }
+    let steps = steps(&plan);
     let total: u64 = steps.iter().map(|s| s.len() as u64).sum();
     let bar = if options.progress && total > 0 {
         let bar = indicatif::ProgressBar::new(total);
@@ -153,21 +201,26 @@ pub async fn apply(plan: &Plan, registry: &Registry, options: &ApplyOptions) -> 
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut result = ApplyResult::default();
-    // Scopes (mail domains) whose earlier step did not fully apply.
-    let mut failed_scopes: std::collections::BTreeSet<String> = Default::default();
     for step in steps {
         bar.set_message(format!("{} {}", step.phase.label(), step.scope));
-        let blocked = step.phase.depends_on_mail() && failed_scopes.contains(&step.scope);
-        let descriptions = step.descriptions();
-        let outcomes: Vec<ChangeOutcome> = if blocked {
-            vec![
-                ChangeOutcome::NotAttempted(format!(
-                    "mail changes for {} did not all apply",
+        let domain = step.mail_domain.clone().unwrap_or_default();
+        let blocked = if step.phase.is_mail() && onboard_failed.contains(&domain) {
+            Some(format!("onboarding {domain} did not finish"))
+        } else if step.phase.depends_on_mail() && failed_scopes.contains(&domain) {
+            Some(format!("mail changes for {domain} did not all apply"))
+        } else if matches!(step.phase, Phase::Dns | Phase::Mx) {
+            unplanned.get(&step.scope).map(|why| {
+                format!(
+                    "zone {} could not be planned again after onboarding: {why}",
                     step.scope
-                ));
-                descriptions.len()
-            ]
+                )
+            })
+        } else {
+            None
+        };
+        let descriptions = step.descriptions();
+        let outcomes: Vec<ChangeOutcome> = if let Some(why) = blocked {
+            vec![ChangeOutcome::NotAttempted(why); descriptions.len()]
         } else {
             let report = match &step.changes {
                 StepChanges::Dns(changes) => {
@@ -198,7 +251,7 @@ pub async fn apply(plan: &Plan, registry: &Registry, options: &ApplyOptions) -> 
                 .iter()
                 .any(|o| !matches!(o, ChangeOutcome::Applied))
         {
-            failed_scopes.insert(step.scope.clone());
+            failed_scopes.insert(domain.clone());
         }
         for (change, outcome) in descriptions.into_iter().zip(outcomes) {
             tracing::info!(scope = %step.scope, %change, ?outcome, "change");

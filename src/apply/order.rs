@@ -10,6 +10,8 @@ use crate::render::{dns_change_line, mail_change_line};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
+    /// Add and verify mail domains the provider does not serve yet.
+    Onboard,
     /// Create and update mailboxes, groups and aliases.
     Mail,
     /// DNS changes that do not route mail.
@@ -23,6 +25,7 @@ pub enum Phase {
 impl Phase {
     pub fn label(self) -> &'static str {
         match self {
+            Phase::Onboard => "onboard",
             Phase::Mail => "mail",
             Phase::Dns => "dns",
             Phase::Mx => "mx",
@@ -47,7 +50,11 @@ pub enum StepChanges {
 
 pub struct Step {
     pub phase: Phase,
+    /// The zone or mail domain the provider call is for.
     pub scope: String,
+    /// The mail domain whose mail steps this step waits on (MX and mail
+    /// deletions); for MX it can differ from the zone.
+    pub mail_domain: Option<String>,
     pub provider: String,
     pub changes: StepChanges,
 }
@@ -115,10 +122,13 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
             .cloned()
             .collect();
         upserts.sort_by_key(mail_rank);
-        if !upserts.is_empty() {
+        if !upserts.is_empty() || m.onboarding.is_some() {
             mail_changed.insert(m.domain.clone());
+        }
+        if !upserts.is_empty() {
             out.push(Step {
                 phase: Phase::Mail,
+                mail_domain: Some(m.domain.clone()),
                 scope: m.domain.clone(),
                 provider: m.provider.clone(),
                 changes: StepChanges::Mail(upserts),
@@ -127,10 +137,13 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     }
     for z in &plan.zones {
         let mut now: Vec<DnsChange> = Vec::new();
-        let mut later: Vec<DnsChange> = Vec::new();
+        // MX of a mail domain whose mail changes waits for that mail, per
+        // domain (a zone can hold several mail domains).
+        let mut later: std::collections::BTreeMap<String, Vec<DnsChange>> = Default::default();
         for c in &z.changes {
-            if c.key().1 == RecordType::Mx && mail_changed.contains(&z.zone) {
-                later.push(c.clone());
+            let (name, rtype) = c.key();
+            if rtype == RecordType::Mx && mail_changed.contains(&name) {
+                later.entry(name).or_default().push(c.clone());
             } else {
                 now.push(c.clone());
             }
@@ -140,17 +153,19 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
             out.push(Step {
                 phase: Phase::Dns,
                 scope: z.zone.clone(),
+                mail_domain: None,
                 provider: z.provider.clone(),
                 changes: StepChanges::Dns(now),
             });
         }
-        if !later.is_empty() {
-            later.sort_by_key(dns_rank);
+        for (domain, mut changes) in later {
+            changes.sort_by_key(dns_rank);
             out.push(Step {
                 phase: Phase::Mx,
                 scope: z.zone.clone(),
+                mail_domain: Some(domain),
                 provider: z.provider.clone(),
-                changes: StepChanges::Dns(later),
+                changes: StepChanges::Dns(changes),
             });
         }
     }
@@ -161,6 +176,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
         if !deletes.is_empty() {
             out.push(Step {
                 phase: Phase::MailDeletes,
+                mail_domain: Some(m.domain.clone()),
                 scope: m.domain.clone(),
                 provider: m.provider.clone(),
                 changes: StepChanges::Mail(deletes),

@@ -1,7 +1,9 @@
 //! `mailform apply`: confirm, check safety, apply, report.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use mailform_contract::ChangeOutcome;
@@ -41,6 +43,25 @@ pub struct ApplyArgs {
     /// is created. Required when the plan creates such a mailbox.
     #[arg(long, value_name = "PATH")]
     pub password_file: Option<PathBuf>,
+
+    /// When the plan onboards a mail domain: ask these servers as the
+    /// zone's authoritative servers for the verification record instead of
+    /// looking up its NS records (repeatable); `IP` or `IP:PORT`.
+    #[arg(long = "authoritative", value_name = "ADDR", value_parser = super::verify::parse_addr)]
+    pub authoritative: Vec<SocketAddr>,
+
+    /// When the plan onboards a mail domain: the recursive resolver that
+    /// looks up the zone's NS records (repeatable; the first is used).
+    #[arg(long = "resolver", value_name = "ADDR", default_values = ["1.1.1.1", "8.8.8.8"], value_parser = super::verify::parse_addr)]
+    pub resolvers: Vec<SocketAddr>,
+
+    /// When the plan onboards a mail domain: seconds to wait until every
+    /// authoritative server serves its verification record before giving
+    /// up on that domain (its mail and MX are then not touched; run apply
+    /// again later and it goes on). 0 does not wait: the provider is asked
+    /// to verify at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub dns_wait: u64,
 }
 
 pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
@@ -104,6 +125,13 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
         force: args.force,
         progress: std::io::stderr().is_terminal(),
         password_file,
+        dns_wait: apply::onboard::DnsWait {
+            authoritative: args.authoritative.clone(),
+            resolvers: args.resolvers.clone(),
+            timeout: Duration::from_secs(args.dns_wait),
+            interval: Duration::from_secs(args.dns_wait.clamp(1, 50) / 10)
+                .max(Duration::from_secs(1)),
+        },
     };
     if let Err(refused) = apply::preflight(&plan, &options) {
         eprintln!("error: {refused}");
@@ -114,7 +142,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
         return Ok(EXIT_ERROR);
     }
     let rt = super::runtime()?;
-    let result = rt.block_on(apply::apply(&plan, &registry, &options));
+    let result = rt.block_on(apply::apply(&plan, &loaded.desired, &registry, &options));
     report(&result);
     Ok(if result.complete() {
         EXIT_OK

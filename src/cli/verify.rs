@@ -52,7 +52,7 @@ pub enum Format {
     Json,
 }
 
-fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+pub(super) fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     s.parse::<SocketAddr>()
         .or_else(|_| {
             s.parse::<std::net::IpAddr>()

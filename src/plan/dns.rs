@@ -115,5 +115,7 @@ pub fn plan_zone(
             .filter(|(_, t)| *t != RecordType::Soa)
             .count(),
         threshold: None,
+        notes: Vec::new(),
+        replanned_after: Vec::new(),
     }
 }

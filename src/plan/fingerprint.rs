@@ -2,7 +2,7 @@
 //! everything a plan was computed from, so that `apply plan.json` can tell
 //! whether the world changed since the plan was reviewed.
 
-use mailform_contract::{MailDomainState, ZoneState};
+use mailform_contract::{DomainStatus, MailDomainState, ZoneState};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -15,6 +15,7 @@ pub enum Part<'a> {
     Mail {
         provider: &'a str,
         state: &'a MailDomainState,
+        status: &'a DomainStatus,
     },
 }
 
@@ -34,7 +35,11 @@ pub fn fingerprint(parts: &[Part]) -> String {
                 sets.sort();
                 json!(["zone", provider, state.zone, state.exists, sets]).to_string()
             }
-            Part::Mail { provider, state } => {
+            Part::Mail {
+                provider,
+                state,
+                status,
+            } => {
                 let mut objs: Vec<String> = Vec::new();
                 for m in &state.mailboxes {
                     let mut aliases = m.aliases.clone();
@@ -75,7 +80,16 @@ pub fn fingerprint(parts: &[Part]) -> String {
                     );
                 }
                 objs.sort();
-                json!(["mail", provider, state.domain, objs]).to_string()
+                let mut asked: Vec<String> = status
+                    .records
+                    .iter()
+                    .map(|r| {
+                        json!([r.set.name, r.set.rtype.as_str(), r.set.canonical_values()])
+                            .to_string()
+                    })
+                    .collect();
+                asked.sort();
+                json!(["mail", provider, state.domain, status.stage, asked, objs]).to_string()
             }
         })
         .collect();

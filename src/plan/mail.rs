@@ -228,6 +228,8 @@ pub fn plan_domain(
         problems,
         existing_mailboxes: live.mailboxes.len(),
         threshold: None,
+        onboarding: None,
+        domain_status: mailform_contract::DomainStatus::ready(),
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod dns;
 pub mod fingerprint;
 pub mod mail;
+pub mod onboarding;
 pub mod safety;
 
 use mailform_contract::{DnsChange, MailChange, RecordSet};
@@ -55,9 +56,12 @@ pub struct Problem {
 
 impl Problem {
     pub fn at(message: impl Into<String>, origin: &Origin, file: &str) -> Problem {
+        // Line 0: not from the file (a record a mail provider asked for).
+        let at = (origin.loc.line > 0)
+            .then(|| format!("{file}:{}:{}", origin.loc.line, origin.loc.column));
         Problem {
             message: message.into(),
-            at: Some(format!("{file}:{}:{}", origin.loc.line, origin.loc.column)),
+            at,
         }
     }
 }
@@ -107,6 +111,15 @@ pub struct ZonePlan {
     pub existing: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<ThresholdBreach>,
+    /// How records mail providers asked for were merged with the file's
+    /// (see [`onboarding`]), where that differs from what they asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Mail domains onboarded into this zone by this plan: apply plans the
+    /// zone again once they are verified, with the records their provider
+    /// names then.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replanned_after: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -121,6 +134,13 @@ pub struct MailPlan {
     pub existing_mailboxes: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<ThresholdBreach>,
+    /// The domain is not ready at the provider: apply adds and verifies it
+    /// first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onboarding: Option<onboarding::OnboardingPlan>,
+    /// What the provider said about the domain: its stage and the records
+    /// it asks to have published.
+    pub domain_status: mailform_contract::DomainStatus,
 }
 
 /// Counts of a plan's changes.
@@ -150,6 +170,9 @@ impl Plan {
             }
         }
         for m in &self.mail {
+            if m.onboarding.is_some() {
+                s.create += 1;
+            }
             for c in &m.changes {
                 match c {
                     MailChange::CreateMailbox { .. }
@@ -213,22 +236,38 @@ pub fn build(
     source: PlanSource,
 ) -> Plan {
     let file = source.file.clone();
-    let zones = desired
-        .zones
+    let (augmented, notes) = onboarding::augment(desired, &live.zones, &live.domains);
+    let mut zones: Vec<ZonePlan> = augmented
         .iter()
         .zip(&live.zones)
-        .map(|(d, l)| {
+        .zip(notes)
+        .map(|((d, l), notes)| {
             let p = registry.dns(&d.provider);
-            dns::plan_zone(d, l, &p.capabilities(), p.kind(), &file)
+            ZonePlan {
+                notes,
+                ..dns::plan_zone(d, l, &p.capabilities(), p.kind(), &file)
+            }
         })
         .collect();
     let mail = desired
         .mail
         .iter()
-        .zip(&live.mail)
-        .map(|(d, l)| {
+        .zip(live.mail.iter().zip(&live.domains))
+        .map(|(d, (l, status))| {
             let p = registry.mail(&d.provider);
-            mail::plan_domain(d, l, &p.capabilities(), p.kind(), &file)
+            let mut plan = mail::plan_domain(d, l, &p.capabilities(), p.kind(), &file);
+            plan.domain_status = status.clone();
+            match onboarding::onboarding_for(desired, &d.domain, &d.provider, status) {
+                Ok(Some(o)) => {
+                    if let Some(z) = zones.iter_mut().find(|z| z.zone == o.zone) {
+                        z.replanned_after.push(d.domain.clone());
+                    }
+                    plan.onboarding = Some(o);
+                }
+                Ok(None) => {}
+                Err(message) => plan.problems.push(Problem { message, at: None }),
+            }
+            plan
         })
         .collect();
     let mut plan = Plan {

@@ -79,6 +79,16 @@ pub fn plan(plan: &Plan) -> String {
             }
         }
         out.push_str("```\n\n");
+        for n in &z.notes {
+            let _ = writeln!(out, "- :information_source: {n}");
+        }
+        if !z.replanned_after.is_empty() {
+            let _ = writeln!(
+                out,
+                "- :information_source: apply plans this zone again once {} is verified, with the records the provider names then",
+                z.replanned_after.join(", ")
+            );
+        }
         for p in &z.problems {
             let _ = writeln!(
                 out,
@@ -93,13 +103,16 @@ pub fn plan(plan: &Plan) -> String {
     for m in plan
         .mail
         .iter()
-        .filter(|m| !m.changes.is_empty() || !m.problems.is_empty())
+        .filter(|m| !m.changes.is_empty() || !m.problems.is_empty() || m.onboarding.is_some())
     {
         let _ = writeln!(
             out,
             "#### mail `{}` ({} `{}`)\n\n```diff",
             m.domain, m.provider_kind, m.provider
         );
+        if let Some(o) = &m.onboarding {
+            let _ = writeln!(out, "+ {}", o.describe(&m.domain));
+        }
         for c in &m.changes {
             let _ = writeln!(out, "{}", mail_change_line(c).replacen('~', "!", 1));
             if let mailform_contract::MailChange::UpdateMailbox { old, new } = c {

@@ -48,6 +48,18 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  {}", st.dim("no changes"));
         }
         unmanaged(&mut out, &z.unmanaged, "record sets", &st);
+        for n in &z.notes {
+            let _ = writeln!(out, "  {} {n}", st.dim("note:"));
+        }
+        if !z.replanned_after.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {} apply plans this zone again once {} {} verified, with the records the provider names then; MX changes wait for the mailboxes",
+                st.yellow("note:"),
+                z.replanned_after.join(", "),
+                if z.replanned_after.len() == 1 { "is" } else { "are" }
+            );
+        }
         footer(&mut out, &z.problems, z.threshold.as_ref(), &st);
         out.push('\n');
     }
@@ -57,10 +69,13 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             m.domain, m.provider_kind, m.provider
         );
         let _ = writeln!(out, "{}", st.bold(&header));
+        if let Some(o) = &m.onboarding {
+            let _ = writeln!(out, "  {} {}", st.green("+"), o.describe(&m.domain));
+        }
         for c in &m.changes {
             mail_change(&mut out, c, &st);
         }
-        if m.changes.is_empty() {
+        if m.changes.is_empty() && m.onboarding.is_none() {
             let _ = writeln!(out, "  {}", st.dim("no changes"));
         }
         unmanaged(&mut out, &m.unmanaged, "objects", &st);

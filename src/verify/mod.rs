@@ -174,6 +174,24 @@ async fn check_zone(
     })
 }
 
+/// The addresses of `zone`'s authoritative servers, looked up through the
+/// first of `resolvers`.
+pub async fn authoritative_servers(
+    zone: &str,
+    resolvers: &[SocketAddr],
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, String> {
+    let first = resolvers
+        .first()
+        .ok_or("give at least one --resolver or --authoritative")?;
+    let resolver = Server::new(*first, true, timeout)?;
+    Ok(find_authoritative(zone, &resolver, timeout)
+        .await?
+        .into_iter()
+        .map(|s| s.addr)
+        .collect())
+}
+
 /// The zone's NS set, each name resolved to its addresses (port 53).
 async fn find_authoritative(
     zone: &str,

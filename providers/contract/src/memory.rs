@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use crate::dns::{DnsChange, RecordSet, RecordType, ZoneState};
 use crate::error::ProviderError;
 use crate::mail::{MailChange, MailDomainState};
+use crate::onboarding::{DomainStage, DomainStatus, ProviderRecord, RecordPurpose};
 use crate::provider::{
     ApplyReport, DnsCapabilities, DnsProvider, MailCapabilities, MailProvider, PasswordPolicy,
 };
@@ -178,6 +179,42 @@ pub struct MemoryMail {
     pub domains: Mutex<BTreeMap<String, MailDomainState>>,
     pub fail_domains: Mutex<BTreeMap<String, ProviderError>>,
     pub caps: MailCapabilities,
+    /// Domains not ready yet and where they stand; every other domain is
+    /// ready. Mail writes to one of these fail, as at a real provider.
+    pub onboarding: Mutex<BTreeMap<String, DomainStage>>,
+    /// Where `finish_onboarding` looks for the verification record (the
+    /// memory world's DNS); without it verification fails.
+    pub verify_in: Mutex<Option<std::sync::Arc<MemoryDns>>>,
+    /// What each ready domain asks to have published.
+    pub ready_records: Mutex<BTreeMap<String, Vec<ProviderRecord>>>,
+}
+
+impl MemoryMail {
+    /// The verification TXT value of `domain`.
+    pub fn token(domain: &str) -> String {
+        format!("memory-verification={domain}")
+    }
+
+    fn verification(domain: &str) -> ProviderRecord {
+        ProviderRecord {
+            purpose: RecordPurpose::Verification,
+            set: RecordSet {
+                name: domain.to_string(),
+                rtype: RecordType::Txt,
+                ttl: 300,
+                values: vec![crate::RData::txt(&Self::token(domain))],
+            },
+        }
+    }
+
+    fn stage(&self, domain: &str) -> DomainStage {
+        self.onboarding
+            .lock()
+            .expect("lock")
+            .get(domain)
+            .copied()
+            .unwrap_or(DomainStage::Ready)
+    }
 }
 
 impl Default for MemoryMail {
@@ -185,6 +222,9 @@ impl Default for MemoryMail {
         MemoryMail {
             domains: Mutex::default(),
             fail_domains: Mutex::default(),
+            onboarding: Mutex::default(),
+            verify_in: Mutex::default(),
+            ready_records: Mutex::default(),
             caps: MailCapabilities {
                 mailbox_aliases: true,
                 group_aliases: true,
@@ -226,6 +266,12 @@ impl MailProvider for MemoryMail {
         if let Some(e) = self.fail_domains.lock().expect("lock").get(domain) {
             return ApplyReport::all_failed(changes.len(), e.clone());
         }
+        if self.stage(domain) != DomainStage::Ready {
+            return ApplyReport::all_failed(
+                changes.len(),
+                ProviderError::Rejected(format!("{domain} is not a verified domain")),
+            );
+        }
         let mut domains = self.domains.lock().expect("lock");
         let state = domains
             .entry(domain.to_string())
@@ -234,5 +280,55 @@ impl MailProvider for MemoryMail {
                 ..Default::default()
             });
         report(changes.len(), apply_mail(state, changes))
+    }
+
+    async fn domain_status(&self, domain: &str) -> Result<DomainStatus, ProviderError> {
+        let stage = self.stage(domain);
+        let records = match stage {
+            DomainStage::Ready => self
+                .ready_records
+                .lock()
+                .expect("lock")
+                .get(domain)
+                .cloned()
+                .unwrap_or_default(),
+            DomainStage::Unverified => vec![Self::verification(domain)],
+            DomainStage::Absent => Vec::new(),
+        };
+        Ok(DomainStatus {
+            stage,
+            records,
+            keep_txt_prefixes: vec!["memory-verification=".into()],
+        })
+    }
+
+    async fn begin_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+        let mut pending = self.onboarding.lock().expect("lock");
+        if let Some(stage) = pending.get_mut(domain) {
+            *stage = DomainStage::Unverified;
+        }
+        Ok(vec![Self::verification(domain)])
+    }
+
+    async fn finish_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+        let dns = self.verify_in.lock().expect("lock").clone();
+        let token = crate::RData::txt(&Self::token(domain)).canonical();
+        let served = match dns {
+            Some(dns) => dns.zones.lock().expect("lock").values().any(|z| {
+                z.records.iter().any(|s| {
+                    s.name == domain
+                        && s.rtype == RecordType::Txt
+                        && s.values.iter().any(|v| v.canonical() == token)
+                })
+            }),
+            None => false,
+        };
+        if !served {
+            return Err(ProviderError::Rejected(format!(
+                "the verification record of {domain} was not found"
+            )));
+        }
+        self.onboarding.lock().expect("lock").remove(domain);
+        Ok(self.domain_status(domain).await?.records)
     }
 }

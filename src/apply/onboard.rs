@@ -1,0 +1,229 @@
+//! Onboarding a mail domain during apply, and planning its zone again
+//! afterwards.
+//!
+//! For each domain the plan marks for onboarding: the mail provider adds it
+//! and names its verification records; they are published through the
+//! zone's DNS provider *without removing anything* (the zone's own plan
+//! runs later); apply waits until every authoritative server serves them;
+//! the mail provider verifies the domain and names the records mail needs
+//! from then on. The zone is then planned again, with those records, by
+//! the same pure planner, so that MX switches in the MX phase, after the
+//! domain's mailboxes exist. A failure stops that domain only, and says
+//! that running apply again goes on from where it stopped.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mailform_contract::{ChangeOutcome, DomainStage, DomainStatus, ProviderRecord, RecordSet};
+
+use crate::desired::Desired;
+use crate::plan::{dns, onboarding, MailPlan, Plan, ZonePlan};
+use crate::registry::Registry;
+
+/// Where and how long apply waits for a verification record to be served.
+#[derive(Debug, Clone)]
+pub struct DnsWait {
+    /// Servers to ask as the zone's authoritative servers; empty means
+    /// looking up its NS records through `resolvers`.
+    pub authoritative: Vec<SocketAddr>,
+    pub resolvers: Vec<SocketAddr>,
+    /// How long to wait in all; zero asks the provider to verify at once.
+    pub timeout: Duration,
+    /// How long between two rounds of questions.
+    pub interval: Duration,
+}
+
+impl Default for DnsWait {
+    fn default() -> Self {
+        DnsWait {
+            authoritative: Vec::new(),
+            resolvers: ["1.1.1.1:53", "8.8.8.8:53"]
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect(),
+            timeout: Duration::from_secs(600),
+            interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Onboards `m`'s domain; returns the records its provider asks for now.
+pub async fn onboard(
+    m: &MailPlan,
+    registry: &Registry,
+    wait: &DnsWait,
+) -> Result<Vec<ProviderRecord>, String> {
+    let Some(o) = &m.onboarding else {
+        return Ok(m.domain_status.records.clone());
+    };
+    let again = "; running apply again goes on from here";
+    let mail = registry.mail(&m.provider);
+    let asked = mail.begin_onboarding(&m.domain).await.map_err(|e| {
+        format!(
+            "`{}` could not start onboarding {}: {e}{again}",
+            m.provider, m.domain
+        )
+    })?;
+    let sets: Vec<RecordSet> = asked.into_iter().map(|r| r.set).collect();
+    if sets.is_empty() {
+        return Err(format!(
+            "`{}` named no verification record for {}{again}",
+            m.provider, m.domain
+        ));
+    }
+    let dns = registry.dns(&o.zone_provider);
+    let caps = dns.capabilities();
+    let unstorable: Vec<String> = sets.iter().flat_map(|s| caps.audit(s)).collect();
+    if !unstorable.is_empty() {
+        return Err(format!(
+            "the verification record cannot be stored in zone {}: {}",
+            o.zone,
+            unstorable.join("; ")
+        ));
+    }
+    let live = dns
+        .read_zone(&o.zone)
+        .await
+        .map_err(|e| format!("reading zone {} failed: {e}{again}", o.zone))?;
+    let (changes, served) = onboarding::additions(&live, &sets);
+    if !changes.is_empty() {
+        let report = dns.apply_zone(&o.zone, &changes).await;
+        if let Some(bad) = report
+            .outcomes
+            .iter()
+            .find(|o| !matches!(o, ChangeOutcome::Applied))
+        {
+            return Err(format!(
+                "publishing the verification record in zone {} failed: {}{again}",
+                o.zone,
+                match bad {
+                    ChangeOutcome::Failed(e) => e.to_string(),
+                    ChangeOutcome::NotAttempted(why) => why.clone(),
+                    ChangeOutcome::Applied => String::new(),
+                }
+            ));
+        }
+        if report.outcomes.len() < changes.len() {
+            return Err(format!(
+                "publishing the verification record in zone {}: the DNS provider reported no outcome; run plan to see whether it was published",
+                o.zone
+            ));
+        }
+    }
+    if wait.timeout.is_zero() {
+        tracing::info!(domain = %m.domain, "--dns-wait 0: not waiting for the verification record");
+        return mail
+            .finish_onboarding(&m.domain)
+            .await
+            .map_err(|e| format!("`{}` could not verify {}: {e}{again}", m.provider, m.domain));
+    }
+    let servers = if wait.authoritative.is_empty() {
+        crate::verify::authoritative_servers(
+            &o.zone,
+            &wait.resolvers,
+            wait.interval.max(Duration::from_secs(2)),
+        )
+        .await
+        .map_err(|e| {
+            format!(
+                "finding the authoritative servers of {}: {e}{again}",
+                o.zone
+            )
+        })?
+    } else {
+        wait.authoritative.clone()
+    };
+    tracing::info!(domain = %m.domain, servers = servers.len(), "waiting until the verification record is served");
+    crate::verify::wait_until_served(&served, &servers, wait.timeout, wait.interval)
+        .await
+        .map_err(|pending| {
+            format!(
+                "the verification record was not served by every authoritative server within {} s (still waiting for: {}); raise --dns-wait or check the zone's delegation{again}",
+                wait.timeout.as_secs(),
+                pending.join("; ")
+            )
+        })?;
+    mail.finish_onboarding(&m.domain)
+        .await
+        .map_err(|e| format!("`{}` could not verify {}: {e}{again}", m.provider, m.domain))
+}
+
+/// Plans the zones that received onboarded domains again, from what is
+/// live now, with the records the providers name after onboarding.
+/// `after` holds, per mail domain onboarded successfully, those records.
+/// Returns the zones that could not be planned again, with why.
+pub async fn replan_zones(
+    plan: &mut Plan,
+    desired: &Desired,
+    registry: &Registry,
+    after: &std::collections::BTreeMap<String, Vec<ProviderRecord>>,
+) -> Vec<(String, String)> {
+    let mut failed = Vec::new();
+    let statuses: Vec<(String, String, DomainStatus)> = plan
+        .mail
+        .iter()
+        .map(|m| {
+            let mut status = m.domain_status.clone();
+            if let Some(records) = after.get(&m.domain) {
+                status.stage = DomainStage::Ready;
+                status.records = records.clone();
+            }
+            (m.domain.clone(), m.provider.clone(), status)
+        })
+        .collect();
+    for zp in plan
+        .zones
+        .iter_mut()
+        .filter(|z| !z.replanned_after.is_empty())
+    {
+        let Some(dz) = desired.zones.iter().find(|d| d.zone == zp.zone) else {
+            continue;
+        };
+        let dns = registry.dns(&dz.provider);
+        let live = match dns.read_zone(&dz.zone).await {
+            Ok(l) => l,
+            Err(e) => {
+                failed.push((
+                    zp.zone.clone(),
+                    format!("reading the zone again failed: {e}"),
+                ));
+                continue;
+            }
+        };
+        let mut zone = dz.clone();
+        let mut notes = Vec::new();
+        for (domain, provider, status) in &statuses {
+            if onboarding::zone_for(desired, domain).map(|i| &desired.zones[i].zone)
+                == Some(&dz.zone)
+            {
+                notes.extend(onboarding::merge_into_zone(
+                    &mut zone,
+                    &live,
+                    domain,
+                    provider,
+                    &status.records,
+                    &status.keep_txt_prefixes,
+                ));
+            }
+        }
+        let again = dns::plan_zone(
+            &zone,
+            &live,
+            &dns.capabilities(),
+            dns.kind(),
+            &plan.source.file,
+        );
+        if !again.problems.is_empty() {
+            let list: Vec<&str> = again.problems.iter().map(|p| p.message.as_str()).collect();
+            failed.push((zp.zone.clone(), list.join("; ")));
+            continue;
+        }
+        *zp = ZonePlan {
+            notes,
+            replanned_after: zp.replanned_after.clone(),
+            threshold: zp.threshold.clone(),
+            ..again
+        };
+    }
+    failed
+}
