@@ -31,13 +31,15 @@ pub const NSUPDATE: &str = "/usr/bin/nsupdate";
 pub const KEY_NAME: &str = "mailform-key";
 
 /// The zones the server serves, one per test so tests can share it.
-pub const ZONES: [&str; 6] = [
+pub const ZONES: [&str; 8] = [
     "read.example",
     "update.example",
     "conflict.example",
     "split.example",
     "e2e.example",
     "bench.example",
+    "gw-onboard.example",
+    "m365-onboard.example",
 ];
 
 pub struct Named {
