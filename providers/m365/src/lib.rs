@@ -52,6 +52,7 @@ pub mod auth;
 mod client;
 pub mod config;
 mod convert;
+mod domains;
 pub mod exchange;
 mod provider;
 
