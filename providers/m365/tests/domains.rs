@@ -452,3 +452,72 @@ fn the_preset_names_the_records_the_fake_gives() {
         assert!(preset.contains(expected), "{expected}");
     }
 }
+
+/// A one-zone authoritative server for the test: answers every TXT
+/// question with `values` (and records whether recursion was asked for).
+async fn txt_server(
+    values: Vec<String>,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<bool>,
+) {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        loop {
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let q = &buf[..n];
+            if n < 12 {
+                continue;
+            }
+            let _ = tx.send(q[2] & 0x01 != 0);
+            // The question: labels up to the root, then type and class.
+            let mut end = 12;
+            while end < n && q[end] != 0 {
+                end += q[end] as usize + 1;
+            }
+            end += 5;
+            if end > n {
+                continue;
+            }
+            let mut r = Vec::with_capacity(512);
+            r.extend_from_slice(&q[..2]);
+            r.extend_from_slice(&[0x84, 0x00]); // answer, authoritative
+            r.extend_from_slice(&[0, 1]);
+            r.extend_from_slice(&(values.len() as u16).to_be_bytes());
+            r.extend_from_slice(&[0, 0, 0, 0]);
+            r.extend_from_slice(&q[12..end]);
+            for v in &values {
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 16, 0, 1, 0, 0, 1, 44]);
+                r.extend_from_slice(&((v.len() + 1) as u16).to_be_bytes());
+                r.push(v.len() as u8);
+                r.extend_from_slice(v.as_bytes());
+            }
+            let _ = socket.send_to(&r, from).await;
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn verify_asks_the_configured_dns_server_without_recursion() {
+    let token = FakeGraph::verification_token(NEW);
+    let (addr, mut asked) = txt_server(vec!["v=spf1 -all".into(), token]).await;
+    let fake = FakeGraph::start(FakeConfig {
+        dns_server: Some(addr),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let p = provider(&fake);
+    p.begin_onboarding(NEW).await.unwrap();
+    let records = p.finish_onboarding(NEW).await.unwrap();
+    assert_records(&records, &email_records(NEW));
+    let recursion = asked.recv().await.unwrap();
+    assert!(!recursion, "the fake asked for recursion");
+    no_violations(&fake);
+}
