@@ -912,7 +912,7 @@ impl Store {
         let (d, verified) = self.domain_key(key)?;
         if !verified {
             let token = Self::verification_token(&d);
-            if !served.iter().any(|v| *v == token) {
+            if !served.contains(&token) {
                 return Err(bad(format!(
                     "Domain verification failed. The DNS record for domain '{d}' could not be found: add the TXT record {token} and try again; DNS changes can take up to 72 hours to take effect."
                 )));
