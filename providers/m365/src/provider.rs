@@ -6,7 +6,13 @@
 //! of a list longer than a page by its next link). Graph cannot filter
 //! users by domain without advanced queries (`ConsistencyLevel:
 //! eventual`), so the filtering is done here. Any failed call fails the
-//! read: nothing unread is ever reported as absent.
+//! read: nothing unread is ever reported as absent. The engine reads only
+//! domains whose status is ready; the read still checks the domain is
+//! verified.
+//!
+//! The tenant's domains are listed once a run and the listing shared by
+//! the domains' statuses, this check, the default domain and the Exchange
+//! anchor (see `crate::domains`, which also onboards domains).
 //!
 //! Changes are carried out one at a time, in the engine's order; the first
 //! failure stops the rest (reported as not attempted). A group's member
