@@ -186,7 +186,15 @@ pub(crate) async fn begin(
                     status: 400 | 409,
                     ref message,
                     ..
-                }) if message.contains("already exist") => {}
+                }) if message.contains("already exist") => {
+                    // Unless it exists in another tenant, where this one
+                    // cannot see it.
+                    if get_domain(api, &id, &domain).await?.is_none() {
+                        return Err(ProviderError::Conflict(format!(
+                            "{what}: Microsoft answers that {domain} already exists ({message}), but the tenant does not hold it: it is probably a domain of another Microsoft 365 or Entra tenant, which must remove it first"
+                        )));
+                    }
+                }
                 Err(e) => return Err(write_error(e, &what, &domain, &cid)),
             }
         }

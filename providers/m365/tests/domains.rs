@@ -9,7 +9,7 @@ use mailform_contract::{
     DomainStage, MailProvider, ProviderError, ProviderRecord, RecordPurpose, RecordSet,
 };
 use mailform_http::{ClientConfig, HttpClient, Idempotence, Method, Retry, Url};
-use mailform_m365::fake::{FakeConfig, FakeGraph};
+use mailform_m365::fake::{FakeConfig, FakeGraph, Fault, FaultKind};
 use mailform_m365::{Config, M365Provider};
 use serde_json::{json, Value};
 
@@ -519,5 +519,40 @@ async fn verify_asks_the_configured_dns_server_without_recursion() {
     assert_records(&records, &email_records(NEW));
     let recursion = asked.recv().await.unwrap();
     assert!(!recursion, "the fake asked for recursion");
+    no_violations(&fake);
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_adding_the_domain_is_not_repeated_blindly() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    fake.inject(Fault::on(
+        Some("POST /domains"),
+        FaultKind::ProcessedThenServerError,
+    ));
+    let p = provider(&fake);
+    let e = p.begin_onboarding(NEW).await.unwrap_err();
+    assert!(matches!(e, ProviderError::Unknown(_)), "{e}");
+    assert_eq!(count(&fake, "POST /domains"), 1);
+    // The next apply finds the domain added and only reads its record.
+    let records = p.begin_onboarding(NEW).await.unwrap();
+    assert_records(&records, &verification(NEW));
+    assert_eq!(count(&fake, "POST /domains"), 1);
+    assert_eq!(
+        p.domain_status(NEW).await.unwrap().stage,
+        DomainStage::Unverified
+    );
+    no_violations(&fake);
+}
+
+#[tokio::test]
+async fn a_domain_of_another_tenant_is_not_taken_for_added() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    fake.with_store(|s| s.other_tenants_domains.push(NEW.into()));
+    let p = provider(&fake);
+    let e = p.begin_onboarding(NEW).await.unwrap_err();
+    assert!(
+        matches!(e, ProviderError::Conflict(ref m) if m.contains("another Microsoft 365 or Entra tenant")),
+        "{e}"
+    );
     no_violations(&fake);
 }

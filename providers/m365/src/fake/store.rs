@@ -120,6 +120,8 @@ pub struct Store {
     /// ([`crate::fake::FakeGraph::publish_txt`]); consulted by `verify`
     /// when the fake has no `dns_server`.
     pub published_txt: BTreeMap<String, Vec<String>>,
+    /// Domains another tenant holds: adding one is refused as existing.
+    pub other_tenants_domains: Vec<String>,
 }
 
 fn lower(s: &str) -> String {
@@ -861,7 +863,7 @@ impl Store {
         {
             return Err(bad(format!("Invalid domain name '{id}'.")));
         }
-        if self.domain_key(&id).is_ok() {
+        if self.domain_key(&id).is_ok() || self.other_tenants_domains.contains(&id) {
             return Err(bad(
                 "Another object with the same value for property id already exists.",
             ));
