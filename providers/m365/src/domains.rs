@@ -21,6 +21,8 @@
 //!   marks these three as required, and an optional record is one the
 //!   file can declare itself if it wants it. Records of other services
 //!   (Skype for Business' SRVs, Intune's CNAMEs) are not mail's business.
+//!   A domain verified by hand and not set up for Email reads ready with
+//!   no records (and a warning): a status read never writes.
 //!
 //! Every status keeps `MS=ms` TXT values: removing the token can unverify
 //! the domain.
@@ -139,6 +141,15 @@ pub(crate) async fn status(
             .await
             .map_err(ProviderError::for_read)?;
         return Ok(status_of(DomainStage::Unverified, records));
+    }
+    if !d
+        .supported_services
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(EMAIL))
+    {
+        // Verified by hand but not set up for mail: Microsoft names no
+        // Email records until it is; a status read never writes.
+        tracing::warn!(%domain, "the domain is verified but not set up for Email in Microsoft 365, so Microsoft names no mail records for it: add Exchange to its services (Microsoft 365 admin center → Settings → Domains → the domain → DNS records)");
     }
     let records = service_records(api, &id, &domain)
         .await
