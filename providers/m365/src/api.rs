@@ -139,6 +139,76 @@ pub struct Domain {
     pub is_initial: bool,
     #[serde(default)]
     pub is_verified: bool,
+    /// `Email`, `OfficeCommunicationsOnline`, `Intune`, ...: what the
+    /// domain is used for; Microsoft names records only for these.
+    #[serde(default)]
+    pub supported_services: Vec<String>,
+}
+
+/// The properties a domain listing asks for: every use of it (the
+/// domain's stage, the default and the initial domain) from one read.
+pub const DOMAIN_SELECT: &str = "id,isDefault,isInitial,isVerified,supportedServices";
+
+/// `POST /domains`: the id is the only property Graph takes.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewDomain {
+    pub id: String,
+}
+
+/// `PATCH /domains/{id}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainPatch {
+    pub supported_services: Vec<String>,
+}
+
+/// A `domainDnsRecord` of `verificationDnsRecords` or
+/// `serviceConfigurationRecords`: the base type's properties and those of
+/// the derived types mailform reads (`domainDnsTxtRecord.text`,
+/// `domainDnsMxRecord.mailExchange`/`preference`,
+/// `domainDnsCnameRecord.canonicalName`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsRecord {
+    #[serde(rename = "@odata.type", default)]
+    pub odata_type: Option<String>,
+    #[serde(default)]
+    pub is_optional: bool,
+    /// The record's name, absolute (`contoso.com`,
+    /// `autodiscover.contoso.com`).
+    #[serde(default)]
+    pub label: String,
+    /// `Txt`, `Mx`, `CName`, `Srv`.
+    #[serde(default)]
+    pub record_type: Option<String>,
+    #[serde(default)]
+    pub supported_service: Option<String>,
+    #[serde(default)]
+    pub ttl: Option<u32>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub mail_exchange: Option<String>,
+    #[serde(default)]
+    pub preference: Option<u16>,
+    #[serde(default)]
+    pub canonical_name: Option<String>,
+}
+
+impl DnsRecord {
+    /// The record type in lower case (`txt`, `mx`, `cname`), from
+    /// `recordType` or else the derived `@odata.type`.
+    pub fn kind(&self) -> String {
+        if let Some(t) = self.record_type.as_deref().filter(|t| !t.is_empty()) {
+            return t.to_ascii_lowercase();
+        }
+        self.odata_type
+            .as_deref()
+            .and_then(|t| t.strip_prefix("#microsoft.graph.domainDns"))
+            .and_then(|t| t.strip_suffix("Record"))
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    }
 }
 
 /// A subscription of the tenant (`GET /subscribedSkus`).

@@ -26,7 +26,11 @@ pub mod permissions {
     pub const DOMAINS: &str = "Domain.Read.All";
     /// The tenant itself and its subscriptions (`default_licence`).
     pub const ORGANIZATION: &str = "Organization.Read.All";
-    /// All of them, as an admin grants them.
+    /// Adding and verifying domains, and setting what they are used for
+    /// (onboarding only; plans and everyday applies need [`DOMAINS`]).
+    pub const DOMAINS_WRITE: &str = "Domain.ReadWrite.All";
+    /// All of them, as an admin grants them for everyday use (onboarding
+    /// domains also needs [`DOMAINS_WRITE`]).
     pub const ALL: &[&str] = &[USERS, GROUPS, DOMAINS, ORGANIZATION];
     /// Where they are granted.
     pub const WHERE: &str = "Entra admin center → App registrations → your app → API permissions → Add a permission → Microsoft Graph → Application permissions, then Grant admin consent";

@@ -12,6 +12,8 @@
 //! - `convert`: users and groups ↔ the contract's types; error messages.
 //! - [`exchange`]: the Exchange Online backend (`InvokeCommand`), opt-in.
 //! - `provider`: [`M365Provider`], the [`mailform_contract::MailProvider`].
+//! - `domains`: domain onboarding through `/domains` (the domain's stage,
+//!   adding and verifying it, the records Microsoft names for Email).
 //! - [`fake`] (feature `fake`): an in-process fake of the token endpoint
 //!   and of Graph, checked against Graph's OpenAPI description, also run
 //!   as the `m365-fake` binary.
@@ -39,19 +41,24 @@
 //!   capability is declared absent.
 //! - **Licences**: `default_licence` (a SKU part number) is assigned to
 //!   every user mailform creates, after checking a seat is free.
+//! - **Domains**: a domain's stage (absent, unverified, ready) from one
+//!   listing of the tenant's domains a run; an absent one is added, its
+//!   `MS=ms…` TXT named, then verified and set up for Email, and the
+//!   Email records (MX, autodiscover, SPF) named. Needs
+//!   `Domain.ReadWrite.All`; everything else only `Domain.Read.All`.
 //!
 //! Not done yet (later sessions): distribution lists through Exchange,
-//! group addresses outside the default domain, offboarding (suspend +
-//! forward to the successor; `state: offboarded` fails as unsupported),
-//! domain onboarding (adding and verifying domains through `/domains`),
-//! and certificate credentials (TODO: a `client_certificate` setting
-//! signing a `client_assertion`).
+//! group addresses outside the default domain, the DKIM CNAMEs of an
+//! onboarded domain (their targets come from Exchange's
+//! `Get-DkimSigningConfig`), and certificate credentials (TODO: a
+//! `client_certificate` setting signing a `client_assertion`).
 
 pub mod api;
 pub mod auth;
 mod client;
 pub mod config;
 mod convert;
+mod domains;
 pub mod exchange;
 mod provider;
 

@@ -6,7 +6,13 @@
 //! of a list longer than a page by its next link). Graph cannot filter
 //! users by domain without advanced queries (`ConsistencyLevel:
 //! eventual`), so the filtering is done here. Any failed call fails the
-//! read: nothing unread is ever reported as absent.
+//! read: nothing unread is ever reported as absent. The engine reads only
+//! domains whose status is ready; the read still checks the domain is
+//! verified.
+//!
+//! The tenant's domains are listed once a run and the listing shared by
+//! the domains' statuses, this check, the default domain and the Exchange
+//! anchor (see `crate::domains`, which also onboards domains).
 //!
 //! Changes are carried out one at a time, in the engine's order; the first
 //! failure stops the rest (reported as not attempted). A group's member
@@ -51,8 +57,8 @@ use async_trait::async_trait;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use mailform_contract::provider::PasswordPolicy;
 use mailform_contract::{
-    ApplyReport, ChangeOutcome, Group, InitialPassword, MailCapabilities, MailChange,
-    MailDomainState, MailProvider, Mailbox, MailboxState, ProviderError,
+    ApplyReport, ChangeOutcome, DomainStatus, Group, InitialPassword, MailCapabilities, MailChange,
+    MailDomainState, MailProvider, Mailbox, MailboxState, ProviderError, ProviderRecord,
 };
 use mailform_http::{Method, Retry};
 use serde_json::Value;
@@ -62,6 +68,7 @@ use crate::auth::{permissions, TokenSource};
 use crate::client::{Api, BatchItem, CallError};
 use crate::config::Config;
 use crate::convert;
+use crate::domains::{self, DomainCache};
 use crate::exchange::{self, Exchange};
 
 /// Long member lists whose further pages are read at the same time.
@@ -74,6 +81,10 @@ pub struct M365Provider {
     exchange: OnceLock<Result<Arc<Exchange>, ProviderError>>,
     /// Consecutive user creates go through `$batch`, 20 a request.
     batch_user_creates: bool,
+    /// The tenant's domains, read once a run (see [`crate::domains`]).
+    domains: DomainCache,
+    /// Waits before asking Microsoft again to verify a domain.
+    verify_delays: Vec<std::time::Duration>,
 }
 
 impl M365Provider {
@@ -89,7 +100,16 @@ impl M365Provider {
             api: OnceLock::new(),
             exchange: OnceLock::new(),
             batch_user_creates: true,
+            domains: DomainCache::default(),
+            verify_delays: domains::VERIFY_DELAYS.to_vec(),
         }
+    }
+
+    /// With other waits before asking Microsoft again to verify a domain
+    /// whose token it did not find (tests use none or short ones).
+    pub fn with_verify_delays(mut self, delays: Vec<std::time::Duration>) -> M365Provider {
+        self.verify_delays = delays;
+        self
     }
 
     /// Creates users one request each instead of 20 a `$batch` (for
@@ -150,15 +170,7 @@ impl M365Provider {
             })
             .clone()?;
         if !ex.has_anchor().await {
-            let what = "reading the tenant's domains (for Exchange Online)";
-            let cid = api.client_id().to_string();
-            let url = api
-                .url("/domains", &[("$select", "id,isDefault,isInitial")])
-                .map_err(|e| convert::error(e, what, permissions::DOMAINS, &cid))?;
-            let domains: Vec<api::Domain> = api
-                .get_all(url)
-                .await
-                .map_err(|e| convert::error(e, what, permissions::DOMAINS, &cid))?;
+            let domains = self.domains.list(api).await?;
             let initial = domains
                 .iter()
                 .find(|d| d.is_initial)
@@ -231,28 +243,39 @@ impl MailProvider for M365Provider {
     async fn apply_domain(&self, domain: &str, changes: &[MailChange]) -> ApplyReport {
         self.apply(domain, changes).await
     }
+
+    async fn domain_status(&self, domain: &str) -> Result<DomainStatus, ProviderError> {
+        let api = self.api()?;
+        domains::status(&api, &self.domains, domain).await
+    }
+
+    async fn begin_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+        let api = self.api()?;
+        domains::begin(&api, &self.domains, domain).await
+    }
+
+    async fn finish_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+        let api = self.api()?;
+        domains::finish(&api, &self.domains, domain, &self.verify_delays).await
+    }
 }
 
 impl M365Provider {
     async fn read(&self, domain: &str) -> Result<MailDomainState, ProviderError> {
         let api = self.api()?;
         let cid = api.client_id().to_string();
-        // A domain the tenant has not verified holds no mail: say so now,
-        // rather than plan mailboxes whose creation must fail.
-        let what = "reading the tenant's domains";
-        let domains: Vec<api::Domain> = api
-            .get_all(
-                api.url("/domains", &[("$select", "id,isVerified")])
-                    .map_err(|e| convert::error(e, what, permissions::DOMAINS, &cid))?,
-            )
-            .await
-            .map_err(|e| convert::error(e, what, permissions::DOMAINS, &cid))?;
-        if !domains
-            .iter()
-            .any(|d| d.is_verified && d.id.eq_ignore_ascii_case(domain))
+        // The engine reads only domains whose status is ready; a safety
+        // net, from the run's one listing of the domains: a domain the
+        // tenant has not verified holds no mail, and mailboxes planned
+        // there could not be created.
+        if !self
+            .domains
+            .find(&api, domain)
+            .await?
+            .is_some_and(|d| d.is_verified)
         {
             return Err(ProviderError::Rejected(format!(
-                "`{domain}` is not a verified domain of the Microsoft 365 tenant: add and verify it (Microsoft 365 admin center → Settings → Domains), then plan again; mailform does not add domains to Microsoft 365 yet"
+                "`{domain}` is not a verified domain of the Microsoft 365 tenant: apply onboards it (adds it, has its verification record published, verifies it), or add and verify it in the Microsoft 365 admin center → Settings → Domains; then plan again"
             )));
         }
         let users: Vec<api::User> = api
@@ -357,7 +380,7 @@ impl M365Provider {
             config: &self.config,
             cid: api.client_id().to_string(),
             directory: None,
-            default_domain: None,
+            domains: &self.domains,
             sku: None,
         };
         let mut outcomes = Vec::with_capacity(changes.len());
@@ -489,7 +512,8 @@ struct Run<'a> {
     config: &'a Config,
     cid: String,
     directory: Option<Directory>,
-    default_domain: Option<String>,
+    /// The provider's listing of the tenant's domains.
+    domains: &'a DomainCache,
     /// `default_licence`: its skuId and the seats left.
     sku: Option<(String, i64)>,
 }
@@ -1112,28 +1136,13 @@ impl Run<'_> {
 
     /// The tenant's default domain, where Graph creates group addresses.
     async fn default_domain(&mut self) -> Result<String, ProviderError> {
-        if let Some(d) = &self.default_domain {
-            return Ok(d.clone());
-        }
-        let what = "reading the tenant's domains";
-        let url = self.url(
-            "/domains",
-            &[("$select", "id,isDefault")],
-            what,
-            permissions::DOMAINS,
-        )?;
-        let domains: Vec<api::Domain> = self
-            .api
-            .get_all(url)
-            .await
-            .map_err(|e| self.err(e, what, permissions::DOMAINS))?;
-        let d = domains
-            .into_iter()
+        self.domains
+            .list(self.api)
+            .await?
+            .iter()
             .find(|d| d.is_default)
             .map(|d| d.id.to_ascii_lowercase())
-            .ok_or_else(|| ProviderError::Parse("the tenant has no default domain".into()))?;
-        self.default_domain = Some(d.clone());
-        Ok(d)
+            .ok_or_else(|| ProviderError::Parse("the tenant has no default domain".into()))
     }
 
     async fn create_group(&mut self, new: &Group) -> Result<(), ProviderError> {

@@ -2,8 +2,12 @@
 //! for trying mailform by hand and for benchmarks in another process:
 //!
 //! ```sh
-//! m365-fake --port 8790 --domain example.com
+//! m365-fake --port 8790 --domain example.com [--dns-server 127.0.0.1:5353]
 //! ```
+//!
+//! `--dns-server`: the DNS server domain verification asks (without
+//! recursion) for the `MS=ms…` TXT record; without it no domain added
+//! through the API can be verified.
 //!
 //! It prints the settings to put in the `microsoft_365` provider (the
 //! secret goes in `M365_CLIENT_SECRET`). Requests the Graph description
@@ -14,7 +18,9 @@ use std::time::Duration;
 use mailform_m365::fake::{FakeConfig, FakeGraph};
 
 fn usage() -> ! {
-    eprintln!("usage: m365-fake [--port N] [--domain NAME]... [--latency-ms N]");
+    eprintln!(
+        "usage: m365-fake [--port N] [--domain NAME]... [--latency-ms N] [--dns-server ADDR:PORT]"
+    );
     std::process::exit(2)
 }
 
@@ -29,6 +35,7 @@ async fn main() {
         match a.as_str() {
             "--port" => port = value().parse().unwrap_or_else(|_| usage()),
             "--domain" => domains.push(value()),
+            "--dns-server" => config.dns_server = Some(value().parse().unwrap_or_else(|_| usage())),
             "--latency-ms" => {
                 config.latency = Duration::from_millis(value().parse().unwrap_or_else(|_| usage()))
             }

@@ -13,7 +13,10 @@
 //!   permissions consented to ([`FakeConfig::roles`]; else 403
 //!   `Authorization_RequestDenied`);
 //! - users, groups, members and domains with Graph's rules (see
-//!   [`store`]), `$select` projections, and paging by `$top` (default 100,
+//!   [`store`]), domain onboarding (`POST /domains`, the verification
+//!   records, `verify` checking the token is served (module `dns`),
+//!   `supportedServices`, the service configuration records with
+//!   Microsoft's values), `$select` projections, and paging by `$top` (default 100,
 //!   at most 999) with `@odata.nextLink` carrying an opaque `$skiptoken`;
 //! - `$batch`: at most 20 requests with unique ids, each answered on its
 //!   own (faults included), the answers in another order than asked;
@@ -39,6 +42,7 @@
 //! identity platform and the OAuth 2.0 client credentials flow" on
 //! learn.microsoft.com.
 
+mod dns;
 mod exchange;
 pub mod faults;
 mod routes;
@@ -87,6 +91,10 @@ pub struct FakeConfig {
     pub exchange_provisioning_lag: u32,
     /// The tenant's subscriptions (`GET /subscribedSkus`).
     pub skus: Vec<FakeSku>,
+    /// The DNS server `POST /domains/{id}/verify` asks (without recursion)
+    /// for the domain's TXT records; when unset, the values published with
+    /// [`FakeGraph::publish_txt`] count.
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl Default for FakeConfig {
@@ -99,6 +107,7 @@ impl Default for FakeConfig {
             client_secret: "fake~secret.Value_0123456789abcdefghij".into(),
             roles: crate::auth::permissions::ALL
                 .iter()
+                .chain(&[crate::auth::permissions::DOMAINS_WRITE])
                 .map(|s| s.to_string())
                 .collect(),
             replication_lag: 0,
@@ -111,6 +120,7 @@ impl Default for FakeConfig {
                 enabled: 25,
                 consumed: 0,
             }],
+            dns_server: None,
         }
     }
 }
@@ -372,6 +382,23 @@ impl FakeGraph {
     /// group), as Exchange would.
     pub fn add_exchange_group(&self, address: &str, name: &str, security: bool) -> String {
         self.with_store(|s| s.insert_exchange_group(address, name, security))
+    }
+
+    /// Publishes a TXT value at `domain`'s apex, for a fake without
+    /// `dns_server`.
+    pub fn publish_txt(&self, domain: &str, value: &str) {
+        let d = domain.trim_end_matches('.').to_ascii_lowercase();
+        self.with_store(|s| {
+            s.published_txt
+                .entry(d)
+                .or_default()
+                .push(value.to_string())
+        })
+    }
+
+    /// The verification token (`MS=ms…`) Graph names for `domain`.
+    pub fn verification_token(domain: &str) -> String {
+        store::Store::verification_token(domain)
     }
 
     /// Invalidates every token issued so far (as a revoked session or a

@@ -229,12 +229,18 @@ fn needed(op: &str) -> &'static [&'static str] {
             "Directory.ReadWrite.All",
         ]
     } else if path.starts_with("/domains") {
-        &[
-            "Domain.Read.All",
-            "Domain.ReadWrite.All",
-            "Directory.Read.All",
-            "Directory.ReadWrite.All",
-        ]
+        if read {
+            &[
+                "Domain.Read.All",
+                "Domain.ReadWrite.All",
+                "Directory.Read.All",
+                "Directory.ReadWrite.All",
+            ]
+        } else {
+            // "Create domain", "domain: verify", "Update domain": the
+            // application permission is Domain.ReadWrite.All alone.
+            &["Domain.ReadWrite.All"]
+        }
     } else {
         &["Directory.ReadWrite.All"]
     }
@@ -282,7 +288,18 @@ async fn one(
         Some(FaultKind::Slow(d)) => tokio::time::sleep(*d).await,
         _ => {}
     }
-    let result = dispatch(s, op, path, params, query, skiptoken, body);
+    let result = if op == "POST /domains/{id}/verify" {
+        // Asking DNS is async, so it happens before the store is locked.
+        let id = params.get("id").cloned().unwrap_or_default();
+        let served = super::dns::served_txt(s, &id).await;
+        s.store
+            .lock()
+            .expect("store")
+            .verify_domain(&id, &served)
+            .map(|d| Reply::json(200, d))
+    } else {
+        dispatch(s, op, path, params, query, skiptoken, body)
+    };
     if let Some(FaultKind::ProcessedThenServerError) = fault {
         return Reply::error(
             500,
@@ -307,6 +324,8 @@ fn missing_required(op: &str, body: &Value) -> Option<&'static str> {
             "passwordProfile",
             "userPrincipalName",
         ],
+        // learn.microsoft.com/graph/api/domain-post-domains, "Request body".
+        "POST /domains" => &["id"],
         // learn.microsoft.com/graph/api/group-post-groups, "Request body".
         "POST /groups" => &[
             "displayName",
@@ -428,6 +447,21 @@ fn dispatch(
             let d = st.domains();
             drop(st);
             page(d)
+        }
+        "POST /domains" => st.insert_domain(body).map(|d| Reply::json(201, d)),
+        "GET /domains/{id}" => st
+            .domain(&p("id"))
+            .map(|d| Reply::json(200, select(&d, q.get("$select")))),
+        "PATCH /domains/{id}" => st.patch_domain(&p("id"), body).map(|_| Reply::empty()),
+        "GET /domains/{id}/verificationDnsRecords" => {
+            let v = st.verification_records(&p("id"))?;
+            drop(st);
+            page(v)
+        }
+        "GET /domains/{id}/serviceConfigurationRecords" => {
+            let v = st.service_records(&p("id"))?;
+            drop(st);
+            page(v)
         }
         other => Err((
             501,
