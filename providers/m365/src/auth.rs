@@ -1,8 +1,16 @@
 //! App-only tokens through the OAuth 2.0 client-credentials grant:
 //! `POST {login}/{tenant}/oauth2/v2.0/token` with `client_id`,
-//! `client_secret`, `scope=https://graph.microsoft.com/.default` and
-//! `grant_type=client_credentials`. A token is kept until a minute before
-//! it expires.
+//! `scope=https://graph.microsoft.com/.default`,
+//! `grant_type=client_credentials` and either `client_secret` or a signed
+//! `client_assertion`. A token is kept until a minute before it expires.
+//!
+//! The client assertion follows Microsoft's "certificate credentials" page
+//! (learn.microsoft.com/entra/identity-platform/certificate-credentials):
+//! a JWT signed PS256 with the certificate's key, header `x5t#S256` = the
+//! base64url SHA-256 thumbprint of the certificate's DER, claims `aud` =
+//! the token endpoint, `iss` = `sub` = the client id, a fresh `jti`,
+//! `nbf`/`iat` now and `exp` ten minutes later. A new one is signed for
+//! each token request.
 //!
 //! The `.default` scope grants whatever application permissions an admin
 //! has consented to; a missing one shows only later, as a 403
@@ -15,6 +23,7 @@ use mailform_http::{HttpClient, Idempotence, Method, Url};
 use tokio::sync::Mutex;
 
 use crate::api::{TokenError, TokenResponse};
+use crate::config::Credential;
 
 /// The application permissions (Graph app roles) mailform uses.
 pub mod permissions {
@@ -44,7 +53,7 @@ struct Cached {
 /// Issues and caches access tokens for one app registration.
 pub struct TokenSource {
     client_id: String,
-    secret: Secret,
+    credential: Credential,
     tenant: String,
     scope: String,
     endpoint: Url,
@@ -54,7 +63,7 @@ pub struct TokenSource {
 impl TokenSource {
     pub fn new(
         client_id: &str,
-        secret: Secret,
+        credential: Credential,
         tenant: &str,
         scope: &str,
         endpoint: &str,
@@ -64,7 +73,7 @@ impl TokenSource {
         })?;
         Ok(TokenSource {
             client_id: client_id.trim().to_string(),
-            secret,
+            credential,
             tenant: tenant.trim().to_string(),
             scope: scope.to_string(),
             endpoint,
@@ -84,13 +93,32 @@ impl TokenSource {
                 return Ok(c.token.clone());
             }
         }
-        http.redact(self.secret.expose());
-        let form = [
+        let proof = match &self.credential {
+            Credential::Secret(secret) => {
+                http.redact(secret.expose());
+                ("client_secret", secret.clone())
+            }
+            Credential::Certificate {
+                thumbprint_s256,
+                key,
+            } => {
+                let assertion = Secret::new(self.assertion(thumbprint_s256, key)?);
+                http.redact(assertion.expose());
+                ("client_assertion", assertion)
+            }
+        };
+        let mut form = vec![
             ("client_id", self.client_id.as_str()),
-            ("client_secret", self.secret.expose()),
+            (proof.0, proof.1.expose()),
             ("scope", self.scope.as_str()),
             ("grant_type", "client_credentials"),
         ];
+        if proof.0 == "client_assertion" {
+            form.push((
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
+        }
         let request = http
             .request(Method::POST, self.endpoint.clone())
             .form(&form);
@@ -121,6 +149,37 @@ impl TokenSource {
         Ok(token)
     }
 
+    /// A client assertion signed with the certificate's key.
+    fn assertion(
+        &self,
+        thumbprint_s256: &str,
+        key: &jsonwebtoken::EncodingKey,
+    ) -> Result<String, ProviderError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mut jti = [0u8; 16];
+        getrandom::fill(&mut jti)
+            .map_err(|e| ProviderError::Service(format!("no randomness for the assertion: {e}")))?;
+        let claims = serde_json::json!({
+            "aud": self.endpoint.as_str(),
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "nbf": now,
+            "iat": now,
+            "exp": now + 600,
+        });
+        let header = jsonwebtoken::Header {
+            typ: Some("JWT".into()),
+            x5t_s256: Some(thumbprint_s256.to_string()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256)
+        };
+        jsonwebtoken::encode(&header, &claims, key)
+            .map_err(|e| ProviderError::Permission(format!("signing the client assertion: {e}")))
+    }
+
     /// Drops `token` from the cache (Graph refused it), so the next call
     /// fetches a new one.
     pub async fn forget(&self, token: &Secret) {
@@ -146,6 +205,14 @@ impl TokenSource {
         } else if has(7_000_222, "AADSTS7000222") {
             ProviderError::Permission(format!(
                 "the client secret of app {app} has expired (AADSTS7000222): create a new one in the Entra admin center → App registrations → {app} → Certificates & secrets. ({description})"
+            ))
+        } else if has(700_027, "AADSTS700027") {
+            ProviderError::Permission(format!(
+                "Microsoft refused the client assertion of app {app} (AADSTS700027): the certificate in `client_certificate.certificate` is not one of the app's certificates, or the key is not its key; upload the certificate in the Entra admin center → App registrations → {app} → Certificates & secrets → Certificates. ({description})"
+            ))
+        } else if has(700_024, "AADSTS700024") {
+            ProviderError::Permission(format!(
+                "Microsoft found the client assertion of app {app} outside its valid time (AADSTS700024): check this machine's clock. ({description})"
             ))
         } else if has(700_016, "AADSTS700016") {
             ProviderError::Permission(format!(

@@ -18,9 +18,10 @@
 //!   (<https://learn.microsoft.com/graph/throttling-limits>, "Identity and
 //!   access service limits").
 //!
-//! TODO: certificate credentials (`client_certificate`: a PEM key and
-//! certificate signing a `client_assertion`), which Microsoft recommends
-//! over secrets.
+//! Instead of a secret, `client_certificate` names a certificate uploaded
+//! to the app registration and its private key; mailform then signs a
+//! client assertion with it (see [`crate::auth`]), which Microsoft
+//! recommends over secrets.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,6 +55,11 @@ pub struct Config {
     /// `${file:path}`. Default: the `M365_CLIENT_SECRET` variable.
     #[serde(default)]
     pub client_secret: Option<SecretSetting>,
+    /// A certificate credential of the app registration instead of a
+    /// client secret (Microsoft's recommendation): the certificate file
+    /// uploaded under Certificates & secrets, and its private key.
+    #[serde(default)]
+    pub client_certificate: Option<CertificateSettings>,
     /// Graph's base URL, without `/v1.0`. Default
     /// `https://graph.microsoft.com`; national clouds have their own.
     #[serde(default)]
@@ -99,6 +105,29 @@ pub struct Config {
     pub base_dir: PathBuf,
 }
 
+/// `client_certificate: {certificate: app.pem, private_key: ${file:app.key}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSettings {
+    /// The certificate (PEM) uploaded to the app registration, a path
+    /// relative to the YAML file. Not secret.
+    pub certificate: String,
+    /// Its RSA private key (PEM, PKCS#8 or PKCS#1), as `${file:path}` or
+    /// `${env:NAME}`.
+    pub private_key: SecretSetting,
+}
+
+/// How mailform proves it is the app.
+pub enum Credential {
+    Secret(Secret),
+    /// The certificate's SHA-256 thumbprint (base64url, the assertion's
+    /// `x5t#S256`) and its private key.
+    Certificate {
+        thumbprint_s256: String,
+        key: jsonwebtoken::EncodingKey,
+    },
+}
+
 /// `exchange: {enabled: true}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -110,10 +139,14 @@ pub struct ExchangeSettings {
 
 impl ProviderSettings for Config {
     fn secrets(&self) -> Vec<(&'static str, &SecretSetting)> {
-        self.client_secret
-            .as_ref()
-            .map(|c| vec![("client_secret", c)])
-            .unwrap_or_default()
+        let mut out: Vec<(&'static str, &SecretSetting)> = Vec::new();
+        if let Some(c) = &self.client_secret {
+            out.push(("client_secret", c));
+        }
+        if let Some(c) = &self.client_certificate {
+            out.push(("client_certificate.private_key", &c.private_key));
+        }
+        out
     }
 }
 
@@ -192,6 +225,48 @@ impl Config {
         Duration::from_secs(self.timeout_seconds.unwrap_or(60))
     }
 
+    /// The credential: the certificate when `client_certificate` is set,
+    /// else the client secret.
+    pub fn credential(&self) -> Result<Credential, ProviderError> {
+        let Some(c) = &self.client_certificate else {
+            return self.client_secret().map(Credential::Secret);
+        };
+        let path = self.base_dir.join(&c.certificate);
+        let bad = |why: String| {
+            ProviderError::Permission(format!(
+                "microsoft_365 `client_certificate.certificate` ({}): {why}",
+                path.display()
+            ))
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+        let der = pem::parse_many(&text)
+            .map_err(|e| bad(format!("not PEM: {e}")))?
+            .into_iter()
+            .find(|p| p.tag() == "CERTIFICATE")
+            .ok_or_else(|| bad("no `-----BEGIN CERTIFICATE-----` block in it".into()))?;
+        let thumbprint_s256 = {
+            use base64::Engine;
+            use sha2::Digest;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(der.contents()))
+        };
+        let key = c.private_key.resolve(&self.base_dir).map_err(|e| {
+            ProviderError::Permission(format!(
+                "microsoft_365 `client_certificate.private_key`: {e}"
+            ))
+        })?;
+        // The key's text is never part of the message.
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(key.expose().as_bytes()).map_err(|_| {
+            ProviderError::Permission(
+                "microsoft_365 `client_certificate.private_key` is not an RSA private key in PEM (`-----BEGIN PRIVATE KEY-----` or `-----BEGIN RSA PRIVATE KEY-----`)".into(),
+            )
+        })?;
+        Ok(Credential::Certificate {
+            thumbprint_s256,
+            key,
+        })
+    }
+
     /// The client secret.
     pub fn client_secret(&self) -> Result<Secret, ProviderError> {
         match &self.client_secret {
@@ -221,6 +296,11 @@ impl Config {
         if self.client_id.trim().is_empty() {
             return Err(ProviderError::Rejected(
                 "microsoft_365 `client_id` is empty: give the app registration's Application (client) ID".into(),
+            ));
+        }
+        if self.client_secret.is_some() && self.client_certificate.is_some() {
+            return Err(ProviderError::Rejected(
+                "microsoft_365 has both `client_secret` and `client_certificate`: keep one (the certificate is Microsoft's recommendation)".into(),
             ));
         }
         if let Some(u) = &self.usage_location {

@@ -50,8 +50,10 @@
 //! Not done yet (later sessions): distribution lists through Exchange,
 //! group addresses outside the default domain, the DKIM CNAMEs of an
 //! onboarded domain (their targets come from Exchange's
-//! `Get-DkimSigningConfig`), and certificate credentials (TODO: a
-//! `client_certificate` setting signing a `client_assertion`).
+//! `Get-DkimSigningConfig`).
+//!
+//! Credentials: a client secret, or (`client_certificate`) a certificate
+//! whose key signs a client assertion per token request (`auth.rs`).
 
 pub mod api;
 pub mod auth;

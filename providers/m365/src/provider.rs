@@ -123,10 +123,9 @@ impl M365Provider {
         self.api
             .get_or_init(|| {
                 self.config.check()?;
-                let secret = self.config.client_secret()?;
                 let tokens = TokenSource::new(
                     &self.config.client_id,
-                    secret,
+                    self.config.credential()?,
                     &self.config.tenant,
                     &self.config.scope(),
                     &self.config.token_url(),
@@ -154,7 +153,7 @@ impl M365Provider {
             .get_or_init(|| {
                 let tokens = TokenSource::new(
                     &self.config.client_id,
-                    self.config.client_secret()?,
+                    self.config.credential()?,
                     &self.config.tenant,
                     &self.config.exchange_scope(),
                     &self.config.token_url(),

@@ -42,6 +42,7 @@
 //! identity platform and the OAuth 2.0 client credentials flow" on
 //! learn.microsoft.com.
 
+mod assertion;
 mod dns;
 mod exchange;
 pub mod faults;
@@ -57,6 +58,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+pub use assertion::FakeCertificate;
 pub use faults::{Fault, FaultKind};
 pub use store::{FakeGroup, FakeSku, FakeUser, Store};
 
@@ -77,6 +79,9 @@ pub struct FakeConfig {
     pub initial_domain: String,
     pub client_id: String,
     pub client_secret: String,
+    /// A certificate registered on the app: client assertions signed with
+    /// its key are accepted too.
+    pub certificate: Option<FakeCertificate>,
     /// Application permissions an admin consented to.
     pub roles: Vec<String>,
     /// Member additions a user created through the API answers 404 to
@@ -105,6 +110,7 @@ impl Default for FakeConfig {
             initial_domain: "contoso.onmicrosoft.com".into(),
             client_id: "3f9e2b71-4c5d-4e6f-8a9b-0c1d2e3f4a5b".into(),
             client_secret: "fake~secret.Value_0123456789abcdefghij".into(),
+            certificate: None,
             roles: crate::auth::permissions::ALL
                 .iter()
                 .chain(&[crate::auth::permissions::DOMAINS_WRITE])

@@ -623,8 +623,38 @@ fn token(s: &Shared, tenant: &str, body: &[u8]) -> Response {
     if client != c.client_id {
         return token_error(400, "unauthorized_client", 700016, &format!("Application with identifier '{client}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."));
     }
-    if form.get("client_secret").map(String::as_str) != Some(c.client_secret.as_str()) {
-        return token_error(401, "invalid_client", 7000215, &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", c.client_id));
+    match (form.get("client_secret"), form.get("client_assertion")) {
+        (Some(_), Some(_)) => {
+            s.violation("token: both client_secret and client_assertion".into());
+            return token_error(
+                400,
+                "invalid_request",
+                50027,
+                "Only one client credential may be given: client_secret or client_assertion.",
+            );
+        }
+        (None, Some(assertion)) => {
+            if form.get("client_assertion_type").map(String::as_str)
+                != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            {
+                s.violation(format!(
+                    "token: client_assertion_type {:?}",
+                    form.get("client_assertion_type")
+                ));
+                return token_error(400, "invalid_request", 50027, "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.");
+            }
+            let audience = format!("http://{}/{tenant}/oauth2/v2.0/token", s.addr);
+            if let Err((status, error, code, text)) =
+                super::assertion::check(assertion, c.certificate.as_ref(), &c.client_id, &audience)
+            {
+                return token_error(status, error, code, &text);
+            }
+        }
+        (secret, None) => {
+            if secret.map(String::as_str) != Some(c.client_secret.as_str()) {
+                return token_error(401, "invalid_client", 7000215, &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", c.client_id));
+            }
+        }
     }
     let audience = match form.get("scope").map(String::as_str) {
         Some("https://graph.microsoft.com/.default") => super::GRAPH_AUDIENCE,
