@@ -48,11 +48,7 @@ fn domains_path(config: &Config) -> String {
 }
 
 /// `domains.get`: the domain's stage, without its records.
-pub async fn stage(
-    api: &Api,
-    config: &Config,
-    domain: &str,
-) -> Result<DomainStage, ProviderError> {
+pub async fn stage(api: &Api, config: &Config, domain: &str) -> Result<DomainStage, ProviderError> {
     let path = format!("{}/{}", domains_path(config), enc(domain));
     let u = url(
         &config.directory_endpoint(),
@@ -75,7 +71,11 @@ pub async fn stage(
 }
 
 /// Where `domain` stands, with its verification record when not ready.
-pub async fn status(api: &Api, config: &Config, domain: &str) -> Result<DomainStatus, ProviderError> {
+pub async fn status(
+    api: &Api,
+    config: &Config,
+    domain: &str,
+) -> Result<DomainStatus, ProviderError> {
     let stage = stage(api, config, domain).await?;
     let records = if stage == DomainStage::Ready {
         Vec::new()
@@ -187,7 +187,12 @@ async fn verify(api: &Api, config: &Config, domain: &str) -> Result<(), Provider
                         "Google could not verify {domain}: the TXT record `{TXT_PREFIX}…` at {domain} was not visible to Google yet (Google said: {message}). Its resolvers may still hold an older answer; the record stays published, and running `mailform apply` again later finishes adding the domain"
                     )));
                 }
-                tracing::info!(domain, attempt, ?wait, "Google did not see the verification record yet; trying again");
+                tracing::info!(
+                    domain,
+                    attempt,
+                    ?wait,
+                    "Google did not see the verification record yet; trying again"
+                );
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }

@@ -36,9 +36,7 @@ async fn main() {
             "--domain" => domains.push(value()),
             "--admin" => admins.push(value()),
             "--key-out" => key_out = Some(value()),
-            "--dns-server" => {
-                config.dns_server = Some(value().parse().unwrap_or_else(|_| usage()))
-            }
+            "--dns-server" => config.dns_server = Some(value().parse().unwrap_or_else(|_| usage())),
             "--latency-ms" => {
                 config.latency = Duration::from_millis(value().parse().unwrap_or_else(|_| usage()))
             }

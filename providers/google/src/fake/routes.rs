@@ -377,12 +377,10 @@ async fn served_txt(s: &Shared, body: &Value) -> Vec<String> {
     match s.config.dns_server {
         // An unreachable server is what Google sees as no token; say
         // why on stderr, where the `google-fake` binary's user looks.
-        Some(server) => super::dns::txt(server, &domain)
-            .await
-            .unwrap_or_else(|e| {
-                eprintln!("google-fake: TXT lookup of {domain} at {server} failed: {e}");
-                Vec::new()
-            }),
+        Some(server) => super::dns::txt(server, &domain).await.unwrap_or_else(|e| {
+            eprintln!("google-fake: TXT lookup of {domain} at {server} failed: {e}");
+            Vec::new()
+        }),
         None => s
             .store
             .lock()
@@ -542,7 +540,10 @@ fn required_scopes(id: &str) -> &'static [&'static str] {
         id,
         "siteVerification.webResource.getToken" | "siteVerification.webResource.insert"
     ) {
-        &[scopes::SITE_VERIFICATION, scopes::SITE_VERIFICATION_VERIFY_ONLY]
+        &[
+            scopes::SITE_VERIFICATION,
+            scopes::SITE_VERIFICATION_VERIFY_ONLY,
+        ]
     } else if id.starts_with("siteVerification.") {
         &[scopes::SITE_VERIFICATION]
     } else if read {

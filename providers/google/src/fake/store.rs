@@ -650,7 +650,7 @@ impl Store {
         let domain = inet_domain(body)?;
         check_dns_method(method)?;
         let token = verification_token(&domain, subject);
-        if !served.iter().any(|v| *v == token) {
+        if !served.contains(&token) {
             return Err((
                 400,
                 "badRequest",
