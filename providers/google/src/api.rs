@@ -153,6 +153,14 @@ pub struct NewDomain<'a> {
     pub domain_name: &'a str,
 }
 
+/// A domain alias of the tenant (`customer/{id}/domainaliases/{name}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainAlias {
+    #[serde(default)]
+    pub parent_domain_name: String,
+}
+
 /// Groups Settings: only who may post is managed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

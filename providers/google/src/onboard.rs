@@ -4,7 +4,8 @@
 //! (`webResource.insert`), then `domains.insert`, which makes it a domain
 //! of the tenant — verified, since the admin it is added as verified it.
 //!
-//! - [`status`]: `domains.get` says absent (404), unverified or ready;
+//! - [`status`]: `domains.get` says absent (404), unverified or ready (a
+//!   404 for a domain alias of the tenant fails with the fix);
 //!   a domain not ready also gets its token, which changes nothing and so
 //!   is asked for at plan time. The Site Verification scope is asked for
 //!   only then: a plan of ready domains needs no more scopes than before.
@@ -61,10 +62,43 @@ pub async fn stage(api: &Api, config: &Config, domain: &str) -> Result<DomainSta
     match d {
         Ok(d) if d.verified => Ok(DomainStage::Ready),
         Ok(_) => Ok(DomainStage::Unverified),
-        Err(CallError::Api { status: 404, .. }) => Ok(DomainStage::Absent),
+        Err(CallError::Api { status: 404, .. }) => {
+            alias_check(api, config, domain).await?;
+            Ok(DomainStage::Absent)
+        }
         Err(e) => Err(convert::error(
             e,
             &format!("checking that {domain} is a domain of the tenant"),
+            api.client_id(),
+        )),
+    }
+}
+
+/// A domain alias is not a domain: onboarding it would add it a second
+/// time, and its addresses are its parent's users'. One more request, and
+/// only for a domain the tenant does not have.
+async fn alias_check(api: &Api, config: &Config, domain: &str) -> Result<(), ProviderError> {
+    let path = format!(
+        "/customer/{}/domainaliases/{}",
+        enc(config.customer()),
+        enc(domain)
+    );
+    let u = url(
+        &config.directory_endpoint(),
+        "/admin/directory/v1",
+        &path,
+        &[],
+    )?;
+    let a: Result<api::DomainAlias, _> = api.get(u, scopes::READ).await;
+    match a {
+        Ok(a) => Err(ProviderError::Rejected(format!(
+            "`{domain}` is a domain alias of `{}` in the Google Workspace tenant, not a domain: every user of `{}` has its addresses there already; declare the mailboxes under `{}`, or remove the alias in the Admin console (Account → Domains → Manage domains) to make it a domain of its own",
+            a.parent_domain_name, a.parent_domain_name, a.parent_domain_name
+        ))),
+        Err(CallError::Api { status: 404, .. }) => Ok(()),
+        Err(e) => Err(convert::error(
+            e,
+            &format!("checking whether {domain} is a domain alias of the tenant"),
             api.client_id(),
         )),
     }

@@ -112,6 +112,29 @@ async fn a_ready_domain_needs_only_the_read_scopes_and_one_domain_check() {
 }
 
 #[tokio::test]
+async fn a_domain_alias_is_not_onboarded() {
+    let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
+    fake.with_store(|s| {
+        s.domain_aliases
+            .insert("alias.example".into(), "example.com".into())
+    });
+    let p = provider(&fake);
+    let e = p.domain_status("alias.example").await.unwrap_err();
+    assert!(matches!(e, ProviderError::Rejected(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("domain alias of `example.com`"),
+        "{e}"
+    );
+    // A plain absent domain costs the alias check too, and nothing else.
+    assert_eq!(
+        p.domain_status(NEW).await.unwrap().stage,
+        DomainStage::Absent
+    );
+    assert_eq!(calls(&fake, "directory.domainAliases.get"), 2);
+    clean(&fake);
+}
+
+#[tokio::test]
 async fn a_read_without_a_status_still_checks_the_domain() {
     let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
     fake.with_store(|s| s.unverified_domains.push("half.example".into()));

@@ -28,7 +28,8 @@
 //!   units that must exist;
 //! - domains (`domains.get` / `insert`: 409 `duplicate` for one the tenant
 //!   has; a domain inserted after its verification is `verified: true`,
-//!   one inserted before reads `verified: false` until it is verified) and
+//!   one inserted before reads `verified: false` until it is verified),
+//!   `domainAliases.get`, and
 //!   the Site Verification API: `getToken` (the same `DNS_TXT` token for
 //!   one domain and admin), `webResource.insert`, which looks for that
 //!   token at the domain's apex — asking [`FakeConfig::dns_server`], or

@@ -476,6 +476,7 @@ fn dispatch(
             .map(|_| Value::Null),
         "directory.domains.get" => st.domain(&p("domainName")),
         "directory.domains.insert" => st.insert_domain(body),
+        "directory.domainAliases.get" => st.domain_alias(&p("domainAliasName")),
         "siteVerification.webResource.getToken" => st.site_token(body, subject),
         "siteVerification.webResource.insert" => st.verify_site(
             body,
@@ -530,7 +531,7 @@ fn required_scopes(id: &str) -> &'static [&'static str] {
         } else {
             &[scopes::USER]
         }
-    } else if id.starts_with("directory.domains") {
+    } else if id.starts_with("directory.domain") {
         if read {
             &[scopes::DOMAIN, scopes::DOMAIN_READONLY]
         } else {

@@ -60,6 +60,8 @@ pub struct FakeGroup {
 pub struct Store {
     /// The tenant's verified domains; addresses may be in these only.
     pub domains: Vec<String>,
+    /// Domain aliases → their parent domain.
+    pub domain_aliases: BTreeMap<String, String>,
     /// Domains inserted before their verification (`verified: false`).
     pub unverified_domains: Vec<String>,
     /// Domains verified through Site Verification → their owners.
@@ -606,6 +608,20 @@ impl Store {
         })
     }
 
+    pub fn domain_alias(&self, name: &str) -> Result<Value, Refusal> {
+        let name = lower(name);
+        let parent = self
+            .domain_aliases
+            .get(&name)
+            .ok_or_else(|| (404, "notFound", "Domain alias not found.".to_string()))?;
+        Ok(json!({
+            "kind": "admin#directory#domainAlias",
+            "domainAliasName": name,
+            "parentDomainName": parent,
+            "verified": true,
+        }))
+    }
+
     pub fn domain(&self, name: &str) -> Result<Value, Refusal> {
         self.domain_json(&lower(name))
             .ok_or_else(|| (404, "notFound", "Domain not found.".into()))
@@ -618,7 +634,7 @@ impl Store {
         if name.is_empty() || !name.contains('.') {
             return Err((400, "invalid", "Invalid Input: domainName".into()));
         }
-        if self.domain_json(&name).is_some() {
+        if self.domain_json(&name).is_some() || self.domain_aliases.contains_key(&name) {
             return Err((409, "duplicate", "Entity already exists.".into()));
         }
         if self.verified_sites.contains_key(&name) {
