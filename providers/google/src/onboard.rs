@@ -5,10 +5,10 @@
 //! of the tenant — verified, since the admin it is added as verified it.
 //!
 //! - [`status`]: `domains.get` says absent (404), unverified or ready (a
-//!   404 for a domain alias of the tenant fails with the fix);
-//!   a domain not ready also gets its token, which changes nothing and so
-//!   is asked for at plan time. The Site Verification scope is asked for
-//!   only then: a plan of ready domains needs no more scopes than before.
+//!   404 for a domain alias of the tenant fails with the fix); a domain
+//!   not ready also gets its token, which changes nothing and so is asked
+//!   for at plan time. The Site Verification scope is asked for only
+//!   then: a plan of ready domains needs only the read scopes.
 //! - [`verify_and_add`]: Google's resolvers may not see a just-published
 //!   record yet (they cache, and the engine only waited for the
 //!   authoritative servers), so a refused verification is tried three
@@ -144,7 +144,7 @@ pub async fn verification_record(
         .post_read(u, &body, &[scopes::SITE_VERIFICATION])
         .await
         .map_err(|e| {
-            convert::error(
+            site_error(
                 e,
                 &format!("asking Google for the verification token of {domain}"),
                 api.client_id(),
@@ -218,7 +218,7 @@ async fn verify(api: &Api, config: &Config, domain: &str) -> Result<(), Provider
             }) => {
                 if attempt >= VERIFY_ATTEMPTS {
                     return Err(ProviderError::Rejected(format!(
-                        "Google could not verify {domain}: the TXT record `{TXT_PREFIX}…` at {domain} was not visible to Google yet (Google said: {message}). Its resolvers may still hold an older answer; the record stays published, and running `mailform apply` again later finishes adding the domain"
+                        "Google could not verify {domain}: the TXT record `{TXT_PREFIX}…` at {domain} was not visible to Google yet (Google said: {message}). Its resolvers may still hold an older answer: leave the record published, and running `mailform apply` again later finishes adding the domain"
                     )));
                 }
                 tracing::info!(
@@ -231,12 +231,33 @@ async fn verify(api: &Api, config: &Config, domain: &str) -> Result<(), Provider
                 wait *= 2;
             }
             Err(e) => {
-                return Err(convert::error(
+                return Err(site_error(
                     e,
                     &format!("verifying {domain} with Google (Site Verification)"),
                     api.client_id(),
                 ))
             }
         }
+    }
+}
+
+/// A Site Verification failure. The API must be enabled in the service
+/// account's Cloud project besides the Admin SDK, which is easy to miss:
+/// Google's 403 for that would otherwise read as a missing admin role.
+fn site_error(e: CallError, what: &str, client_id: &str) -> ProviderError {
+    match &e {
+        CallError::Api {
+            status: 403,
+            reason,
+            message,
+        } if reason == "accessNotConfigured"
+            || message.contains("has not been used")
+            || message.contains("is disabled") =>
+        {
+            ProviderError::Permission(format!(
+                "{what}: HTTP 403 {reason}: {message}; enable the Site Verification API in the service account's Google Cloud project (APIs & Services → Library)"
+            ))
+        }
+        _ => convert::error(e, what, client_id),
     }
 }

@@ -5,13 +5,15 @@
 //! record; onboarding it is [`crate::onboard`]. A read of a domain that
 //! `domain_status` found ready goes straight to its objects (the engine
 //! reads only ready domains); any other read first checks the domain, as
-//! a safety net, so a read costs one `domains.get` either way. It lists its users (500 a page) and groups (200 a page) one
-//! page after another, then asks for every group's first page of
-//! members and its posting permission in batches (see [`crate::batch`]);
-//! groups with more than 200 members are read on page by page. Any failed
-//! call fails the read: nothing unread is ever reported as absent. Reads
-//! use read-only scopes (plus Groups Settings, which has none); applies
-//! ask for the write scopes.
+//! a safety net, so a plan costs one `domains.get` a domain either way.
+//! A read lists the users (500 a page) and groups (200 a page) one page
+//! after another, then asks for every group's first page of members and
+//! its posting permission in batches (see [`crate::batch`]); groups with
+//! more than 200 members are read on page by page. Any failed call fails
+//! the read: nothing unread is ever reported as absent. Reads use
+//! read-only scopes (plus Groups Settings, which has none, and Site
+//! Verification for a domain not verified yet); applies ask for the write
+//! scopes.
 //!
 //! Users in the leavers' organisational unit read as offboarded, with the
 //! successor their mail is forwarded to ([`crate::offboard`]).
