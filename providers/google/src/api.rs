@@ -1,6 +1,6 @@
-//! The wire types of the Directory and Groups Settings APIs, reduced to
-//! the fields mailform reads or writes (names as in the discovery
-//! documents in `shared/specs/google/`).
+//! The wire types of the Directory, Groups Settings and Site Verification
+//! APIs, reduced to the fields mailform reads or writes (names as in the
+//! discovery documents in `shared/specs/google/`).
 
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +112,53 @@ pub struct Domain {
     pub domain_name: String,
     #[serde(default)]
     pub verified: bool,
+}
+
+/// The site of a Site Verification request: a domain (`INET_DOMAIN`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Site<'a> {
+    #[serde(rename = "type")]
+    pub site_type: &'a str,
+    pub identifier: &'a str,
+}
+
+/// `webResource.getToken`'s request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetTokenRequest<'a> {
+    pub site: Site<'a>,
+    pub verification_method: &'a str,
+}
+
+/// `webResource.getToken`'s answer; for `DNS_TXT` the token is the whole
+/// TXT value (`google-site-verification=…`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct VerificationToken {
+    #[serde(default)]
+    pub method: String,
+    #[serde(default)]
+    pub token: String,
+}
+
+/// `webResource.insert`'s request body (the method is a query parameter).
+#[derive(Debug, Clone, Serialize)]
+pub struct WebResource<'a> {
+    pub site: Site<'a>,
+}
+
+/// `domains.insert`'s request body.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewDomain<'a> {
+    pub domain_name: &'a str,
+}
+
+/// A domain alias of the tenant (`customer/{id}/domainaliases/{name}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainAlias {
+    #[serde(default)]
+    pub parent_domain_name: String,
 }
 
 /// Groups Settings: only who may post is managed.

@@ -38,6 +38,18 @@ pub mod scopes {
     pub const DOMAIN_READONLY: &str =
         "https://www.googleapis.com/auth/admin.directory.domain.readonly";
 
+    /// Adding a domain to the tenant, when onboarding it.
+    pub const DOMAIN: &str = "https://www.googleapis.com/auth/admin.directory.domain";
+    /// A domain's verification token and its verification (Site
+    /// Verification API), only for a domain not verified yet.
+    pub const SITE_VERIFICATION: &str = "https://www.googleapis.com/auth/siteverification";
+    /// Enough for `getToken` and `webResource.insert` only; mailform asks
+    /// for the full scope, this is for the fake's checks.
+    pub const SITE_VERIFICATION_VERIFY_ONLY: &str =
+        "https://www.googleapis.com/auth/siteverification.verify_only";
+    /// What finishing a domain's onboarding needs.
+    pub const ONBOARD: &[&str] = &[SITE_VERIFICATION, DOMAIN];
+
     /// What `plan` needs. Groups Settings has no read-only scope.
     pub const READ: &[&str] = &[
         USER_READONLY,

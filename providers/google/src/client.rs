@@ -110,6 +110,24 @@ impl Api {
             .await
     }
 
+    /// A POST that changes nothing (Site Verification's `getToken`), so it
+    /// may be retried like a read.
+    pub async fn post_read<B: Serialize, T: DeserializeOwned>(
+        &self,
+        url: Url,
+        body: &B,
+        scopes: &[&str],
+    ) -> Result<T, CallError> {
+        self.call(
+            Method::POST,
+            url,
+            Some(body),
+            scopes,
+            Idempotence::Idempotent,
+        )
+        .await
+    }
+
     /// A single call acting as `subject` (a user; the admin when `None`).
     pub async fn send_as<B: Serialize, T: DeserializeOwned>(
         &self,

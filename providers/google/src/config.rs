@@ -32,6 +32,10 @@ pub const DEFAULT_DIRECTORY_ENDPOINT: &str = "https://admin.googleapis.com";
 pub const DEFAULT_GROUPS_SETTINGS_ENDPOINT: &str = "https://www.googleapis.com";
 /// Where the Gmail API lives.
 pub const DEFAULT_GMAIL_ENDPOINT: &str = "https://gmail.googleapis.com";
+/// Where the Site Verification API lives (domain onboarding).
+pub const DEFAULT_SITE_VERIFICATION_ENDPOINT: &str = "https://www.googleapis.com";
+/// How long a failed domain verification waits before the next try.
+pub const DEFAULT_VERIFICATION_RETRY_MS: u64 = 10_000;
 /// Where tokens are issued.
 pub const DEFAULT_TOKEN_ENDPOINT: &str = "https://oauth2.googleapis.com/token";
 /// The variable read when `credentials` is not set: a path to the key file.
@@ -74,6 +78,17 @@ pub struct Config {
     /// Groups Settings API base URL. Default `https://www.googleapis.com`.
     #[serde(default)]
     pub groups_settings_endpoint: Option<String>,
+    /// Site Verification API base URL (onboarding a domain: its
+    /// verification token and the verification itself). Default
+    /// `https://www.googleapis.com`.
+    #[serde(default)]
+    pub site_verification_endpoint: Option<String>,
+    /// Milliseconds a domain verification Google refused (its resolvers
+    /// did not see the TXT record yet) waits before it is tried again,
+    /// doubling each time; three tries in all. Default 10000.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 600000))]
+    pub verification_retry_ms: Option<u64>,
     /// The Directory API's batch endpoint. Default
     /// `<directory_endpoint>/batch/admin/directory_v1`.
     #[serde(default)]
@@ -127,6 +142,20 @@ impl Config {
             self.groups_settings_endpoint
                 .as_deref()
                 .unwrap_or(DEFAULT_GROUPS_SETTINGS_ENDPOINT),
+        )
+    }
+    pub fn site_verification_endpoint(&self) -> String {
+        trim(
+            self.site_verification_endpoint
+                .as_deref()
+                .unwrap_or(DEFAULT_SITE_VERIFICATION_ENDPOINT),
+        )
+    }
+    pub fn verification_retry(&self) -> Duration {
+        Duration::from_millis(
+            self.verification_retry_ms
+                .unwrap_or(DEFAULT_VERIFICATION_RETRY_MS)
+                .max(1),
         )
     }
     pub fn directory_batch_endpoint(&self) -> String {

@@ -1,13 +1,19 @@
 //! [`GoogleProvider`]: the [`MailProvider`] for Google Workspace.
 //!
-//! A read first checks that the mail domain is a verified domain of the
-//! tenant, then lists its users (500 a page) and groups (200 a page) one
-//! page after another, then asks for every group's first page of
-//! members and its posting permission in batches (see [`crate::batch`]);
-//! groups with more than 200 members are read on page by page. Any failed
-//! call fails the read: nothing unread is ever reported as absent. Reads
-//! use read-only scopes (plus Groups Settings, which has none); applies
-//! ask for the write scopes.
+//! [`MailProvider::domain_status`] says whether the mail domain is a
+//! verified domain of the tenant and, if not, names its verification
+//! record; onboarding it is [`crate::onboard`]. A read of a domain that
+//! `domain_status` found ready goes straight to its objects (the engine
+//! reads only ready domains); any other read first checks the domain, as
+//! a safety net, so a plan costs one `domains.get` a domain either way.
+//! A read lists the users (500 a page) and groups (200 a page) one page
+//! after another, then asks for every group's first page of members and
+//! its posting permission in batches (see [`crate::batch`]); groups with
+//! more than 200 members are read on page by page. Any failed call fails
+//! the read: nothing unread is ever reported as absent. Reads use
+//! read-only scopes (plus Groups Settings, which has none, and Site
+//! Verification for a domain not verified yet); applies ask for the write
+//! scopes.
 //!
 //! Users in the leavers' organisational unit read as offboarded, with the
 //! successor their mail is forwarded to ([`crate::offboard`]).
@@ -15,13 +21,14 @@
 //! Changes are carried out in stages of batched calls ([`crate::apply`]);
 //! offboarding and reinstating follow, one user at a time.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use mailform_contract::provider::PasswordPolicy;
 use mailform_contract::{
-    ApplyReport, ChangeOutcome, Group, MailCapabilities, MailChange, MailDomainState, MailProvider,
-    MailboxState, ProviderError,
+    ApplyReport, ChangeOutcome, DomainStage, DomainStatus, Group, MailCapabilities, MailChange,
+    MailDomainState, MailProvider, MailboxState, ProviderError, ProviderRecord,
 };
 use mailform_http::{Retry, Url};
 
@@ -33,6 +40,7 @@ use crate::client::Api;
 use crate::config::Config;
 use crate::convert;
 use crate::offboard;
+use crate::onboard;
 
 /// Hash schemes Google accepts for an initial password (`hashFunction:
 /// crypt` takes crypt(3) SHA-512, SHA-256 and MD5 hashes).
@@ -42,6 +50,9 @@ pub struct GoogleProvider {
     config: Config,
     retry: Retry,
     api: OnceLock<Result<Arc<Api>, ProviderError>>,
+    /// Domains `domain_status` found verified in this run: their read
+    /// needs no check of its own.
+    ready: Mutex<HashSet<String>>,
 }
 
 impl GoogleProvider {
@@ -55,6 +66,7 @@ impl GoogleProvider {
             config,
             retry,
             api: OnceLock::new(),
+            ready: Mutex::default(),
         }
     }
 
@@ -138,13 +150,54 @@ impl MailProvider for GoogleProvider {
     async fn apply_domain(&self, domain: &str, changes: &[MailChange]) -> ApplyReport {
         self.apply(domain, changes).await
     }
+
+    async fn domain_status(&self, domain: &str) -> Result<DomainStatus, ProviderError> {
+        let api = self.api()?;
+        let status = onboard::status(&api, &self.config, domain).await?;
+        if status.is_ready() {
+            self.ready
+                .lock()
+                .expect("ready domains")
+                .insert(key(domain));
+        }
+        Ok(status)
+    }
+
+    /// Google adds a domain only once it is verified, so this adds
+    /// nothing: it names the token to publish (the same one each time).
+    async fn begin_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+        let api = self.api()?;
+        Ok(vec![
+            onboard::verification_record(&api, &self.config, domain).await?,
+        ])
+    }
+
+    /// Verifies the domain and adds it. Google asks for nothing more
+    /// through the API: MX, SPF and DKIM come from the `google-workspace`
+    /// preset the file declares.
+    async fn finish_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+        let api = self.api()?;
+        onboard::verify_and_add(&api, &self.config, domain).await?;
+        Ok(Vec::new())
+    }
+}
+
+fn key(domain: &str) -> String {
+    mailform_contract::name::normalize_name(domain)
 }
 
 impl GoogleProvider {
     async fn read(&self, domain: &str) -> Result<MailDomainState, ProviderError> {
         let api = self.api()?;
         let cid = api.client_id().to_string();
-        self.check_domain(&api, domain, &cid).await?;
+        let known_ready = self
+            .ready
+            .lock()
+            .expect("ready domains")
+            .contains(&key(domain));
+        if !known_ready {
+            self.check_domain(&api, domain).await?;
+        }
         let mut mailboxes = Vec::new();
         let mut offboarded = Vec::new();
         let mut token: Option<String> = None;
@@ -301,24 +354,16 @@ async fn batch_calls(
 
 impl GoogleProvider {
     /// A domain the tenant does not hold (or has not verified) holds no
-    /// users: say so at plan time, with the fix, instead of planning
-    /// creations that must fail.
-    async fn check_domain(&self, api: &Api, domain: &str, cid: &str) -> Result<(), ProviderError> {
-        let path = format!(
-            "/customer/{}/domains/{}",
-            enc(self.config.customer()),
-            enc(domain)
-        );
-        let d: Result<api::Domain, _> = api.get(self.directory(&path, &[])?, scopes::READ).await;
-        match d {
-            Ok(d) if d.verified => Ok(()),
-            Ok(_) => Err(ProviderError::Rejected(format!(
-                "`{domain}` is a domain of the Google Workspace tenant but is not verified yet: finish its verification (Admin console → Account → Domains → Manage domains), then plan again"
+    /// users: say so, with the fix, instead of reading nothing.
+    async fn check_domain(&self, api: &Api, domain: &str) -> Result<(), ProviderError> {
+        match onboard::stage(api, &self.config, domain).await? {
+            DomainStage::Ready => Ok(()),
+            DomainStage::Unverified => Err(ProviderError::Rejected(format!(
+                "`{domain}` is a domain of the Google Workspace tenant but is not verified yet: `mailform apply` verifies it when its DNS is managed here, or finish its verification in the Admin console (Account → Domains → Manage domains), then plan again"
             ))),
-            Err(crate::client::CallError::Api { status: 404, .. }) => Err(ProviderError::Rejected(format!(
-                "`{domain}` is not a domain of the Google Workspace tenant: add and verify it (Admin console → Account → Domains → Manage domains → Add a domain), then plan again; mailform does not add domains to Google Workspace yet"
+            DomainStage::Absent => Err(ProviderError::Rejected(format!(
+                "`{domain}` is not a domain of the Google Workspace tenant: `mailform apply` adds and verifies it when its DNS is managed here, or add and verify it in the Admin console (Account → Domains → Manage domains → Add a domain), then plan again"
             ))),
-            Err(e) => Err(convert::error(e, &format!("checking that {domain} is a domain of the tenant"), cid)),
         }
     }
 

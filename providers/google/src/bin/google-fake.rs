@@ -8,6 +8,9 @@
 //! It writes a service-account key file the fake trusts to `--key-out`
 //! and prints the endpoints to put in the provider settings. Requests the
 //! discovery documents do not allow are refused and printed on stderr.
+//! With `--dns-server 127.0.0.1:5353`, Site Verification looks for a
+//! domain's token by asking that server (non-recursive, over TCP); without
+//! it no token is ever found.
 
 use std::time::Duration;
 
@@ -15,7 +18,7 @@ use mailform_google::fake::{FakeConfig, FakeGoogle};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: google-fake [--port N] [--domain NAME]... [--admin ADDRESS]... [--key-out FILE] [--latency-ms N]"
+        "usage: google-fake [--port N] [--domain NAME]... [--admin ADDRESS]... [--key-out FILE] [--latency-ms N] [--dns-server ADDR:PORT]"
     );
     std::process::exit(2)
 }
@@ -33,6 +36,7 @@ async fn main() {
             "--domain" => domains.push(value()),
             "--admin" => admins.push(value()),
             "--key-out" => key_out = Some(value()),
+            "--dns-server" => config.dns_server = Some(value().parse().unwrap_or_else(|_| usage())),
             "--latency-ms" => {
                 config.latency = Duration::from_millis(value().parse().unwrap_or_else(|_| usage()))
             }
@@ -61,6 +65,8 @@ async fn main() {
     }
     println!("directory_endpoint {}", fake.url());
     println!("groups_settings_endpoint {}", fake.url());
+    println!("gmail_endpoint {}", fake.url());
+    println!("site_verification_endpoint {}", fake.url());
     println!("token_endpoint {}", fake.token_url());
     let mut seen = 0;
     loop {

@@ -26,11 +26,25 @@
 //!   the user itself (the token's subject must be the mailbox), Data
 //!   Transfer applications and transfers, `signOut`, and organisational
 //!   units that must exist;
+//! - domains (`domains.get` / `insert`: 409 `duplicate` for one the tenant
+//!   has; a domain inserted after its verification is `verified: true`,
+//!   one inserted before reads `verified: false` until it is verified),
+//!   `domainAliases.get`, and
+//!   the Site Verification API: `getToken` (the same `DNS_TXT` token for
+//!   one domain and admin), `webResource.insert`, which looks for that
+//!   token at the domain's apex — asking [`FakeConfig::dns_server`], or
+//!   in the values published with [`FakeGoogle::publish_txt`] — and
+//!   answers 400 "The necessary verification token could not be found on
+//!   your site." when it is not there, and `webResource.get`;
 //! - faults ([`faults`]) and latency injected per test.
 //!
 //! Google's documentation of the semantics: Directory API "Limits and
-//! quotas" and "Manage user accounts" (developers.google.com/workspace/admin/directory).
+//! quotas", "Manage user accounts" and "Manage domains"
+//! (developers.google.com/workspace/admin/directory), and the Site
+//! Verification API's "Verify a site or domain"
+//! (developers.google.com/site-verification).
 
+mod dns;
 pub mod faults;
 mod routes;
 mod store;
@@ -61,6 +75,10 @@ pub struct FakeConfig {
     /// Requests a new user answers "User creation is not complete" to.
     pub settle_requests: u32,
     pub latency: Duration,
+    /// Where `webResource.insert` looks for a domain's verification TXT
+    /// record (a non-recursive TCP query, nothing cached). `None`: in the
+    /// values published with [`FakeGoogle::publish_txt`].
+    pub dns_server: Option<SocketAddr>,
 }
 
 impl Default for FakeConfig {
@@ -81,12 +99,15 @@ impl Default for FakeConfig {
                 scopes::GMAIL_SETTINGS_BASIC,
                 scopes::GMAIL_SETTINGS_SHARING,
                 scopes::DATA_TRANSFER,
+                scopes::DOMAIN,
+                scopes::SITE_VERIFICATION,
             ]
             .iter()
             .map(|s| s.to_string())
             .collect(),
             settle_requests: 0,
             latency: Duration::ZERO,
+            dns_server: None,
         }
     }
 }
@@ -98,6 +119,7 @@ pub(crate) struct Shared {
     pub(crate) settings_spec: mailform_testkit::Discovery,
     pub(crate) gmail_spec: mailform_testkit::Discovery,
     pub(crate) transfer_spec: mailform_testkit::Discovery,
+    pub(crate) site_spec: mailform_testkit::Discovery,
     pub(crate) public_key_der: Vec<u8>,
     pub(crate) store: Mutex<store::Store>,
     /// Access token → (the user it acts as, its scopes).
@@ -149,6 +171,7 @@ impl FakeGoogle {
         let settings_spec = load("google/groupssettings.v1.json")?;
         let gmail_spec = load("google/gmail.v1.json")?;
         let transfer_spec = load("google/admin.datatransfer_v1.json")?;
+        let site_spec = load("google/siteVerification.v1.json")?;
         let (private_key_pem, public_key_der) = generate_key()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -168,6 +191,7 @@ impl FakeGoogle {
             settings_spec,
             gmail_spec,
             transfer_spec,
+            site_spec,
             public_key_der,
             store: Mutex::new(store),
             tokens: Mutex::default(),
@@ -201,8 +225,9 @@ impl FakeGoogle {
         Ok(fake)
     }
 
-    /// The base URL: give it as `directory_endpoint` and
-    /// `groups_settings_endpoint`.
+    /// The base URL: give it as `directory_endpoint`,
+    /// `groups_settings_endpoint`, `gmail_endpoint` and
+    /// `site_verification_endpoint`.
     pub fn url(&self) -> String {
         format!("http://{}", self.shared.addr)
     }
@@ -247,6 +272,23 @@ impl FakeGoogle {
             r.map(|u| u["id"].as_str().unwrap_or_default().to_string())
                 .unwrap_or_else(|e| panic!("user refused: {e:?}"))
         })
+    }
+
+    /// Serves `value` in the TXT set at `domain`'s apex, as a DNS provider
+    /// would once the engine published it (without a
+    /// [`FakeConfig::dns_server`]).
+    pub fn publish_txt(&self, domain: &str, value: &str) {
+        self.with_store(|s| {
+            s.published_txt
+                .entry(domain.trim_end_matches('.').to_ascii_lowercase())
+                .or_default()
+                .push(value.to_string())
+        })
+    }
+
+    /// The `DNS_TXT` token `getToken` gives `admin` for `domain`.
+    pub fn verification_token(domain: &str, admin: &str) -> String {
+        store::verification_token(domain, admin)
     }
 
     pub fn inject(&self, fault: Fault) {

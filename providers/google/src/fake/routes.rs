@@ -254,6 +254,8 @@ async fn process(
         &s.gmail_spec
     } else if path.starts_with("/admin/datatransfer/v1/") {
         &s.transfer_spec
+    } else if path.starts_with("/siteVerification/v1/") {
+        &s.site_spec
     } else {
         &s.directory_spec
     };
@@ -344,7 +346,12 @@ async fn process(
             }
         }
     }
-    let result = dispatch(s, &matched.id, &p, &query, &body_json, &subject);
+    let served = if matched.id == "siteVerification.webResource.insert" {
+        served_txt(s, &body_json).await
+    } else {
+        Vec::new()
+    };
+    let result = dispatch(s, &matched.id, &p, &query, &body_json, &subject, &served);
     if let Some(FaultKind::ProcessedThenServerError) = fault {
         return error(500, "backendError", "Backend Error");
     }
@@ -359,6 +366,33 @@ async fn process(
     }
 }
 
+/// The TXT values Google would find at the apex of the domain a Site
+/// Verification body names.
+async fn served_txt(s: &Shared, body: &Value) -> Vec<String> {
+    let domain = body["site"]["identifier"]
+        .as_str()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    match s.config.dns_server {
+        // An unreachable server is what Google sees as no token; say
+        // why on stderr, where the `google-fake` binary's user looks.
+        Some(server) => super::dns::txt(server, &domain).await.unwrap_or_else(|e| {
+            eprintln!("google-fake: TXT lookup of {domain} at {server} failed: {e}");
+            Vec::new()
+        }),
+        None => s
+            .store
+            .lock()
+            .expect("store")
+            .published_txt
+            .get(&domain)
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn dispatch(
     s: &Shared,
     id: &str,
@@ -366,6 +400,7 @@ fn dispatch(
     query: &BTreeMap<String, String>,
     body: &Value,
     subject: &str,
+    served: &[String],
 ) -> Result<Value, Refusal> {
     let mut st = s.store.lock().expect("store");
     let page = |items: Vec<Value>, key: &str, default: usize| -> Value {
@@ -439,16 +474,17 @@ fn dispatch(
         "directory.members.delete" => st
             .delete_member(&p("groupKey"), &p("memberKey"))
             .map(|_| Value::Null),
-        "directory.domains.get" => {
-            let name = p("domainName").to_ascii_lowercase();
-            if st.domains.contains(&name) {
-                Ok(
-                    json!({"kind": "admin#directory#domain", "domainName": name, "verified": true, "isPrimary": st.domains.first() == Some(&name)}),
-                )
-            } else {
-                Err((404, "notFound", "Domain not found.".into()))
-            }
-        }
+        "directory.domains.get" => st.domain(&p("domainName")),
+        "directory.domains.insert" => st.insert_domain(body),
+        "directory.domainAliases.get" => st.domain_alias(&p("domainAliasName")),
+        "siteVerification.webResource.getToken" => st.site_token(body, subject),
+        "siteVerification.webResource.insert" => st.verify_site(
+            body,
+            query.get("verificationMethod").map(String::as_str),
+            subject,
+            served,
+        ),
+        "siteVerification.webResource.get" => st.web_resource(&p("id")),
         "directory.users.signOut" => st.sign_out(&p("userKey")).map(|_| Value::Null),
         "gmail.users.settings.getAutoForwarding" => st.auto_forwarding(&p("userId"), subject),
         "gmail.users.settings.updateAutoForwarding" => {
@@ -495,8 +531,22 @@ fn required_scopes(id: &str) -> &'static [&'static str] {
         } else {
             &[scopes::USER]
         }
-    } else if id.starts_with("directory.domains") {
-        &[scopes::DOMAIN_READONLY]
+    } else if id.starts_with("directory.domain") {
+        if read {
+            &[scopes::DOMAIN, scopes::DOMAIN_READONLY]
+        } else {
+            &[scopes::DOMAIN]
+        }
+    } else if matches!(
+        id,
+        "siteVerification.webResource.getToken" | "siteVerification.webResource.insert"
+    ) {
+        &[
+            scopes::SITE_VERIFICATION,
+            scopes::SITE_VERIFICATION_VERIFY_ONLY,
+        ]
+    } else if id.starts_with("siteVerification.") {
+        &[scopes::SITE_VERIFICATION]
     } else if read {
         &[scopes::GROUP, scopes::GROUP_READONLY]
     } else {

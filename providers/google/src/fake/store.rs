@@ -2,9 +2,12 @@
 //! API's rules — one address space shared by primaries and aliases (409
 //! `duplicate` on a taken address), keys that are an id, a primary address
 //! or an alias (404 `notFound` otherwise), addresses only in the tenant's
-//! domains, and stable paging in address order.
+//! domains, and stable paging in address order; the tenant's domains,
+//! verified or not, and the sites verified through Site Verification.
 
 use std::collections::BTreeMap;
+
+use base64::Engine;
 
 use serde_json::{json, Value};
 
@@ -55,7 +58,16 @@ pub struct FakeGroup {
 
 #[derive(Debug, Default)]
 pub struct Store {
+    /// The tenant's verified domains; addresses may be in these only.
     pub domains: Vec<String>,
+    /// Domain aliases → their parent domain.
+    pub domain_aliases: BTreeMap<String, String>,
+    /// Domains inserted before their verification (`verified: false`).
+    pub unverified_domains: Vec<String>,
+    /// Domains verified through Site Verification → their owners.
+    pub verified_sites: BTreeMap<String, Vec<String>>,
+    /// TXT values served at a domain's apex, when no DNS server is set.
+    pub published_txt: BTreeMap<String, Vec<String>>,
     /// Organisational units that exist.
     pub org_units: Vec<String>,
     /// Data transfers started.
@@ -541,6 +553,150 @@ impl Store {
         }
         self.writes += 1;
         self.settings(&id)
+    }
+}
+
+/// Google's tokens are opaque and stable for one site and owner.
+pub fn verification_token(domain: &str, owner: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{}\n{}", lower(domain), lower(owner)).as_bytes(),
+    );
+    format!(
+        "google-site-verification={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+    )
+}
+
+/// The `INET_DOMAIN` identifier of a Site Verification body.
+fn inet_domain(body: &Value) -> Result<String, Refusal> {
+    if body["site"]["type"] != "INET_DOMAIN" {
+        return Err((
+            400,
+            "invalid",
+            "Invalid value for site.type: the fake verifies only INET_DOMAIN sites".into(),
+        ));
+    }
+    let domain = lower(body["site"]["identifier"].as_str().unwrap_or(""));
+    if domain.is_empty() || !domain.contains('.') {
+        return Err((400, "invalid", "Invalid site identifier.".into()));
+    }
+    Ok(domain.trim_end_matches('.').to_string())
+}
+
+fn check_dns_method(method: Option<&str>) -> Result<(), Refusal> {
+    match method {
+        Some("DNS_TXT" | "DNS_CNAME") => Ok(()),
+        _ => Err((
+            400,
+            "invalid",
+            "Invalid verification method: a domain is verified with DNS_TXT or DNS_CNAME.".into(),
+        )),
+    }
+}
+
+impl Store {
+    fn domain_json(&self, name: &str) -> Option<Value> {
+        let verified = self.domains.iter().any(|d| d == name);
+        (verified || self.unverified_domains.iter().any(|d| d == name)).then(|| {
+            json!({
+                "kind": "admin#directory#domain",
+                "domainName": name,
+                "verified": verified,
+                "isPrimary": self.domains.first().map(String::as_str) == Some(name),
+            })
+        })
+    }
+
+    pub fn domain_alias(&self, name: &str) -> Result<Value, Refusal> {
+        let name = lower(name);
+        let parent = self
+            .domain_aliases
+            .get(&name)
+            .ok_or_else(|| (404, "notFound", "Domain alias not found.".to_string()))?;
+        Ok(json!({
+            "kind": "admin#directory#domainAlias",
+            "domainAliasName": name,
+            "parentDomainName": parent,
+            "verified": true,
+        }))
+    }
+
+    pub fn domain(&self, name: &str) -> Result<Value, Refusal> {
+        self.domain_json(&lower(name))
+            .ok_or_else(|| (404, "notFound", "Domain not found.".into()))
+    }
+
+    /// Google lets an admin add a domain not verified yet; it is verified
+    /// at once when the admin verified it first.
+    pub fn insert_domain(&mut self, body: &Value) -> Result<Value, Refusal> {
+        let name = lower(body["domainName"].as_str().unwrap_or(""));
+        if name.is_empty() || !name.contains('.') {
+            return Err((400, "invalid", "Invalid Input: domainName".into()));
+        }
+        if self.domain_json(&name).is_some() || self.domain_aliases.contains_key(&name) {
+            return Err((409, "duplicate", "Entity already exists.".into()));
+        }
+        if self.verified_sites.contains_key(&name) {
+            self.domains.push(name.clone());
+        } else {
+            self.unverified_domains.push(name.clone());
+        }
+        self.writes += 1;
+        Ok(self.domain_json(&name).expect("just added"))
+    }
+
+    pub fn site_token(&self, body: &Value, subject: &str) -> Result<Value, Refusal> {
+        let domain = inet_domain(body)?;
+        check_dns_method(body["verificationMethod"].as_str())?;
+        Ok(json!({
+            "method": body["verificationMethod"],
+            "token": verification_token(&domain, subject),
+        }))
+    }
+
+    /// `webResource.insert`: `served` are the TXT values at the apex.
+    pub fn verify_site(
+        &mut self,
+        body: &Value,
+        method: Option<&str>,
+        subject: &str,
+        served: &[String],
+    ) -> Result<Value, Refusal> {
+        let domain = inet_domain(body)?;
+        check_dns_method(method)?;
+        let token = verification_token(&domain, subject);
+        if !served.contains(&token) {
+            return Err((
+                400,
+                "badRequest",
+                "The necessary verification token could not be found on your site.".into(),
+            ));
+        }
+        let owners = self.verified_sites.entry(domain.clone()).or_default();
+        if !owners.iter().any(|o| *o == lower(subject)) {
+            owners.push(lower(subject));
+        }
+        // A domain of the tenant awaiting verification is verified now.
+        if let Some(i) = self.unverified_domains.iter().position(|d| *d == domain) {
+            self.unverified_domains.remove(i);
+            self.domains.push(domain.clone());
+        }
+        self.writes += 1;
+        self.web_resource(&format!("dns://{domain}"))
+    }
+
+    pub fn web_resource(&self, id: &str) -> Result<Value, Refusal> {
+        let domain = id.strip_prefix("dns://").unwrap_or("");
+        let owners = self
+            .verified_sites
+            .get(domain)
+            .ok_or_else(|| not_found("id"))?;
+        Ok(json!({
+            "id": format!("dns://{domain}"),
+            "site": {"type": "INET_DOMAIN", "identifier": domain},
+            "owners": owners,
+        }))
     }
 }
 
