@@ -633,8 +633,9 @@ pub async fn wait_until_served(
             for set in sets {
                 let check = check_set(server, set).await;
                 if check.status != "served" {
+                    let detail = check.detail.map(|d| format!(": {d}")).unwrap_or_default();
                     pending.push(format!(
-                        "{} {} at {} ({})",
+                        "{} {} at {} ({}{detail})",
                         set.name, set.rtype, server.addr, check.status
                     ));
                 }
