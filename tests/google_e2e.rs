@@ -315,6 +315,55 @@ fn offboarding_forwards_to_the_successor_and_converges() {
 }
 
 #[test]
+fn a_deleted_user_hands_its_address_to_the_successor() {
+    let t = Tenant::new();
+    t.set_yaml(ESTATE);
+    t.run(&["apply", "--auto-approve"], 0);
+    // Bob is in groups; the file takes him out of them as he leaves.
+    let after = ESTATE
+        .replace(
+            "    name: Bob Builder\n    password_hash: ${file:initial.hash}\n",
+            "    state: deleted\n    successor: alice@example.com\n",
+        )
+        .replace(
+            "members: [alice@example.com, bob@example.com, agent@partner.example]",
+            "members: [alice@example.com, agent@partner.example]",
+        )
+        .replace(
+            "members: [alice@example.com, bob@example.com, carol@example.com]",
+            "members: [alice@example.com, carol@example.com]",
+        );
+    t.set_yaml(&after);
+    let refused = t.run(&["apply", "--auto-approve"], 1);
+    assert!(refused.contains("--allow-destroy"), "{refused}");
+    let applied = t.run(&["apply", "--auto-approve", "--allow-destroy"], 0);
+    // In the report (after the plan it prints first): the deletion, then
+    // the successor's update that takes the address.
+    let report = &applied[applied.find("\n  done").expect(&applied)..];
+    let deleted = report.find("- mailbox bob@example.com").expect(&applied);
+    let handed = report.find("~ mailbox alice@example.com").expect(&applied);
+    assert!(deleted < handed, "{applied}");
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    t.fake.with_store(|s| {
+        assert!(s
+            .users
+            .values()
+            .all(|u| u.primary_email != "bob@example.com"));
+        let alice = s
+            .users
+            .values()
+            .find(|u| u.primary_email == "alice@example.com")
+            .unwrap();
+        assert!(
+            alice.aliases.iter().any(|a| a == "bob@example.com"),
+            "{:?}",
+            alice.aliases
+        );
+    });
+    assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
+}
+
+#[test]
 fn additive_lists_adopt_a_group_without_removing_anyone() {
     let t = Tenant::new();
     t.set_yaml(ESTATE);

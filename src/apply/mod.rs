@@ -7,7 +7,8 @@
 //! planned again); mailboxes, groups and aliases are created or
 //! updated next; then DNS records other than MX; then MX changes of
 //! domains whose mail changed, so that mail is never routed to a provider
-//! before the mailboxes exist there; deletions of mail objects come last.
+//! before the mailboxes exist there; deletions of mail objects come last,
+//! then successors take over the addresses of mailboxes just deleted.
 //! A step that depends on a failed step is not attempted. Re-running after
 //! a partial failure converges, because a new plan starts from what is live.
 
@@ -154,6 +155,7 @@ pub async fn apply(
     // Mail domains whose earlier step did not fully apply.
     let mut failed_scopes: std::collections::BTreeSet<String> = Default::default();
     let mut onboard_failed: std::collections::BTreeSet<String> = Default::default();
+    let mut deletes_failed: std::collections::BTreeSet<String> = Default::default();
     let mut plan = plan.clone();
     let mut after = std::collections::BTreeMap::new();
     for m in plan.mail.iter().filter(|m| m.onboarding.is_some()) {
@@ -208,6 +210,15 @@ pub async fn apply(
             Some(format!("onboarding {domain} did not finish"))
         } else if step.phase.depends_on_mail() && failed_scopes.contains(&domain) {
             Some(format!("mail changes for {domain} did not all apply"))
+        } else if step.phase == Phase::Handover && !deletes_failed.is_empty() {
+            Some(format!(
+                "deleting {} did not finish, so the address is not free",
+                deletes_failed
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
         } else if matches!(step.phase, Phase::Dns | Phase::Mx) {
             unplanned.get(&step.scope).map(|why| {
                 format!(
@@ -246,12 +257,14 @@ pub async fn apply(
             };
             normalise(report.outcomes, descriptions.len())
         };
-        if step.phase.is_mail()
-            && outcomes
-                .iter()
-                .any(|o| !matches!(o, ChangeOutcome::Applied))
-        {
+        let incomplete = outcomes
+            .iter()
+            .any(|o| !matches!(o, ChangeOutcome::Applied));
+        if step.phase.is_mail() && incomplete {
             failed_scopes.insert(domain.clone());
+        }
+        if step.phase == Phase::MailDeletes && incomplete {
+            deletes_failed.insert(domain.clone());
         }
         for (change, outcome) in descriptions.into_iter().zip(outcomes) {
             tracing::info!(scope = %step.scope, %change, ?outcome, "change");

@@ -20,6 +20,9 @@ pub enum Phase {
     Mx,
     /// Delete aliases, groups, then mailboxes.
     MailDeletes,
+    /// Give the addresses of mailboxes just deleted to their successors
+    /// (`state: deleted` with a `successor`): only once the address is free.
+    Handover,
 }
 
 impl Phase {
@@ -30,6 +33,7 @@ impl Phase {
             Phase::Dns => "dns",
             Phase::Mx => "mx",
             Phase::MailDeletes => "mail-deletes",
+            Phase::Handover => "handover",
         }
     }
 
@@ -39,7 +43,7 @@ impl Phase {
 
     /// Steps skipped when the same domain's mail step did not fully apply.
     pub fn depends_on_mail(self) -> bool {
-        matches!(self, Phase::Mx | Phase::MailDeletes)
+        matches!(self, Phase::Mx | Phase::MailDeletes | Phase::Handover)
     }
 }
 
@@ -111,16 +115,56 @@ fn dns_rank(c: &DnsChange) -> u8 {
     }
 }
 
+/// Addresses this plan frees: deleted mailboxes and their aliases.
+fn freed(plan: &Plan) -> std::collections::BTreeSet<String> {
+    plan.mail
+        .iter()
+        .flat_map(|m| &m.changes)
+        .filter_map(|c| match c {
+            MailChange::DeleteMailbox { old } => {
+                Some(std::iter::once(old.address.clone()).chain(old.aliases.iter().cloned()))
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// Whether `c` takes over an address in `freed`, so it must wait for the
+/// deletion.
+fn is_handover(c: &MailChange, freed: &std::collections::BTreeSet<String>) -> bool {
+    match c {
+        MailChange::UpdateMailbox { old, new } => new
+            .aliases
+            .iter()
+            .any(|a| freed.contains(a) && !old.aliases.contains(a)),
+        MailChange::CreateAlias { new } => freed.contains(&new.address),
+        _ => false,
+    }
+}
+
 pub fn steps(plan: &Plan) -> Vec<Step> {
     let mut out = Vec::new();
     let mut mail_changed = std::collections::BTreeSet::new();
+    let freed = freed(plan);
+    let mut handovers: Vec<Step> = Vec::new();
     for m in &plan.mail {
-        let mut upserts: Vec<MailChange> = m
+        let (later, now): (Vec<MailChange>, Vec<MailChange>) = m
             .changes
             .iter()
             .filter(|c| !is_delete(c))
             .cloned()
-            .collect();
+            .partition(|c| is_handover(c, &freed));
+        if !later.is_empty() {
+            handovers.push(Step {
+                phase: Phase::Handover,
+                mail_domain: Some(m.domain.clone()),
+                scope: m.domain.clone(),
+                provider: m.provider.clone(),
+                changes: StepChanges::Mail(later),
+            });
+        }
+        let mut upserts = now;
         upserts.sort_by_key(mail_rank);
         if !upserts.is_empty() || m.onboarding.is_some() {
             mail_changed.insert(m.domain.clone());
@@ -183,5 +227,6 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
             });
         }
     }
+    out.extend(handovers);
     out
 }

@@ -824,7 +824,52 @@ fn compile_mail(
             });
         }
     }
+    hand_over(ctx, domains);
     check_loops(ctx, &edges, &reg);
+}
+
+/// `state: deleted` with a `successor`: once the mailbox is deleted, its
+/// address and aliases become aliases of the successor (the "alias after
+/// deletion" choice), so mail to them still reaches someone. The successor
+/// must be a mailbox of this file, not deleted, at the same mail provider.
+fn hand_over(ctx: &mut Ctx, domains: &mut BTreeMap<String, DesiredMailDomain>) {
+    let mut moves = Vec::new();
+    for dom in domains.values() {
+        for m in dom.mailboxes.iter().filter(|m| m.delete) {
+            if let Some(successor) = &m.mailbox.successor {
+                let mut addresses = vec![m.mailbox.address.clone()];
+                addresses.extend(m.mailbox.aliases.iter().cloned());
+                moves.push((
+                    successor.clone(),
+                    addresses,
+                    dom.provider.clone(),
+                    m.origin.clone(),
+                ));
+            }
+        }
+    }
+    for (successor, addresses, provider, origin) in moves {
+        let target = domains
+            .values_mut()
+            .filter(|d| d.provider == provider)
+            .flat_map(|d| d.mailboxes.iter_mut())
+            .find(|m| m.mailbox.address == successor && !m.delete);
+        match target {
+            Some(t) => {
+                for a in addresses {
+                    if !t.mailbox.aliases.contains(&a) {
+                        t.mailbox.aliases.push(a);
+                    }
+                }
+            }
+            None => ctx.diags.error(
+                origin.loc,
+                &format!("{}.successor", origin.path),
+                format!("`{}` is deleted with successor `{successor}`, which takes over its address as an alias; the successor must be a mailbox of this file at the same mail provider (`{provider}`) that is not deleted", addresses[0]),
+                Some("name such a mailbox as `successor`, or drop `successor` to delete the address outright (or use `state: offboarded` to keep the mailbox and forward its mail)".to_string()),
+            ),
+        }
+    }
 }
 
 /// Checks an address that must exist: in a managed domain it must belong to

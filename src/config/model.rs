@@ -354,7 +354,10 @@ pub struct MailboxConfig {
     #[serde(default)]
     #[schemars(with = "Option<StateConfig>")]
     pub state: Option<Spanned<StateConfig>>,
-    /// Who receives this mailbox's new mail once it is offboarded.
+    /// Who receives this mailbox's new mail once it is offboarded. With
+    /// `state: deleted`: the mailbox (of this file, same provider) that
+    /// takes over this address and its aliases as aliases once it is
+    /// deleted ("alias after deletion").
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub successor: Option<Spanned<String>>,

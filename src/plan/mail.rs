@@ -53,9 +53,17 @@ pub fn plan_domain(
             None
         }
     };
+    // Addresses of live mailboxes this plan deletes: they may be declared
+    // again as something else (an alias of a successor), which apply
+    // creates only after the deletion.
+    let deleting: BTreeSet<&str> = mailboxes
+        .iter()
+        .filter(|m| m.delete && live_mailboxes.contains_key(m.mailbox.address.as_str()))
+        .map(|m| m.mailbox.address.as_str())
+        .collect();
     let kind_clash = |problems: &mut Vec<Problem>, address: &str, want: &str, origin: &Origin| {
         if let Some(have) = live_kind(address) {
-            if have != want {
+            if have != want && !(have == "mailbox" && deleting.contains(address)) {
                 problems.push(Problem::at(
                     format!("`{address}` is declared as a {want} but exists at the provider as a {have}; mailform will not convert one into the other — remove the {have} first (for a mailbox: `state: deleted` and `apply --allow-destroy`), then apply again"),
                     origin,
