@@ -723,6 +723,8 @@ fn compile_mail(
                 },
                 successor,
                 aliases: mailbox_aliases.clone(),
+                kind: Default::default(),
+                delegates: vec![],
             },
             delete: state == StateConfig::Deleted,
             password,
@@ -819,6 +821,7 @@ fn compile_mail(
                     members,
                     aliases: galiases,
                     allow_external: group.allow_external,
+                    kind: Default::default(),
                 },
                 origin: Origin { loc, path },
             });

@@ -205,6 +205,8 @@ impl MailProvider for AlimailProvider {
                 plain: true,
                 required: true,
             },
+            shared_mailboxes: false,
+            distribution_lists: false,
         }
     }
 

@@ -197,6 +197,8 @@ impl Default for MemoryMail {
                     plain: true,
                     required: false,
                 },
+                shared_mailboxes: false,
+                distribution_lists: false,
             },
         }
     }

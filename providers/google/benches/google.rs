@@ -65,6 +65,8 @@ fn main() {
                 } else {
                     vec![]
                 },
+                kind: Default::default(),
+                delegates: vec![],
             },
             password: Some(InitialPassword::Hash(Secret::new(hash))),
         });
@@ -80,6 +82,7 @@ fn main() {
                     .collect(),
                 aliases: vec![],
                 allow_external: g % 2 == 0,
+                kind: Default::default(),
             },
         });
     }

@@ -128,6 +128,8 @@ impl MailProvider for GoogleProvider {
                 plain: true,
                 required: true,
             },
+            shared_mailboxes: false,
+            distribution_lists: false,
         }
     }
 

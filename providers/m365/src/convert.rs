@@ -48,6 +48,8 @@ pub fn mailbox(u: &api::User) -> Option<Mailbox> {
             MailboxState::Active
         },
         successor: None,
+        kind: Default::default(),
+        delegates: vec![],
     })
 }
 
@@ -74,6 +76,7 @@ pub fn group(g: &api::Group, members: &[api::Member]) -> Option<Group> {
         display_name: g.display_name.clone().filter(|d| !d.is_empty()),
         members: member_addresses,
         allow_external: false,
+        kind: Default::default(),
     })
 }
 

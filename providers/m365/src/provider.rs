@@ -221,6 +221,8 @@ impl MailProvider for M365Provider {
                 plain: true,
                 required: true,
             },
+            shared_mailboxes: false,
+            distribution_lists: false,
         }
     }
 

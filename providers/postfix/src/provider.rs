@@ -86,6 +86,8 @@ impl MailProvider for PostfixProvider {
                 plain: false,
                 required: true,
             },
+            shared_mailboxes: false,
+            distribution_lists: false,
         }
     }
 
