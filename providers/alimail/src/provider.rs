@@ -207,6 +207,7 @@ impl MailProvider for AlimailProvider {
             },
             shared_mailboxes: false,
             distribution_lists: false,
+            settings_hint: None,
         }
     }
 

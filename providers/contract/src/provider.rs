@@ -114,6 +114,10 @@ pub struct MailCapabilities {
     /// Distribution lists ([`crate::GroupKind::Distribution`]) can be
     /// created and changed, next to the default kind of group.
     pub distribution_lists: bool,
+    /// The setting of this provider that would give it capabilities it
+    /// lacks as configured (Microsoft 365: its Exchange Online backend),
+    /// named in the planner's refusals; `None` when no setting would.
+    pub settings_hint: Option<String>,
     pub password: PasswordPolicy,
 }
 

@@ -130,6 +130,7 @@ impl MailProvider for GoogleProvider {
             },
             shared_mailboxes: false,
             distribution_lists: false,
+            settings_hint: None,
         }
     }
 

@@ -223,6 +223,7 @@ impl MailProvider for M365Provider {
             },
             shared_mailboxes: false,
             distribution_lists: false,
+            settings_hint: None,
         }
     }
 

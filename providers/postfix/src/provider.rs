@@ -88,6 +88,7 @@ impl MailProvider for PostfixProvider {
             },
             shared_mailboxes: false,
             distribution_lists: false,
+            settings_hint: None,
         }
     }
 
