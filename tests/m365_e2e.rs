@@ -379,3 +379,22 @@ fn with_exchange_a_user_offboarded_to_a_successor_converges() {
     });
     assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
 }
+
+#[test]
+fn the_microsoft_365_example_is_valid() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/microsoft-365/mailform.yaml");
+    let out = Command::cargo_bin("mailform")
+        .unwrap()
+        .env("NO_COLOR", "1")
+        .env("M365_CLIENT_SECRET", "not-used-by-validate")
+        .arg("-f")
+        .arg(&example)
+        .arg("validate")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("is valid"), "{text}");
+}

@@ -1,8 +1,9 @@
 //! The Exchange Online backend (provider setting `exchange: {enabled:
 //! true}`, off by default): what Graph only reads — mailbox and group
-//! aliases (`proxyAddresses`) — and what it cannot see — whether a
-//! Microsoft 365 group takes mail from outside the organisation
-//! (`RequireSenderAuthenticationEnabled`).
+//! aliases (`proxyAddresses`), distribution lists — and what it cannot see
+//! or make — whether a group takes mail from outside the organisation
+//! (`RequireSenderAuthenticationEnabled`), shared mailboxes and who has
+//! Full Access to them, offboarding's conversion to shared.
 //!
 //! Exchange Online has no supported REST API for these. This module uses
 //! the **de-facto, beta** endpoint behind the Exchange Online PowerShell V3
@@ -75,6 +76,21 @@
 //! `null` to clear it, that `AccessRights` may be a one-element array, and
 //! that `Add-MailboxPermission` for a permission already held only warns
 //! (the fake treats it as done).
+//!
+//! Shared mailboxes and distribution lists (searched on 2026-12-01): the
+//! cmdlet reference on learn.microsoft.com for `New-Mailbox -Shared`
+//! (`-Name`, `-Alias`, `-DisplayName`, `-PrimarySmtpAddress`),
+//! `Get-MailboxPermission` (`User`, `AccessRights`, `IsInherited`,
+//! `Deny`; the mailbox's own `NT AUTHORITY\SELF` entry),
+//! `Remove-MailboxPermission`, `New-DistributionGroup` (`-Type
+//! Distribution`, `-Members`, `-RequireSenderAuthenticationEnabled`),
+//! `Set-DistributionGroup`, `Add-`/`Remove-DistributionGroupMember`
+//! (`-Member`) and `Remove-DistributionGroup`. **Not confirmed**: that
+//! `-Confirm:$false` travels as JSON `false` (sent to the `Remove-*`
+//! cmdlets, which ask otherwise), that `-Members` and `AccessRights` travel
+//! as JSON arrays (a comma-separated `AccessRights` string is read too),
+//! and the wording of "is already a member" / "isn't a member" (matched to
+//! treat both as done).
 //!
 //! **Not confirmed** by what was found: the exact anchor value
 //! `UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@<domain>` (the

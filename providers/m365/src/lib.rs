@@ -29,10 +29,17 @@
 //!   created, renamed, deleted and their members added and removed
 //!   (`$batch`, 20 a batch). Members must be users of the tenant. Graph
 //!   creates a group's address in the tenant's default domain, so a group
-//!   elsewhere is refused before anything is written. Distribution lists
-//!   and mail-enabled security groups are read (they hold addresses) but
-//!   are Exchange objects Graph cannot write: changes to them fail as
-//!   unsupported. Group aliases are written through [`exchange`].
+//!   elsewhere is refused before anything is written. Mail-enabled
+//!   security groups are read (they hold addresses) but are Exchange
+//!   objects Graph cannot write: changes to them fail as unsupported.
+//!   Group aliases are written through [`exchange`].
+//! - **Distribution lists** (`GroupKind::Distribution`) are read through
+//!   Graph like the other groups and written through [`exchange`]
+//!   (`New-`/`Set-`/`Remove-DistributionGroup`, members one a call).
+//! - **Shared mailboxes** (`MailboxKind::Shared`): their accounts are
+//!   users to Graph; [`exchange`] tells them apart (`Get-Mailbox`), reads
+//!   their Full Access delegates and creates and changes them
+//!   (`New-Mailbox -Shared`, `Add-`/`Remove-MailboxPermission`).
 //! - **Outside senders** (Exchange's `RequireSenderAuthenticationEnabled`
 //!   of Microsoft 365 groups): read and written through [`exchange`];
 //!   without it, not readable app-only, groups read as closed and the
@@ -40,12 +47,12 @@
 //! - **Licences**: `default_licence` (a SKU part number) is assigned to
 //!   every user mailform creates, after checking a seat is free.
 //!
-//! Not done yet (later sessions): distribution lists through Exchange,
-//! group addresses outside the default domain, offboarding (suspend +
-//! forward to the successor; `state: offboarded` fails as unsupported),
-//! domain onboarding (adding and verifying domains through `/domains`),
-//! and certificate credentials (TODO: a `client_certificate` setting
-//! signing a `client_assertion`).
+//! Not done yet (later sessions): Microsoft 365 group addresses outside
+//! the default domain, mail contacts for outside members of distribution
+//! lists, converting between kinds of mailbox or group, domain onboarding
+//! (adding and verifying domains through `/domains`), and certificate
+//! credentials (TODO: a `client_certificate` setting signing a
+//! `client_assertion`).
 
 pub mod api;
 pub mod auth;

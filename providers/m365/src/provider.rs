@@ -38,6 +38,16 @@
 //!    `assignLicense` with `removeLicenses`). A failure here is reported
 //!    with what to do by hand: the user already reads as offboarded.
 //!
+//! Shared mailboxes and distribution lists (Exchange backend only): a
+//! shared mailbox's account is a blocked user to Graph, so it is found by
+//! the same `Get-Mailbox` read — shared and without the offboarding mark
+//! (`CustomAttribute15`, set with the forwarding, before the conversion)
+//! — and its delegates by one `Get-MailboxPermission` each. Distribution
+//! lists are Graph's non-unified, non-security mail-enabled groups, with
+//! `allow_external` from one `Get-DistributionGroup`; every write to them
+//! goes through Exchange. A change of kind is refused (the planner
+//! refuses it first).
+//!
 //! Reinstating (`offboarded` → `active`/`suspended`): `default_licence`
 //! assigned again when configured (else a warning: the admin must licence
 //! it), forwarding removed, `Set-Mailbox -Type Regular` (after which it
