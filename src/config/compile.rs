@@ -704,7 +704,7 @@ fn compile_mail(
         }
         let password = hash.or(plain);
         let kind = mb.kind.as_ref().map(|k| k.value).unwrap_or_default();
-        let delegates = shared_access(ctx, &reg, &address, &path, mb, state, kind, domains);
+        let delegates = shared_access(ctx, &reg, &address, &path, mb, domains);
         let domain = address_domain(&address).unwrap_or_default().to_string();
         let Some(dom) = domains.get_mut(&domain) else {
             continue;
@@ -842,18 +842,15 @@ fn compile_mail(
 
 /// The delegates (`access`) of a shared mailbox, after checking what only
 /// a shared mailbox may have and what it may not.
-#[allow(clippy::too_many_arguments)]
 fn shared_access(
     ctx: &mut Ctx,
     reg: &Registry,
     address: &str,
     path: &str,
     mb: &MailboxConfig,
-    state: StateConfig,
-    kind: MailboxType,
     domains: &BTreeMap<String, DesiredMailDomain>,
 ) -> Vec<String> {
-    if kind == MailboxType::User {
+    if mb.kind.as_ref().map(|k| k.value).unwrap_or_default() == MailboxType::User {
         if let Some(first) = mb.access.first() {
             ctx.diags.error(
                 Loc::of(first),
@@ -865,6 +862,7 @@ fn shared_access(
         return vec![];
     }
     if let Some(s) = &mb.state {
+        let state = s.value;
         if matches!(state, StateConfig::Suspended | StateConfig::Offboarded) {
             ctx.diags.error(
                 Loc::of(s),
