@@ -60,15 +60,17 @@ pub struct Defaults {
     /// Limits that stop an apply from changing too much at once.
     #[serde(default)]
     pub safety: Safety,
-    /// How lists (a group's members, a mailbox's or group's aliases) are
-    /// applied to objects that exist: `exact` (default) or `additive`.
+    /// How lists (a group's members, a mailbox's or group's aliases, a
+    /// shared mailbox's `access`) are applied to objects that exist:
+    /// `exact` (default) or `additive`.
     /// Each mailbox and group can say otherwise with its own `lists:`.
     #[serde(default)]
     pub lists: Option<ListsPolicy>,
 }
 
 /// How a list in the file — a group's `members`, a mailbox's or group's
-/// `aliases` — is applied to an object that already exists.
+/// `aliases`, a shared mailbox's `access` — is applied to an object that
+/// already exists.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ListsPolicy {
@@ -378,8 +380,9 @@ pub struct MailboxConfig {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub aliases: Vec<Spanned<String>>,
-    /// `exact` or `additive`: whether aliases the file does not list are
-    /// removed (default: `defaults.lists`, else `exact`).
+    /// `exact` or `additive`: whether aliases (and `access` entries) the
+    /// file does not list are removed (default: `defaults.lists`, else
+    /// `exact`).
     #[serde(default)]
     pub lists: Option<ListsPolicy>,
     /// Initial password as a hash (`{SHA512-CRYPT}$6$...`, `{ARGON2ID}...`),
