@@ -11,7 +11,7 @@ use mailform_contract::{
 };
 use mailform_http::Retry;
 use mailform_m365::config::ExchangeSettings;
-use mailform_m365::fake::{FakeConfig, FakeGraph};
+use mailform_m365::fake::{FakeConfig, FakeGraph, Fault, FaultKind};
 use mailform_m365::{Config, M365Provider};
 
 const DOMAIN: &str = "example.com";
@@ -394,5 +394,42 @@ async fn without_the_exchange_backend_they_are_unsupported_and_say_how() {
         .request_log()
         .iter()
         .any(|o| o.contains("InvokeCommand")));
+    no_violations(&fake);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_is_not_sent_again() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    people(&fake);
+    let p = provider(config(&fake, true));
+    fake.inject(Fault::on(
+        Some("InvokeCommand New-Mailbox"),
+        FaultKind::ServerError,
+    ));
+    fake.inject(Fault::on(
+        Some("InvokeCommand New-DistributionGroup"),
+        FaultKind::ServerError,
+    ));
+    for change in [
+        MailChange::CreateMailbox {
+            new: shared("info@example.com", &["alice@example.com"], &[]),
+            password: None,
+        },
+        MailChange::CreateGroup {
+            new: list("all@example.com", &["alice@example.com"], &[], false),
+        },
+    ] {
+        let report = p.apply_domain(DOMAIN, &[change]).await;
+        let e = failed(&report, 0).to_string();
+        assert!(e.contains("plan again"), "{e}");
+    }
+    // One call each: a write answered 5xx may have been made, so it is
+    // not sent again.
+    let invokes = fake
+        .request_log()
+        .iter()
+        .filter(|o| o.contains("InvokeCommand"))
+        .count();
+    assert_eq!(invokes, 2);
     no_violations(&fake);
 }
