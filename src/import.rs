@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use mailform_contract::name::relative_name;
-use mailform_contract::{MailboxState, RData, RecordType};
+use mailform_contract::{GroupKind, MailboxKind, MailboxState, RData, RecordType};
 
 use crate::config::compile::DEFAULT_TTL;
 use crate::desired::Desired;
@@ -94,7 +94,13 @@ pub fn to_yaml(
             if !m.aliases.is_empty() {
                 o.insert("aliases".into(), json!(sorted(&m.aliases)));
             }
-            if generate_passwords.contains(&state.domain) {
+            if m.kind == MailboxKind::Shared {
+                // Nobody signs in to a shared mailbox: no password either.
+                o.insert("type".into(), json!(m.kind.as_str()));
+                if !m.delegates.is_empty() {
+                    o.insert("access".into(), json!(sorted(&m.delegates)));
+                }
+            } else if generate_passwords.contains(&state.domain) {
                 o.insert("initial_password".into(), json!("generate"));
             }
             mailboxes.insert(m.address.clone(), Value::Object(o));
@@ -106,6 +112,9 @@ pub fn to_yaml(
             let mut o = Map::new();
             if let Some(n) = &g.display_name {
                 o.insert("name".into(), json!(n));
+            }
+            if g.kind != GroupKind::Default {
+                o.insert("type".into(), json!(g.kind.as_str()));
             }
             o.insert("members".into(), json!(sorted(&g.members)));
             if !g.aliases.is_empty() {

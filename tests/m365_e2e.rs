@@ -140,6 +140,29 @@ aliases:
     );
     assert!(out.contains("outside senders"), "{out}");
     assert!(out.contains("info@example.com"), "{out}");
+
+    // Shared mailboxes and distribution lists need the Exchange backend:
+    // the plan says which setting, at the declaration.
+    t.set_yaml(
+        r#"domains:
+  example.com:
+    mail: {provider: m365}
+mailboxes:
+  alice@example.com:
+    name: Alice Example
+    initial_password: generate
+  info@example.com:
+    type: shared
+    access: [alice@example.com]
+groups:
+  all@example.com: {type: distribution, members: [alice@example.com]}
+"#,
+    );
+    let out = t.run(&["plan"], 1);
+    assert!(out.contains("cannot manage shared mailboxes"), "{out}");
+    assert!(out.contains("cannot manage distribution lists"), "{out}");
+    assert!(out.contains("exchange: {enabled: true}"), "{out}");
+    assert!(out.contains("mailform.yaml:17:"), "{out}");
 }
 
 const EXCHANGE_ESTATE: &str = r#"domains:
@@ -153,6 +176,11 @@ mailboxes:
   bob@example.com:
     name: Bob Builder
     initial_password: generate
+  info@example.com:
+    name: Info
+    type: shared
+    access: [alice@example.com, bob@example.com]
+    aliases: [hello@example.com]
 groups:
   sales@example.com:
     name: Sales
@@ -162,6 +190,11 @@ groups:
   team@example.com:
     name: Team
     members: [bob@example.com]
+  all@example.com:
+    name: Everyone
+    type: distribution
+    members: [alice@example.com, bob@example.com]
+    aliases: [everyone@example.com]
 "#;
 
 impl Tenant {
@@ -191,7 +224,23 @@ fn with_exchange_aliases_and_outside_senders_converge() {
     );
     t.run(&["plan", "--detailed-exitcode"], 0);
     t.fake.with_store(|s| {
-        assert!(s.users.values().all(|u| u.licenses.len() == 1));
+        let info = s
+            .users
+            .values()
+            .find(|u| u.user_principal_name == "info@example.com")
+            .unwrap();
+        assert!(info.shared && info.licenses.is_empty() && info.full_access.len() == 2);
+        assert!(s
+            .users
+            .values()
+            .filter(|u| !u.shared)
+            .all(|u| u.licenses.len() == 1));
+        let all = s
+            .groups
+            .values()
+            .find(|g| g.mail.as_deref() == Some("all@example.com"))
+            .unwrap();
+        assert!(all.group_types.is_empty() && all.members.len() == 2);
         let sales = s
             .groups
             .values()
@@ -211,11 +260,37 @@ fn with_exchange_aliases_and_outside_senders_converge() {
                 "[a@example.com, ali@example.com]",
                 "[a@example.com, alice.x@example.com]",
             )
-            .replace("allow_external: true", "allow_external: false"),
+            .replace("allow_external: true", "allow_external: false")
+            .replace(
+                "access: [alice@example.com, bob@example.com]",
+                "access: [bob@example.com]",
+            )
+            .replace(
+                "    type: distribution\n    members: [alice@example.com, bob@example.com]",
+                "    type: distribution\n    members: [alice@example.com]\n    allow_external: true",
+            ),
     );
-    t.run(&["plan", "--detailed-exitcode"], 2);
+    let out = t.run(&["plan", "--detailed-exitcode"], 2);
+    assert!(out.contains("access: -alice@example.com"), "{out}");
     t.run(&["apply", "--auto-approve"], 0);
     t.run(&["plan", "--detailed-exitcode"], 0);
+
+    // Declared the other kind, they are refused, not converted.
+    t.set_yaml_with(
+        &t.exchange_settings(),
+        &EXCHANGE_ESTATE
+            .replace(
+                "    type: shared\n    access: [alice@example.com, bob@example.com]\n",
+                "    initial_password: generate\n",
+            )
+            .replace("    type: distribution\n", ""),
+    );
+    let out = t.run(&["plan"], 1);
+    assert!(
+        out.contains("does not convert mailboxes between user and shared"),
+        "{out}"
+    );
+    assert!(out.contains("does not convert one kind of group"), "{out}");
     assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
 }
 
@@ -240,6 +315,8 @@ fn an_imported_tenant_rebuilds_an_empty_one() {
     assert!(text.contains("vertrieb@example.com"), "{text}");
     assert!(text.contains("allow_external: true"), "{text}");
     assert!(!text.contains("onmicrosoft.com"), "{text}");
+    assert!(text.contains("type: shared"), "{text}");
+    assert!(text.contains("type: distribution"), "{text}");
 
     // The same file on a fresh, empty tenant (its endpoints instead).
     let b = Tenant::new();
@@ -301,4 +378,23 @@ fn with_exchange_a_user_offboarded_to_a_successor_converges() {
         assert_eq!(alice.full_access.len(), 1);
     });
     assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
+}
+
+#[test]
+fn the_microsoft_365_example_is_valid() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/microsoft-365/mailform.yaml");
+    let out = Command::cargo_bin("mailform")
+        .unwrap()
+        .env("NO_COLOR", "1")
+        .env("M365_CLIENT_SECRET", "not-used-by-validate")
+        .arg("-f")
+        .arg(&example)
+        .arg("validate")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("is valid"), "{text}");
 }

@@ -213,6 +213,9 @@ proptest! {
                     state: state_of(*st),
                     successor: None,
                     aliases: if *i % 2 == 0 { vec![format!("alt{i}@example.com")] } else { vec![] },
+kind: Default::default(),
+delegates: vec![],
+
                 },
                 delete: *delete,
                 password: Some(InitialPassword::Hash(Secret::new("{SHA512-CRYPT}$6$x"))),
@@ -223,7 +226,9 @@ proptest! {
                 origin: Origin::default(),
             }).collect(),
             groups: vec![Declared {
-                item: Group { id: None, address: "team@example.com".into(), display_name: None, members: vec![addr(0)], aliases: vec!["crew@example.com".into()], allow_external: false },
+                item: Group { id: None, address: "team@example.com".into(), display_name: None, members: vec![addr(0)], aliases: vec!["crew@example.com".into()], allow_external: false,
+kind: Default::default(),
+ },
                 origin: Origin::default(),
             }],
         };
@@ -236,6 +241,9 @@ proptest! {
                 state: state_of(*st),
                 successor: None,
                 aliases: vec![],
+kind: Default::default(),
+delegates: vec![],
+
             }).collect(),
             aliases: live_aliases.iter().map(|(i, t)| Alias { address: addr(*i), targets: t.iter().map(|x| addr(*x)).collect() }).collect(),
             groups: vec![],
@@ -304,11 +312,15 @@ proptest! {
             mailboxes: vec![],
             aliases: vec![],
             groups: vec![Declared {
-                item: Group { id: None, address: "team@example.com".into(), display_name: None, members: wanted_members.iter().map(|i| addr(*i)).collect(), aliases: wanted_aliases.iter().map(|i| alias(*i)).collect(), allow_external: false },
+                item: Group { id: None, address: "team@example.com".into(), display_name: None, members: wanted_members.iter().map(|i| addr(*i)).collect(), aliases: wanted_aliases.iter().map(|i| alias(*i)).collect(), allow_external: false,
+kind: Default::default(),
+ },
                 origin: Origin::default(),
             }],
         };
-        let live_group = Group { id: Some("g".into()), address: "team@example.com".into(), display_name: None, members: live_members.iter().map(|i| addr(*i)).collect(), aliases: live_aliases.iter().map(|i| alias(*i)).collect(), allow_external: false };
+        let live_group = Group { id: Some("g".into()), address: "team@example.com".into(), display_name: None, members: live_members.iter().map(|i| addr(*i)).collect(), aliases: live_aliases.iter().map(|i| alias(*i)).collect(), allow_external: false,
+kind: Default::default(),
+ };
         let live_state = MailDomainState { domain: ZONE.into(), mailboxes: vec![], aliases: vec![], groups: vec![live_group.clone()] };
         let caps = MemoryMail::default().caps;
         let mut state = live_state.clone();

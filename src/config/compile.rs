@@ -11,13 +11,14 @@ use globset::{Glob, GlobSetBuilder};
 use mailform_contract::dns::RData;
 use mailform_contract::name::{absolute_name, address_domain};
 use mailform_contract::{
-    Alias, Group, InitialPassword, Mailbox, MailboxState, RecordSet, RecordType, Secret,
+    Alias, Group, GroupKind, InitialPassword, Mailbox, MailboxKind, MailboxState, RecordSet,
+    RecordType, Secret,
 };
 use serde_saphyr::Spanned;
 
 use super::diagnostic::{did_you_mean, key, Diagnostics, Loc};
 use super::interpolate::{interpolate, Env};
-use super::model::{Config, MailboxConfig, Role, StateConfig};
+use super::model::{Config, GroupType, MailboxConfig, MailboxType, Role, StateConfig};
 use super::names::{check_address, check_record_name, domain_to_ascii};
 use super::records::{RecordSpec, RecordValue};
 use crate::desired::{Declared, Desired, DesiredMailDomain, DesiredMailbox, DesiredZone, Origin};
@@ -702,6 +703,8 @@ fn compile_mail(
             );
         }
         let password = hash.or(plain);
+        let kind = mb.kind.as_ref().map(|k| k.value).unwrap_or_default();
+        let delegates = shared_access(ctx, &reg, &address, &path, mb, domains);
         let domain = address_domain(&address).unwrap_or_default().to_string();
         let Some(dom) = domains.get_mut(&domain) else {
             continue;
@@ -723,9 +726,15 @@ fn compile_mail(
                 },
                 successor,
                 aliases: mailbox_aliases.clone(),
+                kind: match kind {
+                    MailboxType::User => MailboxKind::User,
+                    MailboxType::Shared => MailboxKind::Shared,
+                },
+                delegates,
             },
             delete: state == StateConfig::Deleted,
-            password,
+            // Nobody signs in to a shared mailbox (refused above).
+            password: password.filter(|_| kind == MailboxType::User),
             origin: Origin { loc, path },
         });
         for a in mailbox_aliases {
@@ -819,6 +828,10 @@ fn compile_mail(
                     members,
                     aliases: galiases,
                     allow_external: group.allow_external,
+                    kind: match group.kind.as_ref().map(|k| k.value).unwrap_or_default() {
+                        GroupType::Group => GroupKind::Default,
+                        GroupType::Distribution => GroupKind::Distribution,
+                    },
                 },
                 origin: Origin { loc, path },
             });
@@ -870,6 +883,84 @@ fn hand_over(ctx: &mut Ctx, domains: &mut BTreeMap<String, DesiredMailDomain>) {
             ),
         }
     }
+}
+
+/// The delegates (`access`) of a shared mailbox, after checking what only
+/// a shared mailbox may have and what it may not.
+fn shared_access(
+    ctx: &mut Ctx,
+    reg: &Registry,
+    address: &str,
+    path: &str,
+    mb: &MailboxConfig,
+    domains: &BTreeMap<String, DesiredMailDomain>,
+) -> Vec<String> {
+    if mb.kind.as_ref().map(|k| k.value).unwrap_or_default() == MailboxType::User {
+        if let Some(first) = mb.access.first() {
+            ctx.diags.error(
+                Loc::of(first),
+                &format!("{path}.access"),
+                format!("`{address}` is a user mailbox, and only a shared mailbox has `access`"),
+                Some("add `type: shared` if several people are to open it, or remove `access:` (a user mailbox is opened by its owner)".to_string()),
+            );
+        }
+        return vec![];
+    }
+    if let Some(s) = &mb.state {
+        let state = s.value;
+        if matches!(state, StateConfig::Suspended | StateConfig::Offboarded) {
+            ctx.diags.error(
+                Loc::of(s),
+                &format!("{path}.state"),
+                format!(
+                    "shared mailbox `{address}` cannot be `{}`: nobody signs in to a shared mailbox",
+                    if state == StateConfig::Suspended { "suspended" } else { "offboarded" }
+                ),
+                Some("remove its `state` (or use `deleted`); to keep people out of it, shorten `access`".to_string()),
+            );
+        }
+    }
+    for (key_name, given) in [
+        ("password_hash", mb.password_hash.as_ref()),
+        ("initial_password", mb.initial_password.as_ref()),
+    ] {
+        if let Some(p) = given {
+            ctx.diags.error(
+                Loc::of(p),
+                &format!("{path}.{key_name}"),
+                format!("shared mailbox `{address}` takes no password: nobody signs in to it"),
+                Some(format!("remove `{key_name}`; the people under `access` open it with their own accounts")),
+            );
+        }
+    }
+    if let Some(s) = &mb.successor {
+        ctx.diags.error(
+            Loc::of(s),
+            &format!("{path}.successor"),
+            format!("shared mailbox `{address}` has no owner who leaves, so no `successor`"),
+            Some("remove `successor`; give the new people `access` instead".to_string()),
+        );
+    }
+    let apath = format!("{path}.access");
+    let mut out: Vec<String> = Vec::new();
+    for a in &mb.access {
+        let Some(delegate) = check_reference(ctx, reg, a, &apath, domains) else {
+            continue;
+        };
+        if delegate == address {
+            ctx.diags.error(
+                Loc::of(a),
+                &apath,
+                format!("shared mailbox `{address}` lists itself under `access`"),
+                Some("list the people who open it, by their own addresses".to_string()),
+            );
+            continue;
+        }
+        if !out.contains(&delegate) {
+            out.push(delegate);
+        }
+    }
+    out
 }
 
 /// Checks an address that must exist: in a managed domain it must belong to

@@ -60,15 +60,17 @@ pub struct Defaults {
     /// Limits that stop an apply from changing too much at once.
     #[serde(default)]
     pub safety: Safety,
-    /// How lists (a group's members, a mailbox's or group's aliases) are
-    /// applied to objects that exist: `exact` (default) or `additive`.
+    /// How lists (a group's members, a mailbox's or group's aliases, a
+    /// shared mailbox's `access`) are applied to objects that exist:
+    /// `exact` (default) or `additive`.
     /// Each mailbox and group can say otherwise with its own `lists:`.
     #[serde(default)]
     pub lists: Option<ListsPolicy>,
 }
 
 /// How a list in the file — a group's `members`, a mailbox's or group's
-/// `aliases` — is applied to an object that already exists.
+/// `aliases`, a shared mailbox's `access` — is applied to an object that
+/// already exists.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ListsPolicy {
@@ -160,8 +162,9 @@ pub enum ProviderConfig {
     /// console's API Open Platform.
     Alimail(mailform_alimail::Config),
     /// Microsoft 365 through Microsoft Graph: users, Microsoft 365 groups
-    /// and their members (aliases, distribution lists and shared mailboxes
-    /// need Exchange Online, not supported yet). An app registration's
+    /// and their members; aliases, outside senders, offboarding, shared
+    /// mailboxes and distribution lists need its Exchange Online backend
+    /// (`exchange: {enabled: true}`). An app registration's
     /// client secret (`client_secret: ${env:NAME}`, default the
     /// `M365_CLIENT_SECRET` variable) with admin-consented application
     /// permissions.
@@ -354,6 +357,21 @@ pub struct MailboxConfig {
     #[serde(default)]
     #[schemars(with = "Option<StateConfig>")]
     pub state: Option<Spanned<StateConfig>>,
+    /// `user` (default): a person's mailbox, signed in to with its own
+    /// password. `shared`: a mailbox the people listed under `access` open
+    /// with their own accounts (a team's `info@`); it takes no password,
+    /// no licence and no `state` but `active` or `deleted`. Only for
+    /// providers that have shared mailboxes (Microsoft 365 with its
+    /// Exchange backend).
+    #[serde(default, rename = "type")]
+    #[schemars(with = "Option<MailboxType>")]
+    pub kind: Option<Spanned<MailboxType>>,
+    /// Who may open a shared mailbox (`type: shared`): mailboxes of this
+    /// file or other addresses of the organisation. On Microsoft 365 this
+    /// is Full Access, the mailbox added to their Outlook.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub access: Vec<Spanned<String>>,
     /// Who receives this mailbox's new mail once it is offboarded. With
     /// `state: deleted`: the mailbox (of this file, same provider) that
     /// takes over this address and its aliases as aliases once it is
@@ -365,8 +383,9 @@ pub struct MailboxConfig {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub aliases: Vec<Spanned<String>>,
-    /// `exact` or `additive`: whether aliases the file does not list are
-    /// removed (default: `defaults.lists`, else `exact`).
+    /// `exact` or `additive`: whether aliases (and `access` entries) the
+    /// file does not list are removed (default: `defaults.lists`, else
+    /// `exact`).
     #[serde(default)]
     pub lists: Option<ListsPolicy>,
     /// Initial password as a hash (`{SHA512-CRYPT}$6$...`, `{ARGON2ID}...`),
@@ -385,6 +404,29 @@ pub struct MailboxConfig {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub initial_password: Option<Spanned<String>>,
+}
+
+/// What sort of mailbox it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MailboxType {
+    /// A person's mailbox.
+    #[default]
+    User,
+    /// A mailbox people open with their own accounts.
+    Shared,
+}
+
+/// What sort of group it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupType {
+    /// The provider's usual group (Microsoft 365: a Microsoft 365 group).
+    #[default]
+    Group,
+    /// A plain distribution list (Microsoft 365: an Exchange distribution
+    /// group).
+    Distribution,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -413,6 +455,13 @@ pub struct GroupConfig {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub name: Option<Spanned<String>>,
+    /// `group` (default): the provider's usual group (Microsoft 365: a
+    /// Microsoft 365 group, with its own inbox and files). `distribution`:
+    /// a plain distribution list that only passes mail on (Microsoft 365:
+    /// an Exchange distribution group; needs its Exchange backend).
+    #[serde(default, rename = "type")]
+    #[schemars(with = "Option<GroupType>")]
+    pub kind: Option<Spanned<GroupType>>,
     /// Member addresses: mailboxes, other groups or outside addresses.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]

@@ -10,7 +10,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mailform_contract::{Alias, Group, MailCapabilities, MailChange, MailDomainState, Mailbox};
+use mailform_contract::{
+    Alias, Group, GroupKind, MailCapabilities, MailChange, MailDomainState, Mailbox, MailboxKind,
+};
 
 use super::{MailPlan, Problem, Unmanaged, UnmanagedReason};
 use crate::config::model::MailManage;
@@ -75,6 +77,11 @@ pub fn plan_domain(
         false
     };
 
+    let hint = caps
+        .settings_hint
+        .as_deref()
+        .map(|h| format!(" as configured ({h})"))
+        .unwrap_or_default();
     let mut changes = Vec::new();
     let mut declared: BTreeSet<String> = BTreeSet::new();
     for d in &mailboxes {
@@ -83,13 +90,38 @@ pub fn plan_domain(
         if kind_clash(&mut problems, address, "mailbox", &d.origin) {
             continue;
         }
+        let shared = d.mailbox.kind == MailboxKind::Shared;
+        if shared && !d.delete && !caps.shared_mailboxes {
+            problems.push(Problem::at(
+                format!("`{address}` is declared `type: shared`, but {provider_kind} provider `{}` cannot manage shared mailboxes{hint}; turn that on, or manage the mailbox in the provider's console and remove it from the file", desired.provider),
+                &d.origin,
+                file,
+            ));
+            continue;
+        }
+        if let Some(old) = live_mailboxes.get(address) {
+            if old.kind != d.mailbox.kind && !d.delete {
+                problems.push(Problem::at(
+                    format!("`{address}` is a {} mailbox at {provider_kind} provider `{}` but is declared `type: {}`; mailform does not convert mailboxes between user and shared (mail, sign-in and licences change with it) — convert it in the provider's console, or declare it `type: {}`", old.kind.as_str(), desired.provider, d.mailbox.kind.as_str(), old.kind.as_str()),
+                    &d.origin,
+                    file,
+                ));
+                continue;
+            }
+        }
         match (live_mailboxes.get(address), d.delete) {
             (Some(old), true) => changes.push(MailChange::DeleteMailbox {
                 old: (*old).clone(),
             }),
             (None, true) => {}
             (None, false) => {
-                if let Some(why) = caps.password.refusal(d.password.as_ref()) {
+                // A shared mailbox takes no password: nobody signs in to it.
+                let refusal = if shared {
+                    None
+                } else {
+                    caps.password.refusal(d.password.as_ref())
+                };
+                if let Some(why) = refusal {
                     problems.push(Problem::at(
                         format!("mailbox `{address}` cannot be created at {provider_kind} provider `{}`: {why}", desired.provider),
                         &d.origin,
@@ -110,6 +142,7 @@ pub fn plan_domain(
                 }
                 if desired.additive.contains(address) {
                     new.aliases = union(&old.aliases, &new.aliases);
+                    new.delegates = union(&old.delegates, &new.delegates);
                 }
                 if !old.same_as(&new) {
                     changes.push(MailChange::UpdateMailbox {
@@ -131,9 +164,17 @@ pub fn plan_domain(
             ));
             continue;
         }
+        if d.item.kind == GroupKind::Distribution && !caps.distribution_lists {
+            problems.push(Problem::at(
+                format!("group `{address}` is declared `type: distribution`, but {provider_kind} provider `{}` cannot manage distribution lists{hint}; turn that on, or drop `type: distribution` to have the provider's usual group", desired.provider),
+                &d.origin,
+                file,
+            ));
+            continue;
+        }
         if d.item.allow_external && !caps.group_external_senders {
             problems.push(Problem::at(
-                format!("group `{address}` allows outside senders, which {provider_kind} provider `{}` cannot set; set it in the provider's console and drop `allow_external` from the file", desired.provider),
+                format!("group `{address}` allows outside senders, which {provider_kind} provider `{}` cannot set{hint}; set it in the provider's console and drop `allow_external` from the file", desired.provider),
                 &d.origin,
                 file,
             ));
@@ -141,6 +182,20 @@ pub fn plan_domain(
         }
         if kind_clash(&mut problems, address, "group", &d.origin) {
             continue;
+        }
+        if let Some(old) = live_groups.get(address) {
+            if old.kind != d.item.kind {
+                let word = |k: GroupKind| match k {
+                    GroupKind::Default => "the provider's usual kind of group",
+                    GroupKind::Distribution => "a distribution list",
+                };
+                problems.push(Problem::at(
+                    format!("group `{address}` is {} at {provider_kind} provider `{}` but is declared `type: {}`; mailform does not convert one kind of group into the other — declare it `type: {}`, or delete the group in the provider's console and apply again to create it anew", word(old.kind), desired.provider, d.item.kind.as_str(), old.kind.as_str()),
+                    &d.origin,
+                    file,
+                ));
+                continue;
+            }
         }
         match live_groups.get(address) {
             None => changes.push(MailChange::CreateGroup {
@@ -309,4 +364,228 @@ fn expand_for(
         }
     }
     (mailboxes, aliases, groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::diagnostic::Loc;
+    use crate::desired::DesiredMailbox;
+    use mailform_contract::provider::PasswordPolicy;
+    use mailform_contract::MailboxState;
+
+    fn caps(shared: bool, distribution: bool) -> MailCapabilities {
+        MailCapabilities {
+            mailbox_aliases: true,
+            group_aliases: true,
+            groups: true,
+            standalone_aliases: false,
+            group_external_senders: true,
+            display_names: true,
+            shared_mailboxes: shared,
+            distribution_lists: distribution,
+            settings_hint: Some("turn on X with `x: true`".into()),
+            password: PasswordPolicy {
+                hash_schemes: vec![],
+                plain: true,
+                required: true,
+            },
+        }
+    }
+
+    fn origin(line: u32) -> Origin {
+        Origin {
+            loc: Loc { line, column: 3 },
+            path: "mailboxes.x".into(),
+        }
+    }
+
+    fn mailbox(address: &str, kind: MailboxKind, delegates: &[&str]) -> Mailbox {
+        Mailbox {
+            id: None,
+            address: address.into(),
+            display_name: Some("Info".into()),
+            state: MailboxState::Active,
+            successor: None,
+            aliases: vec![],
+            kind,
+            delegates: delegates.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn group(address: &str, kind: GroupKind) -> Group {
+        Group {
+            id: None,
+            address: address.into(),
+            display_name: Some("Sales".into()),
+            members: vec!["alice@example.com".into()],
+            aliases: vec![],
+            allow_external: false,
+            kind,
+        }
+    }
+
+    fn desired(mailboxes: Vec<Mailbox>, groups: Vec<Group>) -> DesiredMailDomain {
+        DesiredMailDomain {
+            domain: "example.com".into(),
+            provider: "m365".into(),
+            manage: MailManage::Declared,
+            mailboxes: mailboxes
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| DesiredMailbox {
+                    mailbox: m,
+                    delete: false,
+                    password: None,
+                    origin: origin(10 + i as u32),
+                })
+                .collect(),
+            aliases: vec![],
+            groups: groups
+                .into_iter()
+                .map(|g| Declared {
+                    item: g,
+                    origin: origin(30),
+                })
+                .collect(),
+            additive: Default::default(),
+        }
+    }
+
+    fn live(mailboxes: Vec<Mailbox>, groups: Vec<Group>) -> MailDomainState {
+        MailDomainState {
+            domain: "example.com".into(),
+            mailboxes,
+            aliases: vec![],
+            groups,
+        }
+    }
+
+    #[test]
+    fn a_shared_mailbox_needs_no_password_and_is_refused_where_unsupported() {
+        let info = mailbox(
+            "info@example.com",
+            MailboxKind::Shared,
+            &["alice@example.com"],
+        );
+        let d = desired(vec![info.clone()], vec![]);
+        let plan = plan_domain(
+            &d,
+            &live(vec![], vec![]),
+            &caps(true, true),
+            "microsoft_365",
+            "f.yaml",
+        );
+        assert!(plan.problems.is_empty(), "{:?}", plan.problems);
+        assert!(matches!(
+            &plan.changes[..],
+            [MailChange::CreateMailbox { new, password: None }] if new.kind == MailboxKind::Shared
+        ));
+
+        let plan = plan_domain(
+            &d,
+            &live(vec![], vec![]),
+            &caps(false, true),
+            "microsoft_365",
+            "f.yaml",
+        );
+        assert!(plan.changes.is_empty());
+        let p = &plan.problems[0];
+        assert_eq!(p.at.as_deref(), Some("f.yaml:10:3"));
+        assert!(
+            p.message.contains("cannot manage shared mailboxes") && p.message.contains("`x: true`"),
+            "{}",
+            p.message
+        );
+    }
+
+    #[test]
+    fn a_distribution_list_is_refused_where_unsupported() {
+        let d = desired(
+            vec![],
+            vec![group("sales@example.com", GroupKind::Distribution)],
+        );
+        let plan = plan_domain(
+            &d,
+            &live(vec![], vec![]),
+            &caps(true, false),
+            "microsoft_365",
+            "f.yaml",
+        );
+        assert!(plan.changes.is_empty());
+        assert_eq!(plan.problems[0].at.as_deref(), Some("f.yaml:30:3"));
+        assert!(
+            plan.problems[0]
+                .message
+                .contains("cannot manage distribution lists"),
+            "{}",
+            plan.problems[0].message
+        );
+        let plan = plan_domain(
+            &d,
+            &live(vec![], vec![]),
+            &caps(true, true),
+            "microsoft_365",
+            "f.yaml",
+        );
+        assert!(plan.problems.is_empty());
+        assert_eq!(plan.changes.len(), 1);
+    }
+
+    #[test]
+    fn a_change_of_kind_is_a_problem_not_an_update() {
+        let d = desired(
+            vec![mailbox("info@example.com", MailboxKind::Shared, &[])],
+            vec![group("sales@example.com", GroupKind::Distribution)],
+        );
+        let l = live(
+            vec![mailbox("info@example.com", MailboxKind::User, &[])],
+            vec![group("sales@example.com", GroupKind::Default)],
+        );
+        let plan = plan_domain(&d, &l, &caps(true, true), "microsoft_365", "f.yaml");
+        assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+        assert_eq!(plan.problems.len(), 2, "{:?}", plan.problems);
+        assert!(plan.problems[0]
+            .message
+            .contains("does not convert mailboxes between user and shared"));
+        assert!(plan.problems[1]
+            .message
+            .contains("does not convert one kind of group"));
+    }
+
+    #[test]
+    fn delegates_compare_as_a_set() {
+        let want = mailbox(
+            "info@example.com",
+            MailboxKind::Shared,
+            &["bob@example.com", "alice@example.com"],
+        );
+        let have = mailbox(
+            "info@example.com",
+            MailboxKind::Shared,
+            &["alice@example.com", "bob@example.com"],
+        );
+        let d = desired(vec![want.clone()], vec![]);
+        let plan = plan_domain(
+            &d,
+            &live(vec![have.clone()], vec![]),
+            &caps(true, true),
+            "microsoft_365",
+            "f.yaml",
+        );
+        assert!(plan.changes.is_empty() && plan.problems.is_empty());
+        let mut fewer = want;
+        fewer.delegates.pop();
+        let plan = plan_domain(
+            &desired(vec![fewer], vec![]),
+            &live(vec![have], vec![]),
+            &caps(true, true),
+            "microsoft_365",
+            "f.yaml",
+        );
+        assert!(matches!(
+            &plan.changes[..],
+            [MailChange::UpdateMailbox { new, .. }] if new.delegates == ["bob@example.com"]
+        ));
+    }
 }

@@ -89,6 +89,7 @@ pub fn mailbox_diff(old: &Mailbox, new: &Mailbox) -> Vec<String> {
         ));
     }
     list_diff("aliases", &old.aliases, &new.aliases, &mut out);
+    list_diff("access", &old.delegates, &new.delegates, &mut out);
     out
 }
 

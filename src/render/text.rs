@@ -234,6 +234,9 @@ fn group_summary(g: &Group) -> String {
     if let Some(n) = &g.display_name {
         parts.push(format!("\"{n}\""));
     }
+    if g.kind == mailform_contract::GroupKind::Distribution {
+        parts.push("distribution list".into());
+    }
     parts.push(format!(
         "members: {}",
         if g.members.is_empty() {
@@ -269,6 +272,12 @@ fn mail_change(out: &mut String, change: &MailChange, st: &Style) {
             let mut parts = vec![new.state.as_str().to_string()];
             if let Some(n) = &new.display_name {
                 parts.insert(0, format!("\"{n}\""));
+            }
+            if new.kind == mailform_contract::MailboxKind::Shared {
+                parts.push("shared".into());
+                if !new.delegates.is_empty() {
+                    parts.push(format!("access: {}", new.delegates.join(", ")));
+                }
             }
             if let Some(s) = &new.successor {
                 parts.push(format!("successor {s}"));

@@ -59,6 +59,8 @@ pub fn mailbox(user: &ApiUser) -> Result<Mailbox, ProviderError> {
         state,
         successor: None,
         aliases,
+        kind: Default::default(),
+        delegates: vec![],
     })
 }
 

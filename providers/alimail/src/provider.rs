@@ -205,6 +205,9 @@ impl MailProvider for AlimailProvider {
                 plain: true,
                 required: true,
             },
+            shared_mailboxes: false,
+            distribution_lists: false,
+            settings_hint: None,
         }
     }
 

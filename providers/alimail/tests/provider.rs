@@ -43,6 +43,8 @@ fn mailbox(address: &str, name: &str, aliases: &[&str]) -> Mailbox {
         state: MailboxState::Active,
         successor: None,
         aliases: aliases.iter().map(|a| a.to_string()).collect(),
+        kind: Default::default(),
+        delegates: vec![],
     }
 }
 
@@ -397,6 +399,7 @@ async fn groups_and_stand_alone_aliases_are_refused_before_any_write() {
                 members: vec!["h@example.com".into()],
                 aliases: vec![],
                 allow_external: true,
+                kind: Default::default(),
             },
         },
         MailChange::CreateAlias {

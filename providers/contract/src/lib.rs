@@ -29,7 +29,10 @@ pub mod settings;
 
 pub use dns::{DnsChange, RData, RecordSet, RecordType, ZoneState};
 pub use error::ProviderError;
-pub use mail::{Alias, Group, InitialPassword, MailChange, MailDomainState, Mailbox, MailboxState};
+pub use mail::{
+    Alias, Group, GroupKind, InitialPassword, MailChange, MailDomainState, Mailbox, MailboxKind,
+    MailboxState,
+};
 pub use onboarding::{DomainStage, DomainStatus, ProviderRecord, RecordPurpose};
 pub use provider::{
     ApplyReport, ChangeOutcome, DnsCapabilities, DnsProvider, MailCapabilities, MailProvider,

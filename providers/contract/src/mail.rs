@@ -30,6 +30,63 @@ impl MailboxState {
     }
 }
 
+/// What sort of mailbox it is.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum MailboxKind {
+    /// A person's mailbox: signs in, needs a password (and, where the
+    /// provider sells them, a licence).
+    #[default]
+    User,
+    /// A mailbox several people open with their own accounts
+    /// ([`Mailbox::delegates`]); nobody signs in to it, it takes no
+    /// password and no licence.
+    Shared,
+}
+
+impl MailboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailboxKind::User => "user",
+            MailboxKind::Shared => "shared",
+        }
+    }
+
+    pub fn is_user(&self) -> bool {
+        *self == MailboxKind::User
+    }
+}
+
+/// What sort of group it is.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupKind {
+    /// The provider's usual group (for Microsoft 365, a Microsoft 365
+    /// group).
+    #[default]
+    Default,
+    /// A plain distribution list (for Microsoft 365, an Exchange
+    /// distribution group): an address and its members, nothing else.
+    Distribution,
+}
+
+impl GroupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupKind::Default => "group",
+            GroupKind::Distribution => "distribution",
+        }
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == GroupKind::Default
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mailbox {
     /// The provider's immutable id, when it has one; not compared.
@@ -47,6 +104,13 @@ pub struct Mailbox {
     /// others the engine plans them as [`Alias`] objects.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// Only for providers with [`crate::MailCapabilities::shared_mailboxes`].
+    #[serde(default, skip_serializing_if = "MailboxKind::is_user")]
+    pub kind: MailboxKind,
+    /// Addresses with Full Access to a shared mailbox (open it as their
+    /// own); empty for user mailboxes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegates: Vec<String>,
 }
 
 impl Mailbox {
@@ -56,7 +120,9 @@ impl Mailbox {
             && self.display_name == other.display_name
             && self.state == other.state
             && self.successor == other.successor
+            && self.kind == other.kind
             && sorted(&self.aliases) == sorted(&other.aliases)
+            && sorted(&self.delegates) == sorted(&other.delegates)
     }
 }
 
@@ -88,11 +154,16 @@ pub struct Group {
     pub aliases: Vec<String>,
     /// Whether senders outside the organisation may mail the group.
     pub allow_external: bool,
+    /// Only for providers with [`crate::MailCapabilities::distribution_lists`]
+    /// when not the default.
+    #[serde(default, skip_serializing_if = "GroupKind::is_default")]
+    pub kind: GroupKind,
 }
 
 impl Group {
     pub fn same_as(&self, other: &Group) -> bool {
         self.address == other.address
+            && self.kind == other.kind
             && self.display_name == other.display_name
             && self.allow_external == other.allow_external
             && sorted(&self.members) == sorted(&other.members)

@@ -237,6 +237,9 @@ impl Default for MemoryMail {
                     plain: true,
                     required: false,
                 },
+                shared_mailboxes: true,
+                distribution_lists: true,
+                settings_hint: None,
             },
         }
     }

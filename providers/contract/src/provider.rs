@@ -108,6 +108,16 @@ pub struct MailCapabilities {
     /// Groups can be closed to senders outside the organisation.
     pub group_external_senders: bool,
     pub display_names: bool,
+    /// Shared mailboxes ([`crate::MailboxKind::Shared`]) with their
+    /// delegates can be created and changed.
+    pub shared_mailboxes: bool,
+    /// Distribution lists ([`crate::GroupKind::Distribution`]) can be
+    /// created and changed, next to the default kind of group.
+    pub distribution_lists: bool,
+    /// The setting of this provider that would give it capabilities it
+    /// lacks as configured (Microsoft 365: its Exchange Online backend),
+    /// named in the planner's refusals; `None` when no setting would.
+    pub settings_hint: Option<String>,
     pub password: PasswordPolicy,
 }
 

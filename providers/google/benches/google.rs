@@ -67,6 +67,8 @@ fn main() {
                 } else {
                     vec![]
                 },
+                kind: Default::default(),
+                delegates: vec![],
             },
             password: Some(InitialPassword::Hash(Secret::new(hash))),
         });
@@ -82,6 +84,7 @@ fn main() {
                     .collect(),
                 aliases: vec![],
                 allow_external: g % 2 == 0,
+                kind: Default::default(),
             },
         });
     }

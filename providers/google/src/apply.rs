@@ -424,6 +424,8 @@ mod tests {
             state: MailboxState::Active,
             successor: None,
             aliases: vec!["x@example.com".into(), "y@example.com".into()],
+            kind: Default::default(),
+            delegates: vec![],
         };
         let new = Mailbox {
             aliases: vec!["z@example.com".into(), "w@example.com".into()],

@@ -34,6 +34,8 @@ pub fn mailbox(user: &api::User) -> Option<Mailbox> {
         },
         successor: None,
         aliases,
+        kind: Default::default(),
+        delegates: vec![],
     })
 }
 
@@ -88,6 +90,7 @@ pub fn group(g: &api::Group, members: &[api::Member], who_can_post: Option<&str>
         members: member_addresses,
         aliases,
         allow_external: who_can_post == Some(ANYONE_CAN_POST),
+        kind: Default::default(),
     })
 }
 

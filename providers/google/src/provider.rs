@@ -140,6 +140,9 @@ impl MailProvider for GoogleProvider {
                 plain: true,
                 required: true,
             },
+            shared_mailboxes: false,
+            distribution_lists: false,
+            settings_hint: None,
         }
     }
 

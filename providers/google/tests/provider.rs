@@ -45,6 +45,8 @@ fn mailbox(address: &str, name: &str, aliases: &[&str]) -> Mailbox {
         state: MailboxState::Active,
         successor: None,
         aliases: aliases.iter().map(|s| s.to_string()).collect(),
+        kind: Default::default(),
+        delegates: vec![],
     }
 }
 
@@ -80,6 +82,7 @@ async fn creates_reads_back_updates_and_deletes() {
         members: vec!["alice@example.com".into(), "partner@other.example".into()],
         aliases: vec!["vertrieb@example.com".into()],
         allow_external: true,
+        kind: Default::default(),
     };
     let report = p
         .apply_domain(

@@ -57,6 +57,8 @@ fn main() {
                 state: MailboxState::Active,
                 successor: None,
                 aliases: vec![],
+                kind: Default::default(),
+                delegates: vec![],
             },
             password: Some(InitialPassword::Plain(Secret::new("Initial-Passw0rd!"))),
         })

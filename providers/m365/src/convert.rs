@@ -2,7 +2,7 @@
 //! Graph's errors → messages that say what to do.
 
 use mailform_contract::name::normalize_address;
-use mailform_contract::{Group, Mailbox, MailboxState, ProviderError};
+use mailform_contract::{Group, GroupKind, Mailbox, MailboxState, ProviderError};
 
 use crate::api;
 use crate::auth::permissions;
@@ -48,6 +48,8 @@ pub fn mailbox(u: &api::User) -> Option<Mailbox> {
             MailboxState::Active
         },
         successor: None,
+        kind: Default::default(),
+        delegates: vec![],
     })
 }
 
@@ -74,6 +76,13 @@ pub fn group(g: &api::Group, members: &[api::Member]) -> Option<Group> {
         display_name: g.display_name.clone().filter(|d| !d.is_empty()),
         members: member_addresses,
         allow_external: false,
+        // Mail-enabled security groups stay "the usual kind": mailform
+        // does not write them (see the provider's `writable_group`).
+        kind: if g.is_unified() || g.security_enabled == Some(true) {
+            GroupKind::Default
+        } else {
+            GroupKind::Distribution
+        },
     })
 }
 

@@ -1,8 +1,9 @@
 //! The Exchange Online backend (provider setting `exchange: {enabled:
 //! true}`, off by default): what Graph only reads — mailbox and group
-//! aliases (`proxyAddresses`) — and what it cannot see — whether a
-//! Microsoft 365 group takes mail from outside the organisation
-//! (`RequireSenderAuthenticationEnabled`).
+//! aliases (`proxyAddresses`), distribution lists — and what it cannot see
+//! or make — whether a group takes mail from outside the organisation
+//! (`RequireSenderAuthenticationEnabled`), shared mailboxes and who has
+//! Full Access to them, offboarding's conversion to shared.
 //!
 //! Exchange Online has no supported REST API for these. This module uses
 //! the **de-facto, beta** endpoint behind the Exchange Online PowerShell V3
@@ -75,6 +76,21 @@
 //! `null` to clear it, that `AccessRights` may be a one-element array, and
 //! that `Add-MailboxPermission` for a permission already held only warns
 //! (the fake treats it as done).
+//!
+//! Shared mailboxes and distribution lists (searched on 2026-12-01): the
+//! cmdlet reference on learn.microsoft.com for `New-Mailbox -Shared`
+//! (`-Name`, `-Alias`, `-DisplayName`, `-PrimarySmtpAddress`),
+//! `Get-MailboxPermission` (`User`, `AccessRights`, `IsInherited`,
+//! `Deny`; the mailbox's own `NT AUTHORITY\SELF` entry),
+//! `Remove-MailboxPermission`, `New-DistributionGroup` (`-Type
+//! Distribution`, `-Members`, `-RequireSenderAuthenticationEnabled`),
+//! `Set-DistributionGroup`, `Add-`/`Remove-DistributionGroupMember`
+//! (`-Member`) and `Remove-DistributionGroup`. **Not confirmed**: that
+//! `-Confirm:$false` travels as JSON `false` (sent to the `Remove-*`
+//! cmdlets, which ask otherwise), that `-Members` and `AccessRights` travel
+//! as JSON arrays (a comma-separated `AccessRights` string is read too),
+//! and the wording of "is already a member" / "isn't a member" (matched to
+//! treat both as done).
 //!
 //! **Not confirmed** by what was found: the exact anchor value
 //! `UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@<domain>` (the
@@ -379,7 +395,16 @@ impl Exchange {
                     .and_then(Value::as_str)
                     .filter(|f| !f.is_empty())
                     .map(forwarding_address);
-                Some((id.to_string(), MailboxInfo { shared, forwarding }))
+                let offboarded =
+                    m.get(OFFBOARDED_ATTRIBUTE).and_then(Value::as_str) == Some(OFFBOARDED_MARK);
+                Some((
+                    id.to_string(),
+                    MailboxInfo {
+                        shared,
+                        forwarding,
+                        offboarded,
+                    },
+                ))
             })
             .collect())
     }
@@ -394,9 +419,16 @@ impl Exchange {
 
     /// `Set-Mailbox -Identity <id> -ForwardingSmtpAddress smtp:<to>
     /// -DeliverToMailboxAndForward $true` (a copy stays in the mailbox);
-    /// `None`: forwarding removed (`$null`, `$false`).
-    pub async fn set_forwarding(&self, identity: &str, to: Option<&str>) -> Result<(), CallError> {
-        let p = match to {
+    /// `None`: forwarding removed (`$null`, `$false`). `offboarding`: with
+    /// the offboarding mark ([`OFFBOARDED_ATTRIBUTE`]), set before the
+    /// conversion so that it is there once the mailbox is shared.
+    pub async fn set_forwarding(
+        &self,
+        identity: &str,
+        to: Option<&str>,
+        offboarding: bool,
+    ) -> Result<(), CallError> {
+        let mut p = match to {
             Some(to) => json!({
                 "Identity": identity,
                 "ForwardingSmtpAddress": format!("smtp:{to}"),
@@ -408,13 +440,42 @@ impl Exchange {
                 "DeliverToMailboxAndForward": false,
             }),
         };
+        if offboarding {
+            p[OFFBOARDED_ATTRIBUTE] = json!(OFFBOARDED_MARK);
+        }
         self.invoke("Set-Mailbox", p).await.map(|_| ())
+    }
+
+    /// `Set-Mailbox -Identity <id> -CustomAttribute15 <mark or $null>`.
+    pub async fn set_offboarded_mark(&self, identity: &str, on: bool) -> Result<(), CallError> {
+        let mark = if on {
+            json!(OFFBOARDED_MARK)
+        } else {
+            Value::Null
+        };
+        self.invoke(
+            "Set-Mailbox",
+            json!({"Identity": identity, OFFBOARDED_ATTRIBUTE: mark}),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// `Add-MailboxPermission -Identity <id> -User <user> -AccessRights
     /// FullAccess -AutoMapping $true`.
     pub async fn add_full_access(&self, identity: &str, user: &str) -> Result<(), CallError> {
-        self.invoke(
+        self.add_full_access_fresh(identity, user, false).await
+    }
+
+    /// [`Exchange::add_full_access`] on a mailbox this apply may have
+    /// just created (`fresh`).
+    pub async fn add_full_access_fresh(
+        &self,
+        identity: &str,
+        user: &str,
+        fresh: bool,
+    ) -> Result<(), CallError> {
+        self.invoke_fresh(
             "Add-MailboxPermission",
             json!({
                 "Identity": identity,
@@ -422,9 +483,205 @@ impl Exchange {
                 "AccessRights": ["FullAccess"],
                 "AutoMapping": true,
             }),
+            fresh,
         )
         .await
         .map(|_| ())
+    }
+
+    /// `Remove-MailboxPermission -Identity <id> -User <user> -AccessRights
+    /// FullAccess -Confirm:$false`.
+    pub async fn remove_full_access(&self, identity: &str, user: &str) -> Result<(), CallError> {
+        self.invoke(
+            "Remove-MailboxPermission",
+            json!({
+                "Identity": identity,
+                "User": user,
+                "AccessRights": ["FullAccess"],
+                "Confirm": false,
+            }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Who holds Full Access to mailbox `identity` by an explicit grant
+    /// (`Get-MailboxPermission -Identity <id>`): the `User` of every entry
+    /// neither inherited nor a denial whose `AccessRights` include
+    /// `FullAccess`, lower-case — sign-in names of users, and system
+    /// principals (`NT AUTHORITY\SELF`) the caller drops.
+    pub async fn full_access(&self, identity: &str) -> Result<Vec<String>, CallError> {
+        let entries = self
+            .invoke("Get-MailboxPermission", json!({"Identity": identity}))
+            .await?;
+        let mut users: Vec<String> = entries
+            .iter()
+            .filter(|e| e.get("IsInherited").and_then(Value::as_bool) != Some(true))
+            .filter(|e| e.get("Deny").and_then(Value::as_bool) != Some(true))
+            .filter(|e| has_full_access(e.get("AccessRights")))
+            .filter_map(|e| e.get("User")?.as_str())
+            .map(|u| u.trim().to_ascii_lowercase())
+            .collect();
+        users.sort();
+        users.dedup();
+        Ok(users)
+    }
+
+    /// `New-Mailbox -Shared -Name <address> -Alias <nickname> -DisplayName
+    /// <name> -PrimarySmtpAddress <address>`. The name (unique in the
+    /// tenant, like the address) is the address, so two shared mailboxes
+    /// may share a display name.
+    pub async fn new_shared_mailbox(
+        &self,
+        address: &str,
+        alias: &str,
+        display_name: &str,
+    ) -> Result<(), CallError> {
+        self.invoke(
+            "New-Mailbox",
+            json!({
+                "Shared": true,
+                "Name": address,
+                "Alias": alias,
+                "DisplayName": display_name,
+                "PrimarySmtpAddress": address,
+            }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Every distribution group's (and mail-enabled security group's)
+    /// settings by Entra object id — one `Get-DistributionGroup
+    /// -ResultSize Unlimited`.
+    pub async fn distribution_groups(
+        &self,
+    ) -> Result<std::collections::HashMap<String, DistributionInfo>, CallError> {
+        let groups = self
+            .invoke("Get-DistributionGroup", json!({"ResultSize": "Unlimited"}))
+            .await?;
+        Ok(groups
+            .iter()
+            .filter_map(|g| {
+                let id = g.get("ExternalDirectoryObjectId")?.as_str()?;
+                let auth = g
+                    .get("RequireSenderAuthenticationEnabled")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true);
+                Some((
+                    id.to_string(),
+                    DistributionInfo {
+                        require_sender_authentication: auth,
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    /// `New-DistributionGroup -Type Distribution -Name <address> -Alias
+    /// <nickname> -DisplayName <name> -PrimarySmtpAddress <address>
+    /// -Members <addresses> -RequireSenderAuthenticationEnabled <bool>`:
+    /// the members with the group, so a member Exchange cannot find fails
+    /// the create before anything exists.
+    pub async fn new_distribution_group(
+        &self,
+        address: &str,
+        alias: &str,
+        display_name: &str,
+        members: &[String],
+        require_sender_authentication: bool,
+    ) -> Result<(), CallError> {
+        let mut p = json!({
+            "Type": "Distribution",
+            "Name": address,
+            "Alias": alias,
+            "DisplayName": display_name,
+            "PrimarySmtpAddress": address,
+            "RequireSenderAuthenticationEnabled": require_sender_authentication,
+        });
+        if !members.is_empty() {
+            p["Members"] = json!(members);
+        }
+        self.invoke("New-DistributionGroup", p).await.map(|_| ())
+    }
+
+    /// `Set-DistributionGroup -Identity <id>` with what changes: display
+    /// name, address changes, `RequireSenderAuthenticationEnabled`.
+    pub async fn set_distribution_group(
+        &self,
+        identity: &str,
+        display_name: Option<&str>,
+        add: &[String],
+        remove: &[String],
+        require_sender_authentication: Option<bool>,
+        fresh: bool,
+    ) -> Result<(), CallError> {
+        let mut p = json!({"Identity": identity});
+        if let Some(n) = display_name {
+            p["DisplayName"] = json!(n);
+        }
+        if !add.is_empty() || !remove.is_empty() {
+            p["EmailAddresses"] = addresses(add, remove);
+        }
+        if let Some(r) = require_sender_authentication {
+            p["RequireSenderAuthenticationEnabled"] = json!(r);
+        }
+        self.invoke_fresh("Set-DistributionGroup", p, fresh)
+            .await
+            .map(|_| ())
+    }
+
+    /// `Add-DistributionGroupMember -Identity <group> -Member <address>`.
+    pub async fn add_distribution_member(
+        &self,
+        group: &str,
+        member: &str,
+    ) -> Result<(), CallError> {
+        self.invoke(
+            "Add-DistributionGroupMember",
+            json!({"Identity": group, "Member": member}),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `Remove-DistributionGroupMember -Identity <group> -Member <address>
+    /// -Confirm:$false`.
+    pub async fn remove_distribution_member(
+        &self,
+        group: &str,
+        member: &str,
+    ) -> Result<(), CallError> {
+        self.invoke(
+            "Remove-DistributionGroupMember",
+            json!({"Identity": group, "Member": member, "Confirm": false}),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `Remove-DistributionGroup -Identity <group> -Confirm:$false`.
+    pub async fn remove_distribution_group(&self, group: &str) -> Result<(), CallError> {
+        self.invoke(
+            "Remove-DistributionGroup",
+            json!({"Identity": group, "Confirm": false}),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+/// Whether `AccessRights` (an array, or a comma-separated string as
+/// PowerShell shows it) includes `FullAccess`.
+fn has_full_access(rights: Option<&Value>) -> bool {
+    let is = |r: &str| {
+        r.split(',')
+            .any(|x| x.trim().eq_ignore_ascii_case("FullAccess"))
+    };
+    match rights {
+        Some(Value::String(r)) => is(r),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).any(is),
+        _ => false,
     }
 }
 
@@ -435,6 +692,23 @@ pub struct MailboxInfo {
     pub shared: bool,
     /// `ForwardingSmtpAddress` without `smtp:`, lower-case.
     pub forwarding: Option<String>,
+    /// [`OFFBOARDED_ATTRIBUTE`] holds [`OFFBOARDED_MARK`]: a user's mailbox
+    /// converted by offboarding, not a shared mailbox in its own right.
+    pub offboarded: bool,
+}
+
+/// The `Get-Mailbox`/`Set-Mailbox` property offboarding marks a converted
+/// mailbox with, so that a read tells it from a shared mailbox made as
+/// one (Exchange keeps no trace of a conversion). One of the fifteen
+/// free-text attributes Exchange gives every recipient for the
+/// organisation's own use.
+pub const OFFBOARDED_ATTRIBUTE: &str = "CustomAttribute15";
+pub const OFFBOARDED_MARK: &str = "mailform:offboarded";
+
+/// What `Get-DistributionGroup` says of a distribution group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DistributionInfo {
+    pub require_sender_authentication: bool,
 }
 
 /// `smtp:Bob@Example.com` → `bob@example.com`.
@@ -482,7 +756,7 @@ pub fn error(e: CallError, what: &str, client_id: &str) -> ProviderError {
                     "{text}; a change may have been made — plan again to see"
                 )),
                 _ if message.contains("already being used") => ProviderError::Conflict(format!(
-                    "{text}; the address belongs to another recipient: plan again"
+                    "{text}; the address (or name) belongs to another recipient: plan again"
                 )),
                 _ => ProviderError::Rejected(text),
             }
@@ -515,6 +789,10 @@ mod tests {
             "bob@example.com"
         );
         assert_eq!(forwarding_address("bob@example.com"), "bob@example.com");
+        assert!(has_full_access(Some(&json!(["FullAccess"]))));
+        assert!(has_full_access(Some(&json!("FullAccess, ReadPermission"))));
+        assert!(!has_full_access(Some(&json!(["ReadPermission"]))));
+        assert!(!has_full_access(None));
         assert_eq!(
             anchor("contoso.onmicrosoft.com"),
             "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com"

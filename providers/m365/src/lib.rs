@@ -31,10 +31,17 @@
 //!   created, renamed, deleted and their members added and removed
 //!   (`$batch`, 20 a batch). Members must be users of the tenant. Graph
 //!   creates a group's address in the tenant's default domain, so a group
-//!   elsewhere is refused before anything is written. Distribution lists
-//!   and mail-enabled security groups are read (they hold addresses) but
-//!   are Exchange objects Graph cannot write: changes to them fail as
-//!   unsupported. Group aliases are written through [`exchange`].
+//!   elsewhere is refused before anything is written. Mail-enabled
+//!   security groups are read (they hold addresses) but are Exchange
+//!   objects Graph cannot write: changes to them fail as unsupported.
+//!   Group aliases are written through [`exchange`].
+//! - **Distribution lists** (`GroupKind::Distribution`) are read through
+//!   Graph like the other groups and written through [`exchange`]
+//!   (`New-`/`Set-`/`Remove-DistributionGroup`, members one a call).
+//! - **Shared mailboxes** (`MailboxKind::Shared`): their accounts are
+//!   users to Graph; [`exchange`] tells them apart (`Get-Mailbox`), reads
+//!   their Full Access delegates and creates and changes them
+//!   (`New-Mailbox -Shared`, `Add-`/`Remove-MailboxPermission`).
 //! - **Outside senders** (Exchange's `RequireSenderAuthenticationEnabled`
 //!   of Microsoft 365 groups): read and written through [`exchange`];
 //!   without it, not readable app-only, groups read as closed and the
@@ -47,9 +54,10 @@
 //!   Email records (MX, autodiscover, SPF) named. Needs
 //!   `Domain.ReadWrite.All`; everything else only `Domain.Read.All`.
 //!
-//! Not done yet (later sessions): distribution lists through Exchange,
-//! group addresses outside the default domain, the DKIM CNAMEs of an
-//! onboarded domain (their targets come from Exchange's
+//! Not done yet (later sessions): Microsoft 365 group addresses outside
+//! the default domain, mail contacts for outside members of distribution
+//! lists, converting between kinds of mailbox or group, and the DKIM
+//! CNAMEs of an onboarded domain (their targets come from Exchange's
 //! `Get-DkimSigningConfig`).
 //!
 //! Credentials: a client secret, or (`client_certificate`) a certificate

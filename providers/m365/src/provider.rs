@@ -44,6 +44,16 @@
 //!    `assignLicense` with `removeLicenses`). A failure here is reported
 //!    with what to do by hand: the user already reads as offboarded.
 //!
+//! Shared mailboxes and distribution lists (Exchange backend only): a
+//! shared mailbox's account is a blocked user to Graph, so it is found by
+//! the same `Get-Mailbox` read — shared and without the offboarding mark
+//! (`CustomAttribute15`, set with the forwarding, before the conversion)
+//! — and its delegates by one `Get-MailboxPermission` each. Distribution
+//! lists are Graph's non-unified, non-security mail-enabled groups, with
+//! `allow_external` from one `Get-DistributionGroup`; every write to them
+//! goes through Exchange. A change of kind is refused (the planner
+//! refuses it first).
+//!
 //! Reinstating (`offboarded` → `active`/`suspended`): `default_licence`
 //! assigned again when configured (else a warning: the admin must licence
 //! it), forwarding removed, `Set-Mailbox -Type Regular` (after which it
@@ -57,8 +67,9 @@ use async_trait::async_trait;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use mailform_contract::provider::PasswordPolicy;
 use mailform_contract::{
-    ApplyReport, ChangeOutcome, DomainStatus, Group, InitialPassword, MailCapabilities, MailChange,
-    MailDomainState, MailProvider, Mailbox, MailboxState, ProviderError, ProviderRecord,
+    ApplyReport, ChangeOutcome, DomainStatus, Group, GroupKind, InitialPassword, MailCapabilities,
+    MailChange, MailDomainState, MailProvider, Mailbox, MailboxKind, MailboxState, ProviderError,
+    ProviderRecord,
 };
 use mailform_http::{Method, Retry};
 use serde_json::Value;
@@ -227,6 +238,11 @@ impl MailProvider for M365Provider {
             standalone_aliases: false,
             group_external_senders: self.config.exchange_enabled(),
             display_names: true,
+            shared_mailboxes: self.config.exchange_enabled(),
+            distribution_lists: self.config.exchange_enabled(),
+            settings_hint: (!self.config.exchange_enabled()).then(|| {
+                "they need its Exchange Online backend: `exchange: {enabled: true}` in the provider's settings, with the permission and role the README names".to_string()
+            }),
             password: PasswordPolicy {
                 hash_schemes: vec![],
                 plain: true,
@@ -297,23 +313,64 @@ impl M365Provider {
             })
             .collect();
         mailboxes.sort_by(|a, b| a.address.cmp(&b.address));
-        // Offboarded: sign-in blocked and the mailbox converted to shared
-        // (the conversion is made last of the steps that say so). Only a
-        // blocked user can be one, so an Exchange read is needed only then.
+        // Which mailboxes are shared, and which of those were users'
+        // mailboxes converted by offboarding (marked so; the conversion is
+        // the last of the steps that say so) — only Exchange knows. Both
+        // have their sign-in blocked (Exchange makes shared mailboxes'
+        // accounts so), so an Exchange read is needed only then.
         if mailboxes.iter().any(|m| m.state == MailboxState::Suspended) {
             if let Some(ex) = self.exchange(&api).await? {
                 let info = ex
                     .mailboxes()
                     .await
                     .map_err(|e| exchange::error(e, "reading mailboxes (Get-Mailbox)", &cid))?;
+                // Full Access is granted to sign-in names; the file names
+                // people by their primary addresses.
+                let by_upn: HashMap<String, String> = users
+                    .iter()
+                    .filter_map(|u| {
+                        Some((
+                            u.user_principal_name.as_deref()?.to_ascii_lowercase(),
+                            convert::user_address(u)?,
+                        ))
+                    })
+                    .collect();
                 for m in &mut mailboxes {
                     let Some(i) = m.id.as_ref().and_then(|id| info.get(id)) else {
                         continue;
                     };
-                    if m.state == MailboxState::Suspended && i.shared {
+                    if !i.shared {
+                        continue;
+                    }
+                    if i.offboarded && m.state == MailboxState::Suspended {
                         m.state = MailboxState::Offboarded;
                         m.successor = i.forwarding.clone();
+                        continue;
                     }
+                    // Nobody signs in to a shared mailbox, whether its
+                    // account is blocked or not.
+                    m.kind = MailboxKind::Shared;
+                    m.state = MailboxState::Active;
+                    let what = format!(
+                        "reading who has Full Access to {} (Get-MailboxPermission)",
+                        m.address
+                    );
+                    let mut delegates: Vec<String> = ex
+                        .full_access(&m.address)
+                        .await
+                        .map_err(|e| exchange::error(e, &what, &cid))?
+                        .into_iter()
+                        .filter_map(|u| match by_upn.get(&u) {
+                            Some(a) => Some(a.clone()),
+                            // `NT AUTHORITY\SELF` and other system principals.
+                            None if u.contains('@') => Some(u),
+                            None => None,
+                        })
+                        .filter(|a| *a != m.address)
+                        .collect();
+                    delegates.sort();
+                    delegates.dedup();
+                    m.delegates = delegates;
                 }
             }
         }
@@ -344,11 +401,30 @@ impl M365Provider {
             })
             .collect();
         groups.sort_by(|a, b| a.address.cmp(&b.address));
-        if !groups.is_empty() {
+        let unified = groups.iter().any(|g| g.kind == GroupKind::Default);
+        let distribution = groups.iter().any(|g| g.kind == GroupKind::Distribution);
+        if unified || distribution {
             if let Some(ex) = self.exchange(&api).await? {
-                let auth = ex.unified_groups_auth().await.map_err(|e| {
-                    exchange::error(e, "reading Microsoft 365 groups (Get-UnifiedGroup)", &cid)
-                })?;
+                let mut auth = HashMap::new();
+                if unified {
+                    auth = ex.unified_groups_auth().await.map_err(|e| {
+                        exchange::error(e, "reading Microsoft 365 groups (Get-UnifiedGroup)", &cid)
+                    })?;
+                }
+                if distribution {
+                    let lists = ex.distribution_groups().await.map_err(|e| {
+                        exchange::error(
+                            e,
+                            "reading distribution groups (Get-DistributionGroup)",
+                            &cid,
+                        )
+                    })?;
+                    auth.extend(
+                        lists
+                            .into_iter()
+                            .map(|(id, i)| (id, i.require_sender_authentication)),
+                    );
+                }
                 for g in &mut groups {
                     if let Some(required) = g.id.as_ref().and_then(|id| auth.get(id)) {
                         g.allow_external = !required;
@@ -560,6 +636,18 @@ impl Run<'_> {
             }
             MailChange::CreateGroup { new } => self.create_group(new).await,
             MailChange::UpdateGroup { old, new } => self.update_group(old, new).await,
+            MailChange::DeleteGroup { old } if old.kind == GroupKind::Distribution => {
+                let ex = self.exchange_for_list(old)?;
+                ex.remove_distribution_group(&old.address)
+                    .await
+                    .map_err(|e| {
+                        exchange::error(
+                            e,
+                            &format!("deleting distribution group {}", old.address),
+                            &self.cid,
+                        )
+                    })
+            }
             MailChange::DeleteGroup { old } => {
                 let what = format!("deleting group {}", old.address);
                 let id = self.writable_group(old).await?;
@@ -587,6 +675,9 @@ impl Run<'_> {
         new: &Mailbox,
         password: Option<&InitialPassword>,
     ) -> Result<(), ProviderError> {
+        if new.kind == MailboxKind::Shared {
+            return self.create_shared(new).await;
+        }
         if new.state == MailboxState::Offboarded {
             return Err(if self.exchange.is_none() {
                 offboarding_unsupported(&new.address)
@@ -702,7 +793,10 @@ impl Run<'_> {
             let MailChange::CreateMailbox { new, password } = c else {
                 break;
             };
-            if new.state == MailboxState::Offboarded || !new.aliases.is_empty() {
+            if new.state == MailboxState::Offboarded
+                || !new.aliases.is_empty()
+                || new.kind != MailboxKind::User
+            {
                 break;
             }
             let (Ok(password), Ok(nickname)) = (
@@ -856,6 +950,18 @@ impl Run<'_> {
     }
 
     async fn update_user(&mut self, old: &Mailbox, new: &Mailbox) -> Result<(), ProviderError> {
+        if old.kind != new.kind {
+            // The planner refuses this; a plan from elsewhere must not do it.
+            return Err(ProviderError::Unsupported(format!(
+                "{} is a {} mailbox; mailform does not convert it to a {} one — convert it in the Exchange admin center (Recipients → Mailboxes → Convert)",
+                old.address,
+                old.kind.as_str(),
+                new.kind.as_str()
+            )));
+        }
+        if new.kind == MailboxKind::Shared {
+            return self.update_shared(old, new).await;
+        }
         let offboarding = new.state == MailboxState::Offboarded;
         let reinstating = old.state == MailboxState::Offboarded && !offboarding;
         if (offboarding || reinstating) && self.exchange.is_none() {
@@ -1010,7 +1116,7 @@ impl Run<'_> {
                 .await
                 .map_err(|e| ex_err(e, format!("giving {s} Full Access to {who}")))?;
         }
-        ex.set_forwarding(&who, successor.as_deref())
+        ex.set_forwarding(&who, successor.as_deref(), true)
             .await
             .map_err(|e| ex_err(e, format!("forwarding the mail of {who}")))?;
         ex.set_mailbox_type(&who, true)
@@ -1087,12 +1193,274 @@ impl Run<'_> {
             ),
         }
         let ex_err = |e, what: String| exchange::error(e, &what, &self.cid);
-        ex.set_forwarding(&who, None)
+        ex.set_forwarding(&who, None, false)
             .await
             .map_err(|e| ex_err(e, format!("removing the forwarding of {who}")))?;
         ex.set_mailbox_type(&who, false)
             .await
             .map_err(|e| ex_err(e, format!("converting {who} back to a user mailbox")))?;
+        // Only a shared mailbox's mark is read, so one left behind is
+        // harmless until the next offboarding sets it anyway.
+        if let Err(e) = ex.set_offboarded_mark(&who, false).await {
+            tracing::warn!(user = %who, error = %ex_err(e, format!("clearing the offboarding mark of {who}")), "the mark stays; it does no harm on a user mailbox");
+        }
+        Ok(())
+    }
+
+    /// The Exchange backend, for a shared mailbox or distribution list.
+    fn exchange_for(&self, address: &str, what: &str) -> Result<Arc<Exchange>, ProviderError> {
+        self.exchange.clone().ok_or_else(|| {
+            ProviderError::Unsupported(format!(
+                "{address} is {what}, an Exchange Online object: turn on the provider's Exchange backend (`exchange: {{enabled: true}}`, see its README)"
+            ))
+        })
+    }
+
+    fn exchange_for_list(&self, g: &Group) -> Result<Arc<Exchange>, ProviderError> {
+        self.exchange_for(&g.address, "a distribution list")
+    }
+
+    /// The delegates of a shared mailbox must be users of the tenant, by
+    /// their primary address (Full Access is a user's).
+    async fn check_delegates(
+        &mut self,
+        mailbox: &str,
+        delegates: &[String],
+    ) -> Result<(), ProviderError> {
+        if delegates.is_empty() {
+            return Ok(());
+        }
+        self.load_directory().await?;
+        let d = self.directory.as_ref().expect("loaded above");
+        for a in delegates {
+            if d.ids.contains_key(a) {
+                continue;
+            }
+            return Err(ProviderError::Rejected(match d.secondary.get(a) {
+                Some(primary) => format!(
+                    "{a} (under `access` of {mailbox}) is an alias of {primary}; list it by its primary address {primary}"
+                ),
+                None => format!(
+                    "{a} cannot have access to {mailbox}: Full Access goes to users of the tenant, and {a} is none"
+                ),
+            }));
+        }
+        Ok(())
+    }
+
+    /// `New-Mailbox -Shared`, then its aliases and its delegates' Full
+    /// Access, each on the mailbox Exchange may still be provisioning.
+    async fn create_shared(&mut self, new: &Mailbox) -> Result<(), ProviderError> {
+        let ex = self.exchange_for(&new.address, "a shared mailbox")?;
+        self.check_delegates(&new.address, &new.delegates).await?;
+        let alias = convert::user_nickname(&new.address)?;
+        let local = new.address.split('@').next().unwrap_or(&new.address);
+        let name = new.display_name.as_deref().unwrap_or(local);
+        ex.new_shared_mailbox(&new.address, &alias, name)
+            .await
+            .map_err(|e| {
+                exchange::error(
+                    e,
+                    &format!("creating shared mailbox {}", new.address),
+                    &self.cid,
+                )
+            })?;
+        let made = "the shared mailbox was created";
+        if !new.aliases.is_empty() {
+            ex.set_mailbox_addresses(&new.address, &new.aliases, &[], true)
+                .await
+                .map_err(|e| {
+                    done_before(
+                        exchange::error(
+                            e,
+                            &format!("adding aliases to {}", new.address),
+                            &self.cid,
+                        ),
+                        made,
+                    )
+                })?;
+        }
+        for d in &new.delegates {
+            ex.add_full_access_fresh(&new.address, d, true)
+                .await
+                .map_err(|e| {
+                    done_before(
+                        exchange::error(
+                            e,
+                            &format!("giving {d} Full Access to {}", new.address),
+                            &self.cid,
+                        ),
+                        made,
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    /// A shared mailbox's display name (Graph, as for users), aliases and
+    /// delegates (Exchange).
+    async fn update_shared(&mut self, old: &Mailbox, new: &Mailbox) -> Result<(), ProviderError> {
+        let ex = self.exchange_for(&old.address, "a shared mailbox")?;
+        if old.address != new.address {
+            return Err(ProviderError::Unsupported(format!(
+                "changing the address of shared mailbox {} to {} is not done by mailform yet",
+                old.address, new.address
+            )));
+        }
+        let (grant, revoke) = diff(&old.delegates, &new.delegates);
+        self.check_delegates(&new.address, &grant).await?;
+        if set(&old.aliases) != set(&new.aliases) {
+            let (add, remove) = diff(&old.aliases, &new.aliases);
+            ex.set_mailbox_addresses(&old.address, &add, &remove, false)
+                .await
+                .map_err(|e| {
+                    exchange::error(
+                        e,
+                        &format!("changing the aliases of {}", old.address),
+                        &self.cid,
+                    )
+                })?;
+        }
+        if old.display_name != new.display_name {
+            if let Some(name) = &new.display_name {
+                let key = old.id.clone().unwrap_or_else(|| old.address.clone());
+                self.patch_user(
+                    &key,
+                    &old.address,
+                    api::UserPatch {
+                        display_name: Some(name.clone()),
+                        account_enabled: None,
+                    },
+                )
+                .await?;
+            }
+        }
+        for d in &grant {
+            ex.add_full_access(&old.address, d).await.map_err(|e| {
+                exchange::error(
+                    e,
+                    &format!("giving {d} Full Access to {}", old.address),
+                    &self.cid,
+                )
+            })?;
+        }
+        for d in &revoke {
+            match ex.remove_full_access(&old.address, d).await {
+                Ok(()) => {}
+                // Gone already (the user deleted, or revoked by hand).
+                Err(CallError::Api { status: 404, .. }) => {}
+                Err(e) => {
+                    return Err(exchange::error(
+                        e,
+                        &format!("taking Full Access to {} from {d}", old.address),
+                        &self.cid,
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `New-DistributionGroup` with its members and outside-sender
+    /// setting, then its aliases.
+    async fn create_distribution(&mut self, new: &Group) -> Result<(), ProviderError> {
+        let ex = self.exchange_for_list(new)?;
+        let alias = convert::group_nickname(&new.address)?;
+        let local = new.address.split('@').next().unwrap_or(&new.address);
+        let name = new.display_name.as_deref().unwrap_or(local);
+        ex.new_distribution_group(
+            &new.address,
+            &alias,
+            name,
+            &new.members,
+            !new.allow_external,
+        )
+        .await
+        .map_err(|e| {
+            list_member_hint(exchange::error(
+                e,
+                &format!("creating distribution group {}", new.address),
+                &self.cid,
+            ))
+        })?;
+        if !new.aliases.is_empty() {
+            ex.set_distribution_group(&new.address, None, &new.aliases, &[], None, true)
+                .await
+                .map_err(|e| {
+                    done_before(
+                        exchange::error(
+                            e,
+                            &format!("adding aliases to {}", new.address),
+                            &self.cid,
+                        ),
+                        "the distribution group was created with its members",
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    async fn update_distribution(&mut self, old: &Group, new: &Group) -> Result<(), ProviderError> {
+        let ex = self.exchange_for_list(old)?;
+        if old.address != new.address {
+            return Err(ProviderError::Unsupported(format!(
+                "changing the address of distribution group {} to {} is not done by mailform yet",
+                old.address, new.address
+            )));
+        }
+        let name = new
+            .display_name
+            .as_deref()
+            .filter(|_| old.display_name != new.display_name);
+        let (add, remove) = diff(&old.aliases, &new.aliases);
+        let external = (old.allow_external != new.allow_external).then_some(!new.allow_external);
+        if name.is_some() || !add.is_empty() || !remove.is_empty() || external.is_some() {
+            ex.set_distribution_group(&old.address, name, &add, &remove, external, false)
+                .await
+                .map_err(|e| {
+                    exchange::error(
+                        e,
+                        &format!("changing distribution group {}", old.address),
+                        &self.cid,
+                    )
+                })?;
+        }
+        let (adding, removing) = diff(&old.members, &new.members);
+        let total = adding.len() + removing.len();
+        let mut done = 0;
+        for m in &adding {
+            match ex.add_distribution_member(&old.address, m).await {
+                Ok(()) => {}
+                // A member already: what was wanted.
+                Err(CallError::Api { ref message, .. }) if message.contains("already a member") => {
+                }
+                Err(e) => {
+                    let e = list_member_hint(exchange::error(
+                        e,
+                        &format!("adding {m} to {}", old.address),
+                        &self.cid,
+                    ));
+                    return Err(member_progress(e, done, total, &old.address));
+                }
+            }
+            done += 1;
+        }
+        for m in &removing {
+            match ex.remove_distribution_member(&old.address, m).await {
+                Ok(()) => {}
+                // No longer a member: what was wanted.
+                Err(CallError::Api { ref message, .. }) if message.contains("isn't a member") => {}
+                Err(e) => {
+                    let e = exchange::error(
+                        e,
+                        &format!("removing {m} from {}", old.address),
+                        &self.cid,
+                    );
+                    return Err(member_progress(e, done, total, &old.address));
+                }
+            }
+            done += 1;
+        }
         Ok(())
     }
 
@@ -1145,6 +1513,9 @@ impl Run<'_> {
     }
 
     async fn create_group(&mut self, new: &Group) -> Result<(), ProviderError> {
+        if new.kind == GroupKind::Distribution {
+            return self.create_distribution(new).await;
+        }
         if self.exchange.is_none() {
             if !new.aliases.is_empty() {
                 return Err(aliases_unsupported(&new.address, &new.aliases));
@@ -1239,6 +1610,21 @@ impl Run<'_> {
     }
 
     async fn update_group(&mut self, old: &Group, new: &Group) -> Result<(), ProviderError> {
+        if old.kind != new.kind {
+            // The planner refuses this; a plan from elsewhere must not do it.
+            return Err(ProviderError::Unsupported(format!(
+                "{} is a {}; mailform does not convert one kind of group into the other",
+                old.address,
+                if old.kind == GroupKind::Distribution {
+                    "distribution list"
+                } else {
+                    "Microsoft 365 group"
+                }
+            )));
+        }
+        if new.kind == GroupKind::Distribution {
+            return self.update_distribution(old, new).await;
+        }
         if old.address != new.address {
             return Err(ProviderError::Unsupported(format!(
                 "changing the address of group {} needs Exchange Online, which the provider (its Exchange backend included) does not change yet",
@@ -1534,6 +1920,25 @@ fn offboarding_new(address: &str) -> ProviderError {
 /// user as offboarded, so no plan repeats it.
 fn licence_left(e: ProviderError) -> ProviderError {
     e.map_message(|m| format!("{m} — a plan will not show this: remove its licences by hand (Microsoft 365 admin center → Users → Active users → Licenses and apps)"))
+}
+
+/// A member Exchange cannot find: what a distribution list can hold.
+fn list_member_hint(e: ProviderError) -> ProviderError {
+    if !e.to_string().contains("couldn't be found") && !e.to_string().contains("Couldn't find") {
+        return e;
+    }
+    e.map_message(|m| format!("{m} — a distribution list's members must be recipients of the tenant (users, groups, mail contacts); mailform does not create mail contacts for outside addresses, so add one in the Exchange admin center first"))
+}
+
+/// A member change that failed after `done` of `total` were made.
+fn member_progress(e: ProviderError, done: usize, total: usize, group: &str) -> ProviderError {
+    if done == 0 {
+        return e;
+    }
+    done_before(
+        e,
+        &format!("{done} of {total} member changes of {group} were made"),
+    )
 }
 
 /// A failure after earlier steps of the same change succeeded.

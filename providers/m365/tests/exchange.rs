@@ -49,6 +49,8 @@ fn mailbox(address: &str, aliases: &[&str]) -> Mailbox {
         state: MailboxState::Active,
         successor: None,
         aliases: aliases.iter().map(|s| s.to_string()).collect(),
+        kind: Default::default(),
+        delegates: vec![],
     }
 }
 
@@ -60,6 +62,7 @@ fn group(address: &str, aliases: &[&str], members: &[&str], allow_external: bool
         members: members.iter().map(|s| s.to_string()).collect(),
         aliases: aliases.iter().map(|s| s.to_string()).collect(),
         allow_external,
+        kind: Default::default(),
     }
 }
 

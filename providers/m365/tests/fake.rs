@@ -291,3 +291,107 @@ async fn the_exchange_endpoint_checks_audience_anchor_and_cmdlets() {
         "{user}"
     );
 }
+
+#[tokio::test]
+async fn the_exchange_fake_checks_the_parameters_of_each_cmdlet_and_answers_as_exchange() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    fake.add_user("alice@example.com", "Alice");
+    let http = HttpClient::new(ClientConfig::default()).unwrap();
+    let ex = exchange_token(&fake, &http).await;
+    let anchor = mailform_m365::exchange::anchor("contoso.onmicrosoft.com");
+    let run = |cmdlet: &str, params: Value| json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
+
+    // A parameter the cmdlet does not have, worded as Exchange words it.
+    let (status, body) = invoke(
+        &fake,
+        &http,
+        &ex,
+        &anchor,
+        run(
+            "New-DistributionGroup",
+            json!({"Name": "all@example.com", "PrimarySmtpAddress": "all@example.com", "ManagedBy": "alice@example.com"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["message"],
+        "A parameter cannot be found that matches parameter name 'ManagedBy'."
+    );
+    assert_eq!(fake.violations().len(), 1, "{:#?}", fake.violations());
+
+    // A shared mailbox at an address already taken.
+    let (status, body) = invoke(
+        &fake,
+        &http,
+        &ex,
+        &anchor,
+        run(
+            "New-Mailbox",
+            json!({"Shared": true, "Name": "alice@example.com", "Alias": "alice", "DisplayName": "A", "PrimarySmtpAddress": "alice@example.com"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "ProxyAddressExistsException");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("is already being used"));
+
+    // A distribution list with an unknown member is not made.
+    let (status, body) = invoke(
+        &fake,
+        &http,
+        &ex,
+        &anchor,
+        run(
+            "New-DistributionGroup",
+            json!({"Type": "Distribution", "Name": "all@example.com", "Alias": "all", "DisplayName": "All", "PrimarySmtpAddress": "all@example.com", "Members": ["nobody@example.com"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(fake.with_store(|s| s.groups.is_empty()));
+
+    // Made; then a member twice, and an unknown group.
+    let (status, body) = invoke(
+        &fake,
+        &http,
+        &ex,
+        &anchor,
+        run(
+            "New-DistributionGroup",
+            json!({"Type": "Distribution", "Name": "all@example.com", "Alias": "all", "DisplayName": "All", "PrimarySmtpAddress": "all@example.com", "Members": ["alice@example.com"]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = invoke(
+        &fake,
+        &http,
+        &ex,
+        &anchor,
+        run(
+            "Add-DistributionGroupMember",
+            json!({"Identity": "all@example.com", "Member": "alice@example.com"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "MemberAlreadyExistsException");
+    let (status, body) = invoke(
+        &fake,
+        &http,
+        &ex,
+        &anchor,
+        run(
+            "Remove-DistributionGroup",
+            json!({"Identity": "none@example.com", "Confirm": false}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "ManagementObjectNotFoundException");
+    assert_eq!(fake.violations().len(), 1, "{:#?}", fake.violations());
+}

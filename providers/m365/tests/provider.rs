@@ -48,6 +48,8 @@ fn mailbox(address: &str, name: &str) -> Mailbox {
         state: MailboxState::Active,
         successor: None,
         aliases: vec![],
+        kind: Default::default(),
+        delegates: vec![],
     }
 }
 
@@ -63,6 +65,7 @@ fn group(address: &str, name: &str, members: &[&str]) -> Group {
         members: members.iter().map(|s| s.to_string()).collect(),
         aliases: vec![],
         allow_external: false,
+        kind: Default::default(),
     }
 }
 

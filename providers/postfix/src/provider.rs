@@ -86,6 +86,9 @@ impl MailProvider for PostfixProvider {
                 plain: false,
                 required: true,
             },
+            shared_mailboxes: false,
+            distribution_lists: false,
+            settings_hint: None,
         }
     }
 

@@ -329,6 +329,8 @@ impl Estate {
                     state: passwd.state(),
                     successor: None,
                     aliases: Vec::new(),
+                    kind: Default::default(),
+                    delegates: vec![],
                 },
                 maildir,
                 passwd,
@@ -386,6 +388,7 @@ impl Estate {
                     members: targets,
                     aliases: Vec::new(),
                     allow_external: true,
+                    kind: Default::default(),
                 };
                 segs[idx] = owned(entry.raw, &address, group_text(&group));
                 model.groups.push(group);
@@ -541,6 +544,8 @@ impl Model {
                         state: new.state,
                         successor,
                         aliases: Vec::new(),
+                        kind: Default::default(),
+                        delegates: vec![],
                     },
                     maildir,
                     passwd: entry,
@@ -753,6 +758,7 @@ fn checked_group(group: &Group) -> Result<Group, ProviderError> {
         members: checked_targets("group", &group.address, &group.members)?,
         aliases: Vec::new(),
         allow_external: group.allow_external,
+        kind: Default::default(),
     })
 }
 

@@ -65,6 +65,8 @@ fn mailbox(address: &str, name: Option<&str>, state: MailboxState) -> Mailbox {
         state,
         successor: None,
         aliases: vec![],
+        kind: Default::default(),
+        delegates: vec![],
     }
 }
 
@@ -76,6 +78,7 @@ fn group(address: &str, name: Option<&str>, members: &[&str], allow_external: bo
         members: members.iter().map(|m| m.to_string()).collect(),
         aliases: vec![],
         allow_external,
+        kind: Default::default(),
     }
 }
 

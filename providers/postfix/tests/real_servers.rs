@@ -97,6 +97,8 @@ fn mailbox(address: &str, name: &str, state: MailboxState, successor: Option<&st
         state,
         successor: successor.map(str::to_string),
         aliases: vec![],
+        kind: Default::default(),
+        delegates: vec![],
     }
 }
 
@@ -138,6 +140,7 @@ fn company() -> Vec<MailChange> {
                 members: vec!["alice@example.com".into(), "agent@partner.example".into()],
                 aliases: vec![],
                 allow_external: false,
+                kind: Default::default(),
             },
         },
     ]

@@ -16,8 +16,27 @@
 //! (`Identity`, `ResultSize`), `Add-MailboxPermission` (`Identity`,
 //! `User`, `AccessRights FullAccess`, `AutoMapping`), `Set-UnifiedGroup`
 //! (`Identity`, `EmailAddresses`, `RequireSenderAuthenticationEnabled`),
-//! `Get-UnifiedGroup` (`Identity`, `ResultSize`); anything else is refused
-//! and recorded as a violation. Faults named `InvokeCommand <cmdlet>`
+//! `Get-UnifiedGroup` (`Identity`, `ResultSize`); for shared mailboxes
+//! `New-Mailbox -Shared` (`Name`, `Alias`, `DisplayName`,
+//! `PrimarySmtpAddress`), `Get-MailboxPermission` (`Identity`; the
+//! mailbox's own `NT AUTHORITY\SELF` entry and an inherited denial come
+//! with the grants, as Exchange lists them) and `Remove-MailboxPermission`
+//! (`Identity`, `User`, `AccessRights FullAccess`, `Confirm`; an entry
+//! that does not exist only warns); for distribution lists
+//! `New-DistributionGroup` (`Name`, `Alias`, `DisplayName`,
+//! `PrimarySmtpAddress`, `Type Distribution`, `Members`,
+//! `RequireSenderAuthenticationEnabled`), `Get-DistributionGroup`,
+//! `Set-DistributionGroup` (`DisplayName`, `EmailAddresses`,
+//! `RequireSenderAuthenticationEnabled`), `Add-`/`Remove-DistributionGroupMember`
+//! (`Identity`, `Member`; already a member / not a member are errors, as
+//! in Exchange) and `Remove-DistributionGroup`. Each cmdlet's parameters
+//! are checked against a table: any other is refused ("A parameter cannot
+//! be found that matches parameter name 'X'."), as is any other cmdlet,
+//! and recorded as a violation. Recipients Exchange makes (shared
+//! mailboxes, distribution groups) are in the Graph store at once; a name
+//! or address already taken, an address outside the accepted domains and
+//! an unknown identity or member are refused with Exchange's exception
+//! names. Members of distribution groups are users only. Faults named `InvokeCommand <cmdlet>`
 //! (`ServerError`, `TooManyRequests`) fire before the cmdlet runs.
 //!
 //! Error bodies follow the one shape seen in the wild (MicrosoftDocs/
@@ -145,7 +164,36 @@ pub(crate) async fn handle(
             "Type",
             "ForwardingSmtpAddress",
             "DeliverToMailboxAndForward",
+            "CustomAttribute15",
         ],
+        "New-Mailbox" => &[
+            "Shared",
+            "Name",
+            "Alias",
+            "DisplayName",
+            "PrimarySmtpAddress",
+        ],
+        "Get-MailboxPermission" => &["Identity"],
+        "Remove-MailboxPermission" => &["Identity", "User", "AccessRights", "Confirm"],
+        "Get-DistributionGroup" => &["Identity", "ResultSize"],
+        "New-DistributionGroup" => &[
+            "Name",
+            "Alias",
+            "DisplayName",
+            "PrimarySmtpAddress",
+            "Type",
+            "Members",
+            "RequireSenderAuthenticationEnabled",
+        ],
+        "Set-DistributionGroup" => &[
+            "Identity",
+            "DisplayName",
+            "EmailAddresses",
+            "RequireSenderAuthenticationEnabled",
+        ],
+        "Add-DistributionGroupMember" => &["Identity", "Member"],
+        "Remove-DistributionGroupMember" => &["Identity", "Member", "Confirm"],
+        "Remove-DistributionGroup" => &["Identity", "Confirm"],
         "Get-Mailbox" => &["Identity", "ResultSize"],
         "Add-MailboxPermission" => &["Identity", "User", "AccessRights", "AutoMapping"],
         "Set-UnifiedGroup" => &[
@@ -255,10 +303,232 @@ pub(crate) async fn handle(
                 json!({"value": [{"Identity": identity, "User": user, "AccessRights": ["FullAccess"], "Deny": false, "IsInherited": false}]}),
             )
         }
+        "New-Mailbox" => {
+            let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let (name, alias, display, address) = (
+                text("Name"),
+                text("Alias"),
+                text("DisplayName"),
+                text("PrimarySmtpAddress"),
+            );
+            if p.get("Shared") != Some(&Value::Bool(true)) {
+                s.violation(format!(
+                    "Exchange: New-Mailbox {params}: the fake makes shared mailboxes only (-Shared)"
+                ));
+                return error(
+                    400,
+                    "ParameterBindingException",
+                    "Parameter set cannot be resolved using the specified named parameters.",
+                );
+            }
+            if name.is_empty() || !address.contains('@') {
+                s.violation(format!(
+                    "Exchange: New-Mailbox {params} without -Name or -PrimarySmtpAddress"
+                ));
+                return error(
+                    400,
+                    "ParameterBindingException",
+                    "Cannot bind argument to parameter 'Name' because it is an empty string.",
+                );
+            }
+            let alias = if alias.is_empty() {
+                name.clone()
+            } else {
+                alias
+            };
+            let display = if display.is_empty() {
+                name.clone()
+            } else {
+                display
+            };
+            match st.new_shared_mailbox(&name, &alias, &display, &address) {
+                Ok(v) => answer(200, json!({"value": [v]})),
+                Err((status, code, message)) => error(status, code, &message),
+            }
+        }
+        "Get-MailboxPermission" => {
+            let Some(id) = st.exchange_user(&identity) else {
+                return not_found(&identity);
+            };
+            answer(200, json!({"value": st.mailbox_permissions(&id)}))
+        }
+        "Remove-MailboxPermission" => {
+            let Some(id) = st.exchange_user(&identity) else {
+                return not_found(&identity);
+            };
+            let user = p.get("User").and_then(Value::as_str).unwrap_or("");
+            let Some(uid) = st.exchange_user(user) else {
+                return not_found(user);
+            };
+            let rights_ok = match p.get("AccessRights") {
+                Some(Value::Array(a)) => a.len() == 1 && a[0] == "FullAccess",
+                Some(Value::String(r)) => r == "FullAccess",
+                _ => false,
+            };
+            if !rights_ok {
+                s.violation(format!(
+                    "Exchange: Remove-MailboxPermission {params}: only -AccessRights FullAccess is supported by the fake"
+                ));
+                return error(
+                    400,
+                    "ParameterBindingException",
+                    "Cannot process argument transformation on parameter 'AccessRights'.",
+                );
+            }
+            // Exchange only warns when there is no such entry.
+            let u = st.users.get_mut(&id).expect("user");
+            let before = u.full_access.len();
+            u.full_access.retain(|x| *x != uid);
+            if u.full_access.len() != before {
+                st.writes += 1;
+            }
+            answer(200, json!({"value": []}))
+        }
+        "Get-DistributionGroup" => {
+            let mut groups = st.distribution_groups();
+            if !identity.is_empty() {
+                let Some(id) = st.distribution_group_id(&identity) else {
+                    return not_found(&identity);
+                };
+                groups.retain(|g| g["ExternalDirectoryObjectId"] == id.as_str());
+            }
+            answer(
+                200,
+                json!({
+                    "@odata.context": format!("{}/adminapi/beta/{tenant}/$metadata#Collection(Exchange.GenericHashTable)", s.base()),
+                    "value": groups,
+                }),
+            )
+        }
+        "New-DistributionGroup" => {
+            let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let (name, alias, display, address) = (
+                text("Name"),
+                text("Alias"),
+                text("DisplayName"),
+                text("PrimarySmtpAddress"),
+            );
+            if p.get("Type").is_some_and(|t| t != "Distribution") {
+                s.violation(format!(
+                    "Exchange: New-DistributionGroup -Type {}: the fake makes Distribution groups only",
+                    p["Type"]
+                ));
+                return error(
+                    400,
+                    "ParameterBindingException",
+                    "Cannot process argument transformation on parameter 'Type'.",
+                );
+            }
+            let Some(members) = list(p.get("Members")) else {
+                s.violation(format!(
+                    "Exchange: New-DistributionGroup -Members {} is not a list of addresses",
+                    p["Members"]
+                ));
+                return error(
+                    400,
+                    "ParameterBindingException",
+                    "Cannot process argument transformation on parameter 'Members'.",
+                );
+            };
+            let auth = match p.get("RequireSenderAuthenticationEnabled") {
+                None => true,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => {
+                    s.violation(format!(
+                        "Exchange: RequireSenderAuthenticationEnabled {other} is not a boolean"
+                    ));
+                    return error(400, "ParameterBindingException", "Cannot process argument transformation on parameter 'RequireSenderAuthenticationEnabled'.");
+                }
+            };
+            if name.is_empty() {
+                s.violation("Exchange: New-DistributionGroup without -Name".into());
+                return error(
+                    400,
+                    "ParameterBindingException",
+                    "Cannot bind argument to parameter 'Name' because it is an empty string.",
+                );
+            }
+            let alias = if alias.is_empty() {
+                name.clone()
+            } else {
+                alias
+            };
+            let display = if display.is_empty() {
+                name.clone()
+            } else {
+                display
+            };
+            let address = if address.is_empty() {
+                format!("{alias}@{}", st.default_domain)
+            } else {
+                address
+            };
+            match st.new_distribution_group(&name, &alias, &display, &address, &members, auth) {
+                Ok(v) => answer(200, json!({"value": [v]})),
+                Err((status, code, message)) => error(status, code, &message),
+            }
+        }
+        "Set-DistributionGroup" => {
+            let Some(id) = st.distribution_group_id(&identity) else {
+                return not_found(&identity);
+            };
+            let auth = match p.get("RequireSenderAuthenticationEnabled") {
+                None => None,
+                Some(Value::Bool(b)) => Some(*b),
+                Some(other) => {
+                    s.violation(format!(
+                        "Exchange: RequireSenderAuthenticationEnabled {other} is not a boolean"
+                    ));
+                    return error(400, "ParameterBindingException", "Cannot process argument transformation on parameter 'RequireSenderAuthenticationEnabled'.");
+                }
+            };
+            if let Some(ea) = p.get("EmailAddresses") {
+                let ok = ea
+                    .as_object()
+                    .is_some_and(|m| m.keys().all(|k| k == "add" || k == "remove"));
+                let (Some(add), Some(remove), true) =
+                    (list(ea.get("add")), list(ea.get("remove")), ok)
+                else {
+                    s.violation(format!(
+                        "Exchange: Set-DistributionGroup -EmailAddresses {ea} is not @{{add=...; remove=...}}"
+                    ));
+                    return error(
+                        400,
+                        "ParameterBindingException",
+                        "Cannot process argument transformation on parameter 'EmailAddresses'.",
+                    );
+                };
+                if let Err((code, message)) = st.exchange_addresses(&identity, false, &add, &remove)
+                {
+                    return error(400, code, &message);
+                }
+            }
+            let g = st.groups.get_mut(&id).expect("group");
+            if let Some(n) = p.get("DisplayName").and_then(Value::as_str) {
+                g.display_name = n.into();
+            }
+            if let Some(a) = auth {
+                g.require_sender_auth = a;
+            }
+            st.writes += 1;
+            answer(200, json!({"value": []}))
+        }
+        "Add-DistributionGroupMember" | "Remove-DistributionGroupMember" => {
+            let member = p.get("Member").and_then(Value::as_str).unwrap_or("");
+            match st.distribution_member(&identity, member, cmdlet.starts_with("Add-")) {
+                Ok(()) => answer(200, json!({"value": []})),
+                Err((status, code, message)) => error(status, code, &message),
+            }
+        }
+        "Remove-DistributionGroup" => match st.remove_distribution_group(&identity) {
+            Ok(()) => answer(200, json!({"value": []})),
+            Err((status, code, message)) => error(status, code, &message),
+        },
         "Set-Mailbox"
             if p.contains_key("Type")
                 || p.contains_key("ForwardingSmtpAddress")
-                || p.contains_key("DeliverToMailboxAndForward") =>
+                || p.contains_key("DeliverToMailboxAndForward")
+                || p.contains_key("CustomAttribute15") =>
         {
             if st.exchange_not_yet(&identity) {
                 return not_found(&identity);
@@ -312,7 +582,25 @@ pub(crate) async fn handle(
                 );
                 return error(400, "BadRequest", "Unsupported parameter combination.");
             }
+            let mark = match p.get("CustomAttribute15") {
+                None => None,
+                Some(Value::Null) => Some(None),
+                Some(Value::String(v)) => Some(Some(v.clone()).filter(|v| !v.is_empty())),
+                Some(other) => {
+                    s.violation(format!(
+                        "Exchange: Set-Mailbox -CustomAttribute15 {other} is not a string or null"
+                    ));
+                    return error(
+                        400,
+                        "ParameterBindingException",
+                        "Cannot process argument transformation on parameter 'CustomAttribute15'.",
+                    );
+                }
+            };
             let u = st.users.get_mut(&id).expect("user");
+            if let Some(m) = mark {
+                u.custom_attribute15 = m;
+            }
             if let Some(k) = kind {
                 u.shared = k;
             }
