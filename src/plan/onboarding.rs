@@ -527,6 +527,7 @@ mod tests {
             stage: DomainStage::Absent,
             records: vec![],
             keep_txt_prefixes: vec![],
+            setup: Vec::new(),
         };
         let err = onboarding_for(&d, "corp.example.org", "m", &absent).unwrap_err();
         assert!(err.contains("no zone in this file holds it"), "{err}");

@@ -302,6 +302,7 @@ impl MailProvider for MemoryMail {
             stage,
             records,
             keep_txt_prefixes: vec!["memory-verification=".into()],
+            setup: Vec::new(),
         })
     }
 

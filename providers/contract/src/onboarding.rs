@@ -68,6 +68,12 @@ pub struct DomainStatus {
     /// removes a live value that starts with one, even from a TXT set the
     /// file declares: removing it can unverify the domain.
     pub keep_txt_prefixes: Vec<String>,
+    /// Steps the provider carries out once the records it asks for are
+    /// published and served, one line each for the plan ("enable DKIM
+    /// signing"); see [`crate::MailProvider::complete_setup`]. Empty when
+    /// nothing waits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup: Vec<String>,
 }
 
 impl DomainStatus {
@@ -77,6 +83,7 @@ impl DomainStatus {
             stage: DomainStage::Ready,
             records: Vec::new(),
             keep_txt_prefixes: Vec::new(),
+            setup: Vec::new(),
         }
     }
 

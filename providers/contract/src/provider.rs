@@ -209,4 +209,14 @@ pub trait MailProvider: Send + Sync {
             self.kind()
         )))
     }
+
+    /// Carries out what [`DomainStatus::setup`] listed, now that the
+    /// records the provider asks for are published and served (the engine
+    /// calls it after the domain's DNS and MX changes, and after
+    /// onboarding the domain in the same apply). Returns what was done,
+    /// one line each; nothing when nothing was pending. Safe to call again.
+    async fn complete_setup(&self, domain: &str) -> Result<Vec<String>, ProviderError> {
+        let _ = domain;
+        Ok(Vec::new())
+    }
 }

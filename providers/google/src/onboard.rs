@@ -120,6 +120,7 @@ pub async fn status(
         stage,
         records,
         keep_txt_prefixes: vec![TXT_PREFIX.into()],
+        setup: Vec::new(),
     })
 }
 

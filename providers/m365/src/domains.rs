@@ -122,6 +122,7 @@ fn status_of(stage: DomainStage, records: Vec<ProviderRecord>) -> DomainStatus {
         stage,
         records,
         keep_txt_prefixes: vec![TOKEN_PREFIX.into()],
+        setup: Vec::new(),
     }
 }
 
