@@ -258,3 +258,44 @@ async fn a_domain_no_zone_of_the_file_holds_is_a_problem() {
         .contains("no zone in this file holds it"));
     assert!(preflight(&plan, &no_wait()).is_err());
 }
+
+#[tokio::test]
+async fn provider_side_setup_runs_once_its_records_are_published() {
+    let w = world();
+    w.mail.onboarding.lock().unwrap().clear();
+    *w.mail.verify_in.lock().unwrap() = Some(w.dns.clone());
+    w.mail
+        .setup
+        .lock()
+        .unwrap()
+        .insert("c.example".into(), vec!["enable signing".into()]);
+    let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
+    let plan = build(&w.loaded.desired, &live, &w.registry, source());
+    let text = mailform::render::text::plan(&plan, false);
+    assert!(text.contains("~ enable signing (once the records"), "{text}");
+
+    // The zone's DNS fails: the setup is not attempted.
+    w.dns.fail_zones.lock().unwrap().insert(
+        "c.example".into(),
+        mailform_contract::ProviderError::Service("DNS API down".into()),
+    );
+    let result = apply(&plan, &w.loaded.desired, &w.registry, &no_wait()).await;
+    let setup = result
+        .entries
+        .iter()
+        .find(|e| e.phase == Phase::Setup)
+        .expect("a setup entry");
+    assert!(matches!(setup.outcome, ChangeOutcome::NotAttempted(_)), "{setup:?}");
+    assert_eq!(w.mail.setup.lock().unwrap().len(), 1);
+
+    w.dns.fail_zones.lock().unwrap().clear();
+    let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
+    let plan = build(&w.loaded.desired, &live, &w.registry, source());
+    let result = apply(&plan, &w.loaded.desired, &w.registry, &no_wait()).await;
+    assert!(result.complete(), "{:#?}", result.entries);
+    let phases: Vec<Phase> = result.entries.iter().map(|e| e.phase).collect();
+    assert_eq!(phases.last(), Some(&Phase::Setup), "{phases:?}");
+    assert!(w.mail.setup.lock().unwrap().is_empty());
+    let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
+    assert!(!build(&w.loaded.desired, &live, &w.registry, source()).has_changes());
+}

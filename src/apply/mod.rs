@@ -156,6 +156,7 @@ pub async fn apply(
     let mut failed_scopes: std::collections::BTreeSet<String> = Default::default();
     let mut onboard_failed: std::collections::BTreeSet<String> = Default::default();
     let mut deletes_failed: std::collections::BTreeSet<String> = Default::default();
+    let mut dns_failed: std::collections::BTreeSet<String> = Default::default();
     let mut plan = plan.clone();
     let mut after = std::collections::BTreeMap::new();
     for m in plan.mail.iter().filter(|m| m.onboarding.is_some()) {
@@ -266,6 +267,9 @@ pub async fn apply(
         if step.phase == Phase::MailDeletes && incomplete {
             deletes_failed.insert(domain.clone());
         }
+        if matches!(step.phase, Phase::Dns | Phase::Mx) && incomplete {
+            dns_failed.insert(step.scope.clone());
+        }
         for (change, outcome) in descriptions.into_iter().zip(outcomes) {
             tracing::info!(scope = %step.scope, %change, ?outcome, "change");
             result.entries.push(Entry {
@@ -278,7 +282,60 @@ pub async fn apply(
         bar.inc(step.len() as u64);
     }
     bar.finish_and_clear();
+    for m in &plan.mail {
+        // A domain onboarded just now: what it still needs is known only
+        // now, so ask again.
+        let status = if after.contains_key(&m.domain) {
+            match registry.mail(&m.provider).domain_status(&m.domain).await {
+                Ok(s) => s,
+                Err(e) => {
+                    result.entries.push(Entry {
+                        phase: Phase::Setup,
+                        scope: m.domain.clone(),
+                        change: format!("read what {} still needs at `{}`", m.domain, m.provider),
+                        outcome: ChangeOutcome::Failed(e),
+                    });
+                    continue;
+                }
+            }
+        } else {
+            m.domain_status.clone()
+        };
+        if status.setup.is_empty() {
+            continue;
+        }
+        let zone = onboarding_zone(desired, &m.domain);
+        let change = status.setup.join("; ");
+        let outcome = if onboard_failed.contains(&m.domain) {
+            ChangeOutcome::NotAttempted(format!("onboarding {} did not finish", m.domain))
+        } else if let Some(z) = zone.filter(|z| dns_failed.contains(z)) {
+            ChangeOutcome::NotAttempted(format!("the DNS changes of zone {z} did not all apply"))
+        } else {
+            match onboard::complete_setup(m, desired, registry, &options.dns_wait, &status.records)
+                .await
+            {
+                Ok(done) => {
+                    for line in done {
+                        tracing::info!(scope = %m.domain, %line, "setup");
+                    }
+                    ChangeOutcome::Applied
+                }
+                Err(why) => ChangeOutcome::Failed(mailform_contract::ProviderError::Service(why)),
+            }
+        };
+        result.entries.push(Entry {
+            phase: Phase::Setup,
+            scope: m.domain.clone(),
+            change,
+            outcome,
+        });
+    }
     result
+}
+
+/// The zone of this file holding `domain`, by name.
+fn onboarding_zone(desired: &crate::desired::Desired, domain: &str) -> Option<String> {
+    crate::plan::onboarding::zone_for(desired, domain).map(|i| desired.zones[i].zone.clone())
 }
 
 /// A provider must report one outcome per change; if one reports fewer,

@@ -14,7 +14,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use mailform_contract::{ChangeOutcome, DomainStage, DomainStatus, ProviderRecord, RecordSet};
+use mailform_contract::{
+    ChangeOutcome, DomainStage, DomainStatus, ProviderRecord, RecordPurpose, RecordSet,
+};
 
 use crate::desired::Desired;
 use crate::plan::{dns, onboarding, MailPlan, Plan, ZonePlan};
@@ -117,22 +119,9 @@ pub async fn onboard(
             .await
             .map_err(|e| format!("`{}` could not verify {}: {e}{again}", m.provider, m.domain));
     }
-    let servers = if wait.authoritative.is_empty() {
-        crate::verify::authoritative_servers(
-            &o.zone,
-            &wait.resolvers,
-            wait.interval.max(Duration::from_secs(2)),
-        )
+    let servers = servers_of(&o.zone, wait)
         .await
-        .map_err(|e| {
-            format!(
-                "finding the authoritative servers of {}: {e}{again}",
-                o.zone
-            )
-        })?
-    } else {
-        wait.authoritative.clone()
-    };
+        .map_err(|e| format!("{e}{again}"))?;
     tracing::info!(domain = %m.domain, servers = servers.len(), "waiting until the verification record is served");
     crate::verify::wait_until_served(&served, &servers, wait.timeout, wait.interval)
         .await
@@ -146,6 +135,70 @@ pub async fn onboard(
     mail.finish_onboarding(&m.domain)
         .await
         .map_err(|e| format!("`{}` could not verify {}: {e}{again}", m.provider, m.domain))
+}
+
+/// The authoritative servers apply waits on for `zone`.
+async fn servers_of(zone: &str, wait: &DnsWait) -> Result<Vec<SocketAddr>, String> {
+    if !wait.authoritative.is_empty() {
+        return Ok(wait.authoritative.clone());
+    }
+    crate::verify::authoritative_servers(
+        zone,
+        &wait.resolvers,
+        wait.interval.max(Duration::from_secs(2)),
+    )
+    .await
+    .map_err(|e| format!("finding the authoritative servers of {zone}: {e}"))
+}
+
+/// Finishes the provider-side setup of `m`'s domain
+/// ([`DomainStatus::setup`]) once the records its provider asked for —
+/// `records` — are served: those the file does not override are waited
+/// for, then the provider carries the steps out. Returns what it did.
+pub async fn complete_setup(
+    m: &MailPlan,
+    desired: &Desired,
+    registry: &Registry,
+    wait: &DnsWait,
+    records: &[ProviderRecord],
+) -> Result<Vec<String>, String> {
+    let again = "; running apply again goes on from here";
+    if let Some(i) = onboarding::zone_for(desired, &m.domain) {
+        let zone = &desired.zones[i];
+        // What the file declares for a name and type wins, so only the
+        // provider's own sets are served as it asked.
+        let expected: Vec<RecordSet> = records
+            .iter()
+            .filter(|r| r.purpose == RecordPurpose::Service)
+            .filter(|r| !zone.records.iter().any(|d| d.item.key() == r.set.key()))
+            .map(|r| r.set.clone())
+            .collect();
+        if !expected.is_empty() && !wait.timeout.is_zero() {
+            let servers = servers_of(&zone.zone, wait)
+                .await
+                .map_err(|e| format!("{e}{again}"))?;
+            crate::verify::wait_until_served(&expected, &servers, wait.timeout, wait.interval)
+                .await
+                .map_err(|pending| {
+                    format!(
+                        "the records `{}` asks for were not served by every authoritative server within {} s (still waiting for: {}){again}",
+                        m.provider,
+                        wait.timeout.as_secs(),
+                        pending.join("; ")
+                    )
+                })?;
+        }
+    }
+    registry
+        .mail(&m.provider)
+        .complete_setup(&m.domain)
+        .await
+        .map_err(|e| {
+            format!(
+                "`{}` could not finish setting up {}: {e}{again}",
+                m.provider, m.domain
+            )
+        })
 }
 
 /// Plans the zones that received onboarded domains again, from what is

@@ -23,6 +23,9 @@ pub enum Phase {
     /// Give the addresses of mailboxes just deleted to their successors
     /// (`state: deleted` with a `successor`): only once the address is free.
     Handover,
+    /// Provider-side setup that waits for the records the provider asked
+    /// for (enabling DKIM signing once its CNAMEs are served).
+    Setup,
 }
 
 impl Phase {
@@ -34,6 +37,7 @@ impl Phase {
             Phase::Mx => "mx",
             Phase::MailDeletes => "mail-deletes",
             Phase::Handover => "handover",
+            Phase::Setup => "setup",
         }
     }
 

@@ -173,6 +173,9 @@ impl Plan {
             if m.onboarding.is_some() {
                 s.create += 1;
             }
+            if !m.domain_status.setup.is_empty() {
+                s.update += 1;
+            }
             for c in &m.changes {
                 match c {
                     MailChange::CreateMailbox { .. }

@@ -100,11 +100,12 @@ pub fn plan(plan: &Plan) -> String {
             );
         }
     }
-    for m in plan
-        .mail
-        .iter()
-        .filter(|m| !m.changes.is_empty() || !m.problems.is_empty() || m.onboarding.is_some())
-    {
+    for m in plan.mail.iter().filter(|m| {
+        !m.changes.is_empty()
+            || !m.problems.is_empty()
+            || m.onboarding.is_some()
+            || !m.domain_status.setup.is_empty()
+    }) {
         let _ = writeln!(
             out,
             "#### mail `{}` ({} `{}`)\n\n```diff",
@@ -112,6 +113,9 @@ pub fn plan(plan: &Plan) -> String {
         );
         if let Some(o) = &m.onboarding {
             let _ = writeln!(out, "+ {}", o.describe(&m.domain));
+        }
+        for step in &m.domain_status.setup {
+            let _ = writeln!(out, "! {step}");
         }
         for c in &m.changes {
             let _ = writeln!(out, "{}", mail_change_line(c).replacen('~', "!", 1));

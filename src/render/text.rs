@@ -72,10 +72,18 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         if let Some(o) = &m.onboarding {
             let _ = writeln!(out, "  {} {}", st.green("+"), o.describe(&m.domain));
         }
+        for step in &m.domain_status.setup {
+            let _ = writeln!(
+                out,
+                "  {} {step} (once the records `{}` asks for are served)",
+                st.yellow("~"),
+                m.provider
+            );
+        }
         for c in &m.changes {
             mail_change(&mut out, c, &st);
         }
-        if m.changes.is_empty() && m.onboarding.is_none() {
+        if m.changes.is_empty() && m.onboarding.is_none() && m.domain_status.setup.is_empty() {
             let _ = writeln!(out, "  {}", st.dim("no changes"));
         }
         unmanaged(&mut out, &m.unmanaged, "objects", &st);

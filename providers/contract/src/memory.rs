@@ -187,6 +187,10 @@ pub struct MemoryMail {
     pub verify_in: Mutex<Option<std::sync::Arc<MemoryDns>>>,
     /// What each ready domain asks to have published.
     pub ready_records: Mutex<BTreeMap<String, Vec<ProviderRecord>>>,
+    /// Provider-side setup steps pending per domain; `complete_setup`
+    /// carries them out once every record the domain asks for is in
+    /// `verify_in`.
+    pub setup: Mutex<BTreeMap<String, Vec<String>>>,
 }
 
 impl MemoryMail {
@@ -225,6 +229,7 @@ impl Default for MemoryMail {
             onboarding: Mutex::default(),
             verify_in: Mutex::default(),
             ready_records: Mutex::default(),
+            setup: Mutex::default(),
             caps: MailCapabilities {
                 mailbox_aliases: true,
                 group_aliases: true,
@@ -298,12 +303,58 @@ impl MailProvider for MemoryMail {
             DomainStage::Unverified => vec![Self::verification(domain)],
             DomainStage::Absent => Vec::new(),
         };
+        let setup = match stage {
+            DomainStage::Ready => self
+                .setup
+                .lock()
+                .expect("lock")
+                .get(domain)
+                .cloned()
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         Ok(DomainStatus {
             stage,
             records,
             keep_txt_prefixes: vec!["memory-verification=".into()],
-            setup: Vec::new(),
+            setup,
         })
+    }
+
+    async fn complete_setup(&self, domain: &str) -> Result<Vec<String>, ProviderError> {
+        let asked = self
+            .ready_records
+            .lock()
+            .expect("lock")
+            .get(domain)
+            .cloned()
+            .unwrap_or_default();
+        let dns = self.verify_in.lock().expect("lock").clone();
+        let published = |r: &ProviderRecord| {
+            dns.as_ref().is_some_and(|d| {
+                d.zones.lock().expect("lock").values().any(|z| {
+                    z.records
+                        .iter()
+                        .any(|s| s.key() == r.set.key() && s.same_as(&r.set))
+                })
+            })
+        };
+        if let Some(missing) = asked
+            .iter()
+            .filter(|r| r.purpose == RecordPurpose::Service)
+            .find(|r| !published(r))
+        {
+            return Err(ProviderError::Rejected(format!(
+                "{} {} is not published yet",
+                missing.set.name, missing.set.rtype
+            )));
+        }
+        Ok(self
+            .setup
+            .lock()
+            .expect("lock")
+            .remove(domain)
+            .unwrap_or_default())
     }
 
     async fn begin_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
