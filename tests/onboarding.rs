@@ -272,7 +272,10 @@ async fn provider_side_setup_runs_once_its_records_are_published() {
     let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
     let plan = build(&w.loaded.desired, &live, &w.registry, source());
     let text = mailform::render::text::plan(&plan, false);
-    assert!(text.contains("~ enable signing (once the records"), "{text}");
+    assert!(
+        text.contains("~ enable signing (once the records"),
+        "{text}"
+    );
 
     // The zone's DNS fails: the setup is not attempted.
     w.dns.fail_zones.lock().unwrap().insert(
@@ -285,7 +288,10 @@ async fn provider_side_setup_runs_once_its_records_are_published() {
         .iter()
         .find(|e| e.phase == Phase::Setup)
         .expect("a setup entry");
-    assert!(matches!(setup.outcome, ChangeOutcome::NotAttempted(_)), "{setup:?}");
+    assert!(
+        matches!(setup.outcome, ChangeOutcome::NotAttempted(_)),
+        "{setup:?}"
+    );
     assert_eq!(w.mail.setup.lock().unwrap().len(), 1);
 
     w.dns.fail_zones.lock().unwrap().clear();

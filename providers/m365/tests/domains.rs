@@ -8,10 +8,13 @@ use std::time::Duration;
 use mailform_contract::{
     DomainStage, MailProvider, ProviderError, ProviderRecord, RecordPurpose, RecordSet,
 };
-use mailform_http::{ClientConfig, HttpClient, Idempotence, Method, Retry, Url};
+use mailform_http::{ClientConfig, HttpClient, Method, Retry};
 use mailform_m365::fake::{FakeConfig, FakeGraph, Fault, FaultKind};
 use mailform_m365::{Config, M365Provider};
-use serde_json::{json, Value};
+use serde_json::json;
+
+mod support;
+use support::{call, count, no_violations, token};
 
 const NEW: &str = "new.example";
 
@@ -37,14 +40,6 @@ fn provider(fake: &FakeGraph) -> M365Provider {
         },
     )
     .with_verify_delays(vec![Duration::from_millis(5), Duration::from_millis(5)])
-}
-
-fn no_violations(fake: &FakeGraph) {
-    assert!(fake.violations().is_empty(), "{:#?}", fake.violations());
-}
-
-fn count(fake: &FakeGraph, op: &str) -> usize {
-    fake.request_log().iter().filter(|o| *o == op).count()
 }
 
 fn set(name: &str, rtype: &str, values: &[&str]) -> RecordSet {
@@ -249,49 +244,6 @@ async fn a_dns_server_that_does_not_answer_serves_no_token() {
     let e = p.finish_onboarding(NEW).await.unwrap_err();
     assert!(e.to_string().contains("could not verify"), "{e}");
     no_violations(&fake);
-}
-
-async fn token(fake: &FakeGraph, http: &HttpClient) -> String {
-    let c = fake.config();
-    let url = Url::parse(&format!("{}/{}/oauth2/v2.0/token", fake.url(), c.tenant_id)).unwrap();
-    let form = [
-        ("client_id", c.client_id.as_str()),
-        ("client_secret", c.client_secret.as_str()),
-        ("scope", "https://graph.microsoft.com/.default"),
-        ("grant_type", "client_credentials"),
-    ];
-    let r = http
-        .send(
-            http.request(Method::POST, url).form(&form),
-            Idempotence::Idempotent,
-        )
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
-    v["access_token"].as_str().unwrap().to_string()
-}
-
-async fn call(
-    fake: &FakeGraph,
-    http: &HttpClient,
-    token: &str,
-    method: Method,
-    path_and_query: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let url = Url::parse(&format!("{}/v1.0{path_and_query}", fake.url())).unwrap();
-    let mut req = http
-        .request(method, url)
-        .header("authorization", format!("Bearer {token}"));
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let r = http.send(req, Idempotence::NonIdempotent).await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 #[tokio::test]

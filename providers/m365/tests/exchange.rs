@@ -2,44 +2,17 @@
 //! default licence, against the fake Graph and its fake `InvokeCommand`
 //! endpoint (same tenant store).
 
-use std::time::Duration;
-
 use mailform_contract::{
-    ApplyReport, ChangeOutcome, Group, InitialPassword, MailChange, MailProvider, Mailbox,
-    MailboxState, ProviderError, Secret,
+    ChangeOutcome, Group, InitialPassword, MailChange, MailProvider, Mailbox, MailboxState,
+    ProviderError, Secret,
 };
-use mailform_http::Retry;
-use mailform_m365::config::ExchangeSettings;
 use mailform_m365::fake::{FakeConfig, FakeGraph, FakeSku};
-use mailform_m365::{Config, M365Provider};
+use mailform_m365::Config;
+
+mod support;
+use support::{applied, config, failed, no_violations, provider};
 
 const DOMAIN: &str = "example.com";
-
-fn config(fake: &FakeGraph, exchange: bool) -> Config {
-    Config {
-        tenant: fake.config().tenant_id.clone(),
-        client_id: fake.config().client_id.clone(),
-        client_secret: Some(fake.config().client_secret.as_str().into()),
-        graph_endpoint: Some(fake.url()),
-        login_endpoint: Some(fake.url()),
-        exchange_endpoint: Some(fake.url()),
-        exchange: exchange.then_some(ExchangeSettings { enabled: true }),
-        usage_location: Some("DE".into()),
-        base_dir: std::env::temp_dir(),
-        ..Config::default()
-    }
-}
-
-fn provider(config: Config) -> M365Provider {
-    M365Provider::with_retry(
-        config,
-        Retry {
-            max_attempts: 3,
-            base: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-        },
-    )
-}
 
 fn mailbox(address: &str, aliases: &[&str]) -> Mailbox {
     Mailbox {
@@ -71,23 +44,6 @@ fn create(m: Mailbox) -> MailChange {
         new: m,
         password: Some(InitialPassword::Plain(Secret::new("Initial-Passw0rd!"))),
     }
-}
-
-fn applied(report: &ApplyReport) {
-    for o in &report.outcomes {
-        assert!(matches!(o, ChangeOutcome::Applied), "{o:?}");
-    }
-}
-
-fn failed(report: &ApplyReport, i: usize) -> &ProviderError {
-    match &report.outcomes[i] {
-        ChangeOutcome::Failed(e) => e,
-        other => panic!("change {i}: {other:?}"),
-    }
-}
-
-fn no_violations(fake: &FakeGraph) {
-    assert!(fake.violations().is_empty(), "{:#?}", fake.violations());
 }
 
 #[tokio::test]

@@ -6,48 +6,8 @@ use mailform_http::{ClientConfig, HttpClient, Idempotence, Method, Url};
 use mailform_m365::fake::{FakeConfig, FakeGraph};
 use serde_json::{json, Value};
 
-async fn token(fake: &FakeGraph, http: &HttpClient) -> String {
-    let c = fake.config();
-    let url = Url::parse(&format!("{}/{}/oauth2/v2.0/token", fake.url(), c.tenant_id)).unwrap();
-    let form = [
-        ("client_id", c.client_id.as_str()),
-        ("client_secret", c.client_secret.as_str()),
-        ("scope", "https://graph.microsoft.com/.default"),
-        ("grant_type", "client_credentials"),
-    ];
-    let r = http
-        .send(
-            http.request(Method::POST, url).form(&form),
-            Idempotence::Idempotent,
-        )
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
-    v["access_token"].as_str().unwrap().to_string()
-}
-
-async fn call(
-    fake: &FakeGraph,
-    http: &HttpClient,
-    token: &str,
-    method: Method,
-    path_and_query: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let url = Url::parse(&format!("{}/v1.0{path_and_query}", fake.url())).unwrap();
-    let mut req = http
-        .request(method, url)
-        .header("authorization", format!("Bearer {token}"));
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let r = http.send(req, Idempotence::NonIdempotent).await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
+mod support;
+use support::{call, token};
 
 #[tokio::test]
 async fn refuses_and_records_what_graph_does_not_allow() {

@@ -1,50 +1,17 @@
 //! Offboarding (`state: offboarded`, `successor`) through Graph and the
 //! Exchange Online backend, against the fake.
 
-use std::time::Duration;
-
 use mailform_contract::{
     ApplyReport, ChangeOutcome, MailChange, MailProvider, Mailbox, MailboxState, ProviderError,
 };
-use mailform_http::Retry;
-use mailform_m365::config::ExchangeSettings;
 use mailform_m365::fake::{FakeConfig, FakeGraph, Fault, FaultKind};
 use mailform_m365::{Config, M365Provider};
 
+mod support;
+use support::{applied, config, provider};
+
 const DOMAIN: &str = "example.com";
 const SKU: &str = "6fd2c87f-b296-42f0-b197-1e91e994b900";
-
-fn config(fake: &FakeGraph, exchange: bool) -> Config {
-    Config {
-        tenant: fake.config().tenant_id.clone(),
-        client_id: fake.config().client_id.clone(),
-        client_secret: Some(fake.config().client_secret.as_str().into()),
-        graph_endpoint: Some(fake.url()),
-        login_endpoint: Some(fake.url()),
-        exchange_endpoint: Some(fake.url()),
-        exchange: exchange.then_some(ExchangeSettings { enabled: true }),
-        usage_location: Some("DE".into()),
-        base_dir: std::env::temp_dir(),
-        ..Config::default()
-    }
-}
-
-fn provider(config: Config) -> M365Provider {
-    M365Provider::with_retry(
-        config,
-        Retry {
-            max_attempts: 3,
-            base: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
-        },
-    )
-}
-
-fn applied(report: &ApplyReport) {
-    for o in &report.outcomes {
-        assert!(matches!(o, ChangeOutcome::Applied), "{o:?}");
-    }
-}
 
 fn failed(report: &ApplyReport) -> &ProviderError {
     match &report.outcomes[0] {

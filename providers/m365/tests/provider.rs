@@ -6,12 +6,15 @@
 use std::time::Duration;
 
 use mailform_contract::{
-    ApplyReport, ChangeOutcome, Group, InitialPassword, MailChange, MailProvider, Mailbox,
-    MailboxState, ProviderError, Secret,
+    ChangeOutcome, Group, InitialPassword, MailChange, MailProvider, Mailbox, MailboxState,
+    ProviderError, Secret,
 };
 use mailform_http::Retry;
 use mailform_m365::fake::{FakeConfig, FakeGraph, Fault, FaultKind};
 use mailform_m365::{Config, M365Provider};
+
+mod support;
+use support::{applied, count, failed, no_violations};
 
 const DOMAIN: &str = "example.com";
 
@@ -67,27 +70,6 @@ fn group(address: &str, name: &str, members: &[&str]) -> Group {
         allow_external: false,
         kind: Default::default(),
     }
-}
-
-fn applied(report: &ApplyReport) {
-    for o in &report.outcomes {
-        assert!(matches!(o, ChangeOutcome::Applied), "{o:?}");
-    }
-}
-
-fn failed(report: &ApplyReport, i: usize) -> &ProviderError {
-    match &report.outcomes[i] {
-        ChangeOutcome::Failed(e) => e,
-        other => panic!("change {i}: {other:?}"),
-    }
-}
-
-fn no_violations(fake: &FakeGraph) {
-    assert!(fake.violations().is_empty(), "{:#?}", fake.violations());
-}
-
-fn count(fake: &FakeGraph, op: &str) -> usize {
-    fake.request_log().iter().filter(|o| *o == op).count()
 }
 
 #[tokio::test]
