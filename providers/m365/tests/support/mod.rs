@@ -21,11 +21,7 @@ pub fn config(fake: &FakeGraph, exchange: bool) -> Config {
         graph_endpoint: Some(fake.url()),
         login_endpoint: Some(fake.url()),
         exchange_endpoint: Some(fake.url()),
-        exchange: exchange.then(|| {
-            let mut e = ExchangeSettings::default();
-            e.enabled = true;
-            e
-        }),
+        exchange: exchange.then_some(ExchangeSettings { enabled: true }),
         usage_location: Some("DE".into()),
         base_dir: std::env::temp_dir(),
         ..Config::default()
