@@ -205,6 +205,7 @@ impl MailProvider for AlimailProvider {
                 plain: true,
                 required: true,
             },
+            domain_aliases: false,
         }
     }
 

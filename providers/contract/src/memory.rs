@@ -187,6 +187,9 @@ pub struct MemoryMail {
     pub verify_in: Mutex<Option<std::sync::Arc<MemoryDns>>>,
     /// What each ready domain asks to have published.
     pub ready_records: Mutex<BTreeMap<String, Vec<ProviderRecord>>>,
+    /// Domains that are aliases of another domain → that parent. Set by
+    /// `finish_onboarding` with `alias_of`, or by a test.
+    pub aliases: Mutex<BTreeMap<String, String>>,
 }
 
 impl MemoryMail {
@@ -207,6 +210,23 @@ impl MemoryMail {
         }
     }
 
+    /// An alias's parent must be a ready domain of its own, as at Google.
+    fn check_parent(&self, parent: &str) -> Result<(), ProviderError> {
+        if !self.caps.domain_aliases {
+            return Err(ProviderError::Unsupported(
+                "this provider has no domain aliases".into(),
+            ));
+        }
+        if self.stage(parent) != DomainStage::Ready
+            || self.aliases.lock().expect("lock").contains_key(parent)
+        {
+            return Err(ProviderError::Rejected(format!(
+                "{parent} is not a verified domain of its own"
+            )));
+        }
+        Ok(())
+    }
+
     fn stage(&self, domain: &str) -> DomainStage {
         self.onboarding
             .lock()
@@ -225,6 +245,7 @@ impl Default for MemoryMail {
             onboarding: Mutex::default(),
             verify_in: Mutex::default(),
             ready_records: Mutex::default(),
+            aliases: Mutex::default(),
             caps: MailCapabilities {
                 mailbox_aliases: true,
                 group_aliases: true,
@@ -237,6 +258,7 @@ impl Default for MemoryMail {
                     plain: true,
                     required: false,
                 },
+                domain_aliases: true,
             },
         }
     }
@@ -299,10 +321,18 @@ impl MailProvider for MemoryMail {
             stage,
             records,
             keep_txt_prefixes: vec!["memory-verification=".into()],
+            alias_of: self.aliases.lock().expect("lock").get(domain).cloned(),
         })
     }
 
-    async fn begin_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+    async fn begin_onboarding(
+        &self,
+        domain: &str,
+        alias_of: Option<&str>,
+    ) -> Result<Vec<ProviderRecord>, ProviderError> {
+        if let Some(parent) = alias_of {
+            self.check_parent(parent)?;
+        }
         let mut pending = self.onboarding.lock().expect("lock");
         if let Some(stage) = pending.get_mut(domain) {
             *stage = DomainStage::Unverified;
@@ -310,7 +340,14 @@ impl MailProvider for MemoryMail {
         Ok(vec![Self::verification(domain)])
     }
 
-    async fn finish_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+    async fn finish_onboarding(
+        &self,
+        domain: &str,
+        alias_of: Option<&str>,
+    ) -> Result<Vec<ProviderRecord>, ProviderError> {
+        if let Some(parent) = alias_of {
+            self.check_parent(parent)?;
+        }
         let dns = self.verify_in.lock().expect("lock").clone();
         let token = crate::RData::txt(&Self::token(domain)).canonical();
         let served = match dns {
@@ -329,6 +366,12 @@ impl MailProvider for MemoryMail {
             )));
         }
         self.onboarding.lock().expect("lock").remove(domain);
+        if let Some(parent) = alias_of {
+            self.aliases
+                .lock()
+                .expect("lock")
+                .insert(domain.to_string(), parent.to_string());
+        }
         Ok(self.domain_status(domain).await?.records)
     }
 }

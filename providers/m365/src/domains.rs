@@ -122,6 +122,8 @@ fn status_of(stage: DomainStage, records: Vec<ProviderRecord>) -> DomainStatus {
         stage,
         records,
         keep_txt_prefixes: vec![TOKEN_PREFIX.into()],
+        // Microsoft 365 has no domain aliases: every domain is its own.
+        alias_of: None,
     }
 }
 

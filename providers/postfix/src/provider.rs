@@ -86,6 +86,7 @@ impl MailProvider for PostfixProvider {
                 plain: false,
                 required: true,
             },
+            domain_aliases: false,
         }
     }
 
