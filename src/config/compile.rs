@@ -252,7 +252,7 @@ fn check_alias_domains(
             if p.provider != provider {
                 Some((
                     format!(
-                        "`{zone}` is declared an alias of `{parent}`, but `{parent}` is at mail provider `{}` and `{zone}` at `{provider}`; a domain alias is its parent's provider's",
+                        "`{zone}` is declared an alias of `{parent}`, but `{parent}` is at mail provider `{}` and `{zone}` at `{provider}`; a domain alias lives at its parent's provider",
                         p.provider
                     ),
                     format!("give `{zone}` `mail: {{provider: {}, alias_of: {parent}}}`", p.provider),
