@@ -659,7 +659,7 @@ impl Store {
         if self.domain_json(&name).is_some() || self.domain_aliases.contains_key(&name) {
             return Err((409, "duplicate", "Entity already exists.".into()));
         }
-        if !self.domains.iter().any(|d| *d == parent) {
+        if !self.domains.contains(&parent) {
             return Err((
                 400,
                 "invalid",
