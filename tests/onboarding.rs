@@ -15,7 +15,8 @@ use mailform::plan::{build, PlanSource};
 use mailform::registry::Registry;
 use mailform_contract::memory::{MemoryDns, MemoryMail};
 use mailform_contract::{
-    ChangeOutcome, DomainStage, ProviderRecord, RecordPurpose, RecordSet, RecordType,
+    ChangeOutcome, DomainStage, MailDomainState, Mailbox, MailboxState, ProviderRecord,
+    RecordPurpose, RecordSet, RecordType,
 };
 
 const YAML: &str = r#"
@@ -371,6 +372,22 @@ async fn an_alias_domain_is_onboarded_after_its_parent_and_converges() {
         Some("c.example")
     );
 
+    // Were the alias read as a domain, this would show as unmanaged.
+    w.mail.domains.lock().unwrap().insert(
+        "b.example".into(),
+        MailDomainState {
+            domain: "b.example".into(),
+            mailboxes: vec![Mailbox {
+                id: None,
+                address: "stray@b.example".into(),
+                display_name: None,
+                state: MailboxState::Active,
+                successor: None,
+                aliases: vec![],
+            }],
+            ..MailDomainState::default()
+        },
+    );
     let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
     let again = build(&w.loaded.desired, &live, &w.registry, source());
     assert!(
@@ -379,6 +396,9 @@ async fn an_alias_domain_is_onboarded_after_its_parent_and_converges() {
         mailform::render::text::plan(&again, false)
     );
     assert!(again.problems().is_empty(), "{:?}", again.problems());
+    let b = mail_plan(&again, "b.example");
+    assert!(b.unmanaged.is_empty(), "{:?}", b.unmanaged);
+    assert_eq!(b.existing_mailboxes, 0);
     assert_eq!(
         mail_plan(&again, "b.example")
             .domain_status
