@@ -556,3 +556,24 @@ async fn a_domain_of_another_tenant_is_not_taken_for_added() {
     );
     no_violations(&fake);
 }
+
+#[tokio::test]
+async fn a_domain_alias_is_unsupported_and_adds_nothing() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    let p = provider(&fake);
+    assert!(!p.capabilities().domain_aliases);
+    for e in [
+        p.begin_onboarding(NEW, Some("contoso.example"))
+            .await
+            .unwrap_err(),
+        p.finish_onboarding(NEW, Some("contoso.example"))
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(matches!(e, ProviderError::Unsupported(_)), "{e:?}");
+        assert!(e.to_string().contains("no domain aliases"), "{e}");
+    }
+    assert_eq!(count(&fake, "POST /domains"), 0);
+    assert_eq!(p.domain_status(NEW).await.unwrap().alias_of, None);
+    no_violations(&fake);
+}
