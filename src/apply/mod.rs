@@ -183,7 +183,7 @@ pub async fn apply(
                 scope: m.domain.clone(),
                 change,
                 outcome: ChangeOutcome::NotAttempted(format!(
-                    "onboarding {parent}, whose alias {} is, did not finish",
+                    "onboarding {parent}, the domain {} is to be an alias of, did not finish; running apply again goes on from here",
                     m.domain
                 )),
             });
