@@ -58,6 +58,9 @@ pub struct DesiredMailDomain {
     /// Mailboxes and groups whose lists are additive (`lists: additive`):
     /// live entries the file does not name are kept.
     pub additive: std::collections::BTreeSet<String>,
+    /// `alias_of`: this domain is a domain alias of that mail domain of
+    /// the file (ASCII); it holds no objects of its own.
+    pub alias_of: Option<String>,
 }
 
 #[derive(Debug, Clone)]

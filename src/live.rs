@@ -3,7 +3,8 @@
 //! Any failed read fails the whole read: a zone or domain that could not be
 //! read must never be planned as if it were empty. A mail domain is read
 //! only once its provider says it is ready; one the provider does not serve
-//! yet holds nothing, positively, and is planned for onboarding.
+//! yet holds nothing, positively, and is planned for onboarding. A domain
+//! alias is never read: it holds nothing of its own.
 
 use futures::future::try_join_all;
 use mailform_contract::{DomainStatus, MailDomainState, ProviderError, ZoneState};
@@ -60,7 +61,10 @@ pub async fn read(desired: &Desired, registry: &Registry) -> Result<LiveState, R
             .domain_status(&m.domain)
             .await
             .map_err(failed("mail domain status"))?;
-        let state = if status.is_ready() {
+        // A domain alias has no objects of its own (its addresses are its
+        // parent's), whether the file or the provider says it is one.
+        let alias = m.alias_of.is_some() || status.alias_of.is_some();
+        let state = if status.is_ready() && !alias {
             provider
                 .read_domain(&m.domain)
                 .await

@@ -15,7 +15,8 @@ use mailform::plan::{build, PlanSource};
 use mailform::registry::Registry;
 use mailform_contract::memory::{MemoryDns, MemoryMail};
 use mailform_contract::{
-    ChangeOutcome, DomainStage, ProviderRecord, RecordPurpose, RecordSet, RecordType,
+    ChangeOutcome, DomainStage, MailDomainState, Mailbox, MailboxState, ProviderRecord,
+    RecordPurpose, RecordSet, RecordType,
 };
 
 const YAML: &str = r#"
@@ -304,4 +305,257 @@ async fn provider_side_setup_runs_once_its_records_are_published() {
     assert!(w.mail.setup.lock().unwrap().is_empty());
     let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
     assert!(!build(&w.loaded.desired, &live, &w.registry, source()).has_changes());
+}
+
+/// `b.example` is a domain alias of `c.example`; it sorts first, so
+/// apply must reorder to add the parent first.
+const ALIAS_YAML: &str = r#"
+version: 1
+providers:
+  zones: {zonefile: {directory: ./zones}}
+  mailserver: {postfix: {directory: ./mail}}
+domains:
+  b.example:
+    dns: {provider: zones, manage: zone}
+    mail: {provider: mailserver, alias_of: c.example}
+  c.example:
+    dns: {provider: zones, manage: zone}
+    mail: {provider: mailserver}
+mailboxes:
+  alice@c.example: {password_hash: "{SHA512-CRYPT}$6$abc$def"}
+"#;
+
+struct AliasWorld {
+    _dir: tempfile::TempDir,
+    loaded: mailform::config::Loaded,
+    dns: Arc<MemoryDns>,
+    mail: Arc<MemoryMail>,
+    registry: Registry,
+}
+
+/// `absent` are the domains the memory provider does not serve yet.
+fn alias_world(yaml: &str, absent: &[&str], mail: MemoryMail) -> AliasWorld {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.yaml"), yaml).unwrap();
+    let loaded = load(
+        &dir.path().join("m.yaml"),
+        &LoadOptions::default(),
+        &ProcessEnv,
+    )
+    .unwrap();
+    let dns = Arc::new(MemoryDns::default());
+    for d in absent {
+        mail.onboarding
+            .lock()
+            .unwrap()
+            .insert(d.to_string(), DomainStage::Absent);
+    }
+    let mail = Arc::new(mail);
+    let mut registry = Registry::default();
+    registry.dns.insert("zones".into(), dns.clone());
+    registry.mail.insert("mailserver".into(), mail.clone());
+    AliasWorld {
+        _dir: dir,
+        loaded,
+        dns,
+        mail,
+        registry,
+    }
+}
+
+fn mail_plan<'a>(plan: &'a mailform::plan::Plan, domain: &str) -> &'a mailform::plan::MailPlan {
+    plan.mail.iter().find(|m| m.domain == domain).unwrap()
+}
+
+#[tokio::test]
+async fn an_alias_domain_is_onboarded_after_its_parent_and_converges() {
+    let w = alias_world(
+        ALIAS_YAML,
+        &["b.example", "c.example"],
+        MemoryMail::default(),
+    );
+    *w.mail.verify_in.lock().unwrap() = Some(w.dns.clone());
+    let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
+    let plan = build(&w.loaded.desired, &live, &w.registry, source());
+    assert!(plan.problems().is_empty(), "{:?}", plan.problems());
+    let o = mail_plan(&plan, "b.example").onboarding.as_ref().unwrap();
+    assert_eq!(o.alias_of.as_deref(), Some("c.example"));
+    assert!(o
+        .describe("b.example")
+        .contains("add it as an alias of c.example"));
+    assert_eq!(
+        mail_plan(&plan, "c.example")
+            .onboarding
+            .as_ref()
+            .unwrap()
+            .alias_of,
+        None
+    );
+    let json = serde_json::to_value(&plan).unwrap();
+    let b = json["mail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["domain"] == "b.example")
+        .unwrap();
+    assert_eq!(b["onboarding"]["alias_of"], "c.example");
+
+    let result = apply(&plan, &w.loaded.desired, &w.registry, &no_wait()).await;
+    assert!(result.complete(), "{:#?}", result.entries);
+    let onboarded: Vec<&str> = result
+        .entries
+        .iter()
+        .filter(|e| e.phase == Phase::Onboard)
+        .map(|e| e.scope.as_str())
+        .collect();
+    assert_eq!(onboarded, ["c.example", "b.example"]);
+    assert_eq!(
+        w.mail
+            .aliases
+            .lock()
+            .unwrap()
+            .get("b.example")
+            .map(String::as_str),
+        Some("c.example")
+    );
+
+    // Were the alias read as a domain, this would show as unmanaged.
+    w.mail.domains.lock().unwrap().insert(
+        "b.example".into(),
+        MailDomainState {
+            domain: "b.example".into(),
+            mailboxes: vec![Mailbox {
+                id: None,
+                address: "stray@b.example".into(),
+                display_name: None,
+                state: MailboxState::Active,
+                successor: None,
+                aliases: vec![],
+                kind: Default::default(),
+                delegates: vec![],
+            }],
+            ..MailDomainState::default()
+        },
+    );
+    let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
+    let again = build(&w.loaded.desired, &live, &w.registry, source());
+    assert!(
+        !again.has_changes(),
+        "{}",
+        mailform::render::text::plan(&again, false)
+    );
+    assert!(again.problems().is_empty(), "{:?}", again.problems());
+    let b = mail_plan(&again, "b.example");
+    assert!(b.unmanaged.is_empty(), "{:?}", b.unmanaged);
+    assert_eq!(b.existing_mailboxes, 0);
+    assert_eq!(
+        mail_plan(&again, "b.example")
+            .domain_status
+            .alias_of
+            .as_deref(),
+        Some("c.example")
+    );
+}
+
+#[tokio::test]
+async fn an_alias_is_not_attempted_when_its_parent_fails() {
+    // Nothing verifies: the parent's onboarding fails.
+    let w = alias_world(
+        ALIAS_YAML,
+        &["b.example", "c.example"],
+        MemoryMail::default(),
+    );
+    let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
+    let plan = build(&w.loaded.desired, &live, &w.registry, source());
+    let result = apply(&plan, &w.loaded.desired, &w.registry, &no_wait()).await;
+    let outcome = |scope: &str| {
+        result
+            .entries
+            .iter()
+            .find(|e| e.phase == Phase::Onboard && e.scope == scope)
+            .map(|e| e.outcome.clone())
+            .unwrap()
+    };
+    assert!(matches!(outcome("c.example"), ChangeOutcome::Failed(_)));
+    match outcome("b.example") {
+        ChangeOutcome::NotAttempted(why) => {
+            assert!(why.contains("onboarding c.example"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing was published for the alias.
+    assert!(w
+        .dns
+        .zones
+        .lock()
+        .unwrap()
+        .get("b.example")
+        .is_none_or(|z| z.records.is_empty()));
+    assert!(w.mail.aliases.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_live_kind_the_file_contradicts_is_a_problem_not_a_conversion() {
+    // Live: b.example is a domain of its own; the file says alias.
+    let w = alias_world(ALIAS_YAML, &[], MemoryMail::default());
+    let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
+    let plan = build(&w.loaded.desired, &live, &w.registry, source());
+    let problems = plan.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let m = &problems[0].message;
+    assert!(m.contains("is a domain of its own"), "{m}");
+    assert!(m.contains("does not convert"), "{m}");
+    assert!(m.contains("Manage domains"), "{m}");
+    assert!(preflight(&plan, &no_wait()).is_err());
+
+    // Live: an alias of another parent.
+    w.mail
+        .aliases
+        .lock()
+        .unwrap()
+        .insert("b.example".into(), "x.example".into());
+    let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
+    let plan = build(&w.loaded.desired, &live, &w.registry, source());
+    let problems = plan.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .message
+            .contains("is a domain alias of x.example"),
+        "{problems:?}"
+    );
+    assert!(problems[0].message.contains("alias_of: x.example"));
+
+    // Live: an alias; the file declares a domain of its own.
+    let own = ALIAS_YAML.replace(", alias_of: c.example", "");
+    let w2 = alias_world(&own, &[], MemoryMail::default());
+    w2.mail
+        .aliases
+        .lock()
+        .unwrap()
+        .insert("b.example".into(), "c.example".into());
+    let live = live::read(&w2.loaded.desired, &w2.registry).await.unwrap();
+    let plan = build(&w2.loaded.desired, &live, &w2.registry, source());
+    let problems = plan.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let m = &problems[0].message;
+    assert!(m.contains("declares it a mail domain of its own"), "{m}");
+    assert!(m.contains("alias_of: c.example"), "{m}");
+}
+
+#[tokio::test]
+async fn an_alias_at_a_provider_without_domain_aliases_is_a_problem() {
+    let mut mail = MemoryMail::default();
+    mail.caps.domain_aliases = false;
+    let w = alias_world(ALIAS_YAML, &["b.example"], mail);
+    let live = live::read(&w.loaded.desired, &w.registry).await.unwrap();
+    let plan = build(&w.loaded.desired, &live, &w.registry, source());
+    let problems = plan.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].message.contains("has no domain aliases"),
+        "{problems:?}"
+    );
+    assert!(mail_plan(&plan, "b.example").onboarding.is_none());
+    assert!(preflight(&plan, &no_wait()).is_err());
 }

@@ -166,6 +166,91 @@ mailboxes:
 }
 
 #[test]
+fn google_workspace_domain_alias_onboarded_through_bind() {
+    let Some(s) = server() else { return };
+    use mailform_google::fake::{FakeConfig, FakeGoogle};
+    const ZONE: &str = "gw-alias.example";
+    // example.com is a verified domain of the fake tenant.
+    let fake = FakeGoogle::start_background(FakeConfig {
+        dns_server: Some(s.address.parse().unwrap()),
+        ..FakeConfig::default()
+    })
+    .unwrap();
+    fake.add_user("admin@example.com", "Admin", "Istrator");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("sa.json"), fake.service_account_key()).unwrap();
+    std::fs::write(d.join("initial.hash"), HASH).unwrap();
+    let yaml = format!(
+        r#"version: 1
+providers:
+  bind:
+    rfc2136: {{server: "{address}", key_name: {KEY_NAME}}}
+  gw:
+    google_workspace:
+      admin: admin@example.com
+      credentials: ${{file:sa.json}}
+      directory_endpoint: "{u}"
+      groups_settings_endpoint: "{u}"
+      gmail_endpoint: "{u}"
+      site_verification_endpoint: "{u}"
+      token_endpoint: "{t}"
+domains:
+  example.com:
+    mail: {{provider: gw}}
+  {ZONE}:
+    dns: {{provider: bind}}
+    mail: {{provider: gw, alias_of: example.com}}
+    records:
+      "@":
+        MX: "1 smtp.google.com."
+        TXT: "v=spf1 include:_spf.google.com ~all"
+mailboxes:
+  admin@example.com:
+    name: Admin Istrator
+  ann@example.com:
+    name: Ann Alias
+    password_hash: ${{file:initial.hash}}
+"#,
+        address = s.address,
+        u = fake.url(),
+        t = fake.token_url()
+    );
+    std::fs::write(d.join("mailform.yaml"), yaml).unwrap();
+
+    let plan = run(d, s, &[], &["plan", "--detailed-exitcode"], 2);
+    assert!(
+        plan.contains(&format!(
+            "onboard domain {ZONE}: add it as an alias of example.com"
+        )),
+        "{plan}"
+    );
+    assert!(plan.contains("google-site-verification="), "{plan}");
+
+    let args = apply_args(s);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let applied = run(d, s, &[], &args, 0);
+    assert!(applied.contains("onboard domain"), "{applied}");
+    fake.with_store(|st| {
+        assert_eq!(
+            st.domain_aliases.get(ZONE).map(String::as_str),
+            Some("example.com")
+        );
+        assert!(!st.domains.iter().any(|x| x == ZONE), "{:?}", st.domains);
+        // The parent's new user has its address at the alias too.
+        assert!(st.owner(&format!("ann@{ZONE}")).is_some());
+    });
+    let log = fake.request_log();
+    assert!(
+        !log.iter().any(|m| m == "directory.domains.insert"),
+        "{log:?}"
+    );
+    let again = run(d, s, &[], &["plan", "--detailed-exitcode"], 0);
+    assert!(again.contains("No changes"), "{again}");
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+}
+
+#[test]
 fn microsoft_365_domain_onboarded_through_bind_with_its_service_records() {
     let Some(s) = server() else { return };
     use mailform_m365::fake::{FakeConfig, FakeGraph};

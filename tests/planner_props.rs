@@ -202,6 +202,7 @@ proptest! {
         let state_of = |s: u8| [MailboxState::Active, MailboxState::Suspended, MailboxState::Offboarded][s as usize];
         let desired = DesiredMailDomain {
             additive: Default::default(),
+            alias_of: None,
             domain: ZONE.into(),
             provider: "mem".into(),
             manage: if manage_domain { MailManage::Domain } else { MailManage::Declared },
@@ -307,6 +308,7 @@ proptest! {
         let desired = DesiredMailDomain {
             additive: if additive { ["team@example.com".to_string()].into() } else { Default::default() },
             domain: ZONE.into(),
+            alias_of: None,
             provider: "mem".into(),
             manage: MailManage::Declared,
             mailboxes: vec![],

@@ -159,12 +159,39 @@ pub async fn apply(
     let mut dns_failed: std::collections::BTreeSet<String> = Default::default();
     let mut plan = plan.clone();
     let mut after = std::collections::BTreeMap::new();
-    for m in plan.mail.iter().filter(|m| m.onboarding.is_some()) {
+    // Domains of their own first: a domain alias is added to its parent,
+    // which must be a domain of the tenant by then.
+    let mut onboarding: Vec<&crate::plan::MailPlan> = plan
+        .mail
+        .iter()
+        .filter(|m| m.onboarding.is_some())
+        .collect();
+    onboarding.sort_by_key(|m| m.onboarding.as_ref().is_some_and(|o| o.alias_of.is_some()));
+    for m in onboarding {
         let change = m
             .onboarding
             .as_ref()
             .map(|o| o.describe(&m.domain))
             .unwrap_or_default();
+        let parent_failed = m
+            .onboarding
+            .as_ref()
+            .and_then(|o| o.alias_of.as_ref())
+            .filter(|p| onboard_failed.contains(*p));
+        if let Some(parent) = parent_failed {
+            failed_scopes.insert(m.domain.clone());
+            onboard_failed.insert(m.domain.clone());
+            result.entries.push(Entry {
+                phase: Phase::Onboard,
+                scope: m.domain.clone(),
+                change,
+                outcome: ChangeOutcome::NotAttempted(format!(
+                    "onboarding {parent}, the domain {} is to be an alias of, did not finish; running apply again goes on from here",
+                    m.domain
+                )),
+            });
+            continue;
+        }
         let outcome = match onboard::onboard(m, registry, &options.dns_wait).await {
             Ok(records) => {
                 after.insert(m.domain.clone(), records);

@@ -9,7 +9,8 @@
 //! from then on. The zone is then planned again, with those records, by
 //! the same pure planner, so that MX switches in the MX phase, after the
 //! domain's mailboxes exist. A failure stops that domain only, and says
-//! that running apply again goes on from where it stopped.
+//! that running apply again goes on from where it stopped. A domain alias
+//! goes the same way, added as an alias of its parent at the end.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -60,12 +61,15 @@ pub async fn onboard(
     };
     let again = "; running apply again goes on from here";
     let mail = registry.mail(&m.provider);
-    let asked = mail.begin_onboarding(&m.domain).await.map_err(|e| {
-        format!(
-            "`{}` could not start onboarding {}: {e}{again}",
-            m.provider, m.domain
-        )
-    })?;
+    let asked = mail
+        .begin_onboarding(&m.domain, o.alias_of.as_deref())
+        .await
+        .map_err(|e| {
+            format!(
+                "`{}` could not start onboarding {}: {e}{again}",
+                m.provider, m.domain
+            )
+        })?;
     let sets: Vec<RecordSet> = asked.into_iter().map(|r| r.set).collect();
     if sets.is_empty() {
         return Err(format!(
@@ -115,7 +119,7 @@ pub async fn onboard(
     if wait.timeout.is_zero() {
         tracing::info!(domain = %m.domain, "--dns-wait 0: not waiting for the verification record");
         return mail
-            .finish_onboarding(&m.domain)
+            .finish_onboarding(&m.domain, o.alias_of.as_deref())
             .await
             .map_err(|e| format!("`{}` could not verify {}: {e}{again}", m.provider, m.domain));
     }
@@ -132,7 +136,7 @@ pub async fn onboard(
                 pending.join("; ")
             )
         })?;
-    mail.finish_onboarding(&m.domain)
+    mail.finish_onboarding(&m.domain, o.alias_of.as_deref())
         .await
         .map_err(|e| format!("`{}` could not verify {}: {e}{again}", m.provider, m.domain))
 }

@@ -84,6 +84,8 @@ pub fn compile(
     // Domains already reported as broken: their addresses are not reported
     // again, one error per cause.
     let mut broken: std::collections::HashSet<String> = Default::default();
+    // Mail domains declared `alias_of` another: (domain, parent, key path).
+    let mut aliases: Vec<(String, &Spanned<String>, String)> = Vec::new();
 
     for (raw_name, name_loc, domain) in config.domains.iter() {
         let path = format!("domains.{}", key(raw_name));
@@ -186,17 +188,117 @@ pub fn compile(
                         aliases: Vec::new(),
                         groups: Vec::new(),
                         additive: Default::default(),
+                        alias_of: None,
                     },
                 );
+                if let Some(parent) = &mail.alias_of {
+                    aliases.push((zone.clone(), parent, format!("{path}.mail.alias_of")));
+                }
             } else {
                 broken.insert(zone.clone());
             }
         }
     }
 
+    check_alias_domains(&mut ctx, &aliases, &mut mail_domains, &mut broken);
     compile_mail(&mut ctx, config, &mut mail_domains, &broken);
     desired.mail = mail_domains.into_values().collect();
     desired
+}
+
+/// `alias_of` must name another mail domain of the file, at the same
+/// provider, that is not an alias itself (Google nests no aliases). A
+/// domain whose `alias_of` is wrong is left out, as broken.
+fn check_alias_domains(
+    ctx: &mut Ctx,
+    aliases: &[(String, &Spanned<String>, String)],
+    domains: &mut BTreeMap<String, DesiredMailDomain>,
+    broken: &mut std::collections::HashSet<String>,
+) {
+    let declared: std::collections::HashSet<&str> = aliases.iter().map(|a| a.0.as_str()).collect();
+    let mut resolved = Vec::new();
+    for (zone, raw, path) in aliases {
+        let loc = Loc::of(*raw);
+        let parent = match domain_to_ascii(&raw.value) {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.diags.error(
+                    loc,
+                    path,
+                    format!("invalid domain name `{}`: {e}", raw.value),
+                    Some(
+                        "name the mail domain this one is an alias of, e.g. `example.com`"
+                            .to_string(),
+                    ),
+                );
+                broken.insert(zone.clone());
+                continue;
+            }
+        };
+        let provider = domains
+            .get(zone)
+            .map(|d| d.provider.clone())
+            .unwrap_or_default();
+        let problem = if parent == *zone {
+            Some((
+                format!("mail domain `{zone}` is declared an alias of itself"),
+                "name the domain whose users it gives addresses to, or remove `alias_of`"
+                    .to_string(),
+            ))
+        } else if broken.contains(&parent) {
+            // Its own declaration is already reported.
+            broken.insert(zone.clone());
+            continue;
+        } else if let Some(p) = domains.get(&parent) {
+            if p.provider != provider {
+                Some((
+                    format!(
+                        "`{zone}` is declared an alias of `{parent}`, but `{parent}` is at mail provider `{}` and `{zone}` at `{provider}`; a domain alias lives at its parent's provider",
+                        p.provider
+                    ),
+                    format!("give `{zone}` `mail: {{provider: {}, alias_of: {parent}}}`", p.provider),
+                ))
+            } else if declared.contains(parent.as_str()) {
+                Some((
+                    format!("`{zone}` is declared an alias of `{parent}`, which is itself an alias"),
+                    format!("name the domain `{parent}` is an alias of: aliases of aliases do not exist"),
+                ))
+            } else {
+                None
+            }
+        } else {
+            let mail: Vec<&str> = domains
+                .keys()
+                .filter(|d| *d != zone && !declared.contains(d.as_str()))
+                .map(String::as_str)
+                .collect();
+            let fix = match did_you_mean(&parent, mail.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "declare `{parent}` under `domains:` with `mail: {{provider: {provider}}}`, or name one of this file's mail domains"
+                ),
+            };
+            Some((
+                format!("`{zone}` is declared an alias of `{parent}`, which is not a mail domain of this file"),
+                fix,
+            ))
+        };
+        match problem {
+            Some((message, fix)) => {
+                ctx.diags.error(loc, path, message, Some(fix));
+                broken.insert(zone.clone());
+            }
+            None => resolved.push((zone.clone(), parent)),
+        }
+    }
+    for zone in broken.iter() {
+        domains.remove(zone);
+    }
+    for (zone, parent) in resolved {
+        if let Some(d) = domains.get_mut(&zone) {
+            d.alias_of = Some(parent);
+        }
+    }
 }
 
 fn check_ttl(ctx: &mut Ctx, ttl: &Spanned<u32>, path: &str) -> u32 {
@@ -590,6 +692,18 @@ impl Registry<'_> {
             }
         };
         let domain = address_domain(&address).unwrap_or_default().to_string();
+        if let Some(parent) = managed.get(&domain).and_then(|d| d.alias_of.as_ref()) {
+            let local = address.rsplit_once('@').map_or("", |(l, _)| l);
+            ctx.diags.error(
+                loc,
+                path,
+                format!(
+                    "`{address}` is at alias domain `{domain}`: addresses at an alias domain exist for every user of `{parent}`; declare them at `{parent}`"
+                ),
+                Some(format!("declare `{local}@{parent}` instead; it receives mail to `{address}` too")),
+            );
+            return None;
+        }
         if !managed.contains_key(&domain) {
             ctx.diags.error(
                 loc,
@@ -989,6 +1103,16 @@ fn check_reference(
         }
     };
     let domain = address_domain(&address).unwrap_or_default();
+    if let Some(parent) = domains.get(domain).and_then(|d| d.alias_of.as_ref()) {
+        let local = address.rsplit_once('@').map_or("", |(l, _)| l);
+        ctx.diags.error(
+            loc,
+            path,
+            format!("`{address}` is at alias domain `{domain}`, whose addresses are those of `{parent}`"),
+            Some(format!("name `{local}@{parent}` instead")),
+        );
+        return None;
+    }
     if domains.contains_key(domain) && !reg.owners.contains_key(&address) {
         let known: Vec<&str> = reg.owners.keys().map(String::as_str).collect();
         let fix = match did_you_mean(&address, known.iter().copied()) {

@@ -333,6 +333,15 @@ pub struct MailBinding {
     /// never deleted either way unless marked `state: deleted`.
     #[serde(default)]
     pub manage: MailManage,
+    /// Makes this domain an alias of another mail domain of this file, at
+    /// the same provider (Google Workspace's domain aliases): every user
+    /// and group of that domain has the same address here, so the alias
+    /// has no mailboxes, aliases or groups of its own; declare them at the
+    /// parent. `apply` adds a domain the provider does not serve yet as an
+    /// alias of the parent, after the parent.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub alias_of: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]

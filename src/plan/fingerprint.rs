@@ -89,7 +89,14 @@ pub fn fingerprint(parts: &[Part]) -> String {
                     })
                     .collect();
                 asked.sort();
-                json!(["mail", provider, state.domain, status.stage, asked, objs]).to_string()
+                let mut item =
+                    json!(["mail", provider, state.domain, status.stage, asked, objs]).to_string();
+                // Only for aliases, so that fingerprints of plans made
+                // before domain aliases existed stay the same.
+                if let Some(parent) = &status.alias_of {
+                    item.push_str(&json!(["alias_of", parent]).to_string());
+                }
+                item
             }
         })
         .collect();

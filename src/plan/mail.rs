@@ -385,6 +385,7 @@ mod tests {
             shared_mailboxes: shared,
             distribution_lists: distribution,
             settings_hint: Some("turn on X with `x: true`".into()),
+            domain_aliases: false,
             password: PasswordPolicy {
                 hash_schemes: vec![],
                 plain: true,
@@ -430,6 +431,7 @@ mod tests {
             domain: "example.com".into(),
             provider: "m365".into(),
             manage: MailManage::Declared,
+            alias_of: None,
             mailboxes: mailboxes
                 .into_iter()
                 .enumerate()

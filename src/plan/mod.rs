@@ -258,9 +258,17 @@ pub fn build(
         .zip(live.mail.iter().zip(&live.domains))
         .map(|(d, (l, status))| {
             let p = registry.mail(&d.provider);
-            let mut plan = mail::plan_domain(d, l, &p.capabilities(), p.kind(), &file);
+            let caps = p.capabilities();
+            let mut plan = mail::plan_domain(d, l, &caps, p.kind(), &file);
             plan.domain_status = status.clone();
-            match onboarding::onboarding_for(desired, &d.domain, &d.provider, status) {
+            match onboarding::onboarding_for(
+                desired,
+                &d.domain,
+                &d.provider,
+                d.alias_of.as_deref(),
+                &caps,
+                status,
+            ) {
                 Ok(Some(o)) => {
                     if let Some(z) = zones.iter_mut().find(|z| z.zone == o.zone) {
                         z.replanned_after.push(d.domain.clone());

@@ -19,10 +19,15 @@
 //! Each decision that differs from what the provider asked is a note in
 //! the plan. The same functions serve `apply`, which re-plans a zone after
 //! onboarding with the records the provider named only then.
+//!
+//! A domain the file declares `alias_of` another is onboarded as a domain
+//! alias of it, where the provider has them; one whose live kind (domain
+//! or alias, and of which parent) differs from the file's is a problem,
+//! never converted.
 
 use mailform_contract::{
-    name::relative_name, DnsChange, DomainStage, DomainStatus, ProviderRecord, RData,
-    RecordPurpose, RecordSet, RecordType, ZoneState,
+    name::relative_name, DnsChange, DomainStage, DomainStatus, MailCapabilities, ProviderRecord,
+    RData, RecordPurpose, RecordSet, RecordType, ZoneState,
 };
 use serde::Serialize;
 
@@ -43,14 +48,19 @@ pub struct OnboardingPlan {
     pub verification: Vec<RecordSet>,
     /// Live TXT prefixes at the apex that are never removed.
     pub keep_txt_prefixes: Vec<String>,
+    /// The domain becomes a domain alias of this domain (the file's
+    /// `alias_of`), onboarded after it, rather than a domain of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_of: Option<String>,
 }
 
 impl OnboardingPlan {
     /// One line saying what apply does to onboard `domain`.
     pub fn describe(&self, domain: &str) -> String {
-        let add = match self.stage {
-            DomainStage::Absent => "add it to the tenant, ",
-            _ => "",
+        let add = match (&self.alias_of, self.stage) {
+            (Some(parent), _) => format!("add it as an alias of {parent}, "),
+            (None, DomainStage::Absent) => "add it to the tenant, ".to_string(),
+            (None, _) => String::new(),
         };
         let token = if self.verification.is_empty() {
             "the verification record the provider names then".to_string()
@@ -256,13 +266,46 @@ pub fn augment(
 }
 
 /// The onboarding a mail domain needs, or the problem that it cannot be
-/// onboarded from this file.
+/// onboarded from this file. `alias_of` is what the file says the domain
+/// is (an alias of that parent); `status.alias_of` what the provider
+/// says. mailform never converts a domain into an alias or back: when the
+/// two disagree, that is a problem with the fix.
 pub fn onboarding_for(
     desired: &Desired,
     domain: &str,
     mail_provider: &str,
+    alias_of: Option<&str>,
+    caps: &MailCapabilities,
     status: &DomainStatus,
 ) -> Result<Option<OnboardingPlan>, String> {
+    const CONSOLE: &str = "in the provider's admin console (Google Workspace: Admin console → Account → Domains → Manage domains)";
+    if alias_of.is_some() && !caps.domain_aliases {
+        return Err(format!(
+            "{domain} is declared `alias_of` another domain, but mail provider `{mail_provider}` has no domain aliases; declare {domain} as a mail domain of its own (remove `alias_of`) and give the mailboxes aliases there"
+        ));
+    }
+    let same = |a: &str, b: &str| {
+        a.trim_end_matches('.')
+            .eq_ignore_ascii_case(b.trim_end_matches('.'))
+    };
+    match (alias_of, status.alias_of.as_deref()) {
+        (Some(want), None) if status.stage != DomainStage::Absent => {
+            return Err(format!(
+                "{domain} is a domain of its own at mail provider `{mail_provider}`, but the file declares it an alias of {want}; mailform does not convert a domain into an alias: remove `alias_of` from the file, or delete the domain and add it as an alias of {want} {CONSOLE}, then plan again"
+            ));
+        }
+        (Some(want), Some(have)) if !same(want, have) => {
+            return Err(format!(
+                "{domain} is a domain alias of {have} at mail provider `{mail_provider}`, but the file declares it an alias of {want}; mailform does not move an alias to another parent: write `alias_of: {have}`, or remove the alias and add it under {want} {CONSOLE}, then plan again"
+            ));
+        }
+        (None, Some(have)) => {
+            return Err(format!(
+                "{domain} is a domain alias of {have} at mail provider `{mail_provider}`, but the file declares it a mail domain of its own; mailform does not convert an alias into a domain: write `alias_of: {have}` under its `mail:` (its addresses are those of {have}'s users; declare mailboxes at {have}), or remove the alias and add it as a domain {CONSOLE}, then plan again"
+            ));
+        }
+        _ => {}
+    }
     if status.is_ready() {
         return Ok(None);
     }
@@ -287,6 +330,7 @@ pub fn onboarding_for(
             .map(|r| r.set.clone())
             .collect(),
         keep_txt_prefixes: status.keep_txt_prefixes.clone(),
+        alias_of: alias_of.map(str::to_string),
     }))
 }
 
@@ -522,27 +566,29 @@ mod tests {
             aliases: vec![],
             groups: vec![],
             additive: Default::default(),
+            alias_of: None,
         });
-        let absent = DomainStatus {
-            stage: DomainStage::Absent,
-            records: vec![],
-            keep_txt_prefixes: vec![],
-            setup: Vec::new(),
-        };
-        let err = onboarding_for(&d, "corp.example.org", "m", &absent).unwrap_err();
+        let absent = DomainStatus::new(DomainStage::Absent, vec![], vec![]);
+        let caps = mailform_contract::memory::MemoryMail::default().caps;
+        let err = onboarding_for(&d, "corp.example.org", "m", None, &caps, &absent).unwrap_err();
         assert!(err.contains("no zone in this file holds it"), "{err}");
         d.zones.push(DesiredZone {
             zone: "example.org".into(),
             ..zone(DnsManage::Declared, &[])
         });
-        let plan = onboarding_for(&d, "corp.example.org", "m", &absent)
+        let plan = onboarding_for(&d, "corp.example.org", "m", None, &caps, &absent)
             .unwrap()
             .unwrap();
         assert_eq!(plan.zone, "example.org");
-        assert!(
-            onboarding_for(&d, "corp.example.org", "m", &DomainStatus::ready())
-                .unwrap()
-                .is_none()
-        );
+        assert!(onboarding_for(
+            &d,
+            "corp.example.org",
+            "m",
+            None,
+            &caps,
+            &DomainStatus::ready()
+        )
+        .unwrap()
+        .is_none());
     }
 }

@@ -208,6 +208,7 @@ impl MailProvider for AlimailProvider {
             shared_mailboxes: false,
             distribution_lists: false,
             settings_hint: None,
+            domain_aliases: false,
         }
     }
 

@@ -191,6 +191,9 @@ pub struct MemoryMail {
     /// carries them out once every record the domain asks for is in
     /// `verify_in`.
     pub setup: Mutex<BTreeMap<String, Vec<String>>>,
+    /// Domains that are aliases of another domain → that parent. Set by
+    /// `finish_onboarding` with `alias_of`, or by a test.
+    pub aliases: Mutex<BTreeMap<String, String>>,
 }
 
 impl MemoryMail {
@@ -209,6 +212,23 @@ impl MemoryMail {
                 values: vec![crate::RData::txt(&Self::token(domain))],
             },
         }
+    }
+
+    /// An alias's parent must be a ready domain of its own, as at Google.
+    fn check_parent(&self, parent: &str) -> Result<(), ProviderError> {
+        if !self.caps.domain_aliases {
+            return Err(ProviderError::Unsupported(
+                "this provider has no domain aliases".into(),
+            ));
+        }
+        if self.stage(parent) != DomainStage::Ready
+            || self.aliases.lock().expect("lock").contains_key(parent)
+        {
+            return Err(ProviderError::Rejected(format!(
+                "{parent} is not a verified domain of its own"
+            )));
+        }
+        Ok(())
     }
 
     fn stage(&self, domain: &str) -> DomainStage {
@@ -230,6 +250,7 @@ impl Default for MemoryMail {
             verify_in: Mutex::default(),
             ready_records: Mutex::default(),
             setup: Mutex::default(),
+            aliases: Mutex::default(),
             caps: MailCapabilities {
                 mailbox_aliases: true,
                 group_aliases: true,
@@ -245,6 +266,7 @@ impl Default for MemoryMail {
                 shared_mailboxes: true,
                 distribution_lists: true,
                 settings_hint: None,
+                domain_aliases: true,
             },
         }
     }
@@ -318,6 +340,7 @@ impl MailProvider for MemoryMail {
             records,
             keep_txt_prefixes: vec!["memory-verification=".into()],
             setup,
+            alias_of: self.aliases.lock().expect("lock").get(domain).cloned(),
         })
     }
 
@@ -357,7 +380,14 @@ impl MailProvider for MemoryMail {
             .unwrap_or_default())
     }
 
-    async fn begin_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+    async fn begin_onboarding(
+        &self,
+        domain: &str,
+        alias_of: Option<&str>,
+    ) -> Result<Vec<ProviderRecord>, ProviderError> {
+        if let Some(parent) = alias_of {
+            self.check_parent(parent)?;
+        }
         let mut pending = self.onboarding.lock().expect("lock");
         if let Some(stage) = pending.get_mut(domain) {
             *stage = DomainStage::Unverified;
@@ -365,7 +395,14 @@ impl MailProvider for MemoryMail {
         Ok(vec![Self::verification(domain)])
     }
 
-    async fn finish_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+    async fn finish_onboarding(
+        &self,
+        domain: &str,
+        alias_of: Option<&str>,
+    ) -> Result<Vec<ProviderRecord>, ProviderError> {
+        if let Some(parent) = alias_of {
+            self.check_parent(parent)?;
+        }
         let dns = self.verify_in.lock().expect("lock").clone();
         let token = crate::RData::txt(&Self::token(domain)).canonical();
         let served = match dns {
@@ -384,6 +421,12 @@ impl MailProvider for MemoryMail {
             )));
         }
         self.onboarding.lock().expect("lock").remove(domain);
+        if let Some(parent) = alias_of {
+            self.aliases
+                .lock()
+                .expect("lock")
+                .insert(domain.to_string(), parent.to_string());
+        }
         Ok(self.domain_status(domain).await?.records)
     }
 }

@@ -74,15 +74,37 @@ pub struct DomainStatus {
     /// nothing waits.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup: Vec<String>,
+    /// What the domain is at the provider: an alias of this parent domain
+    /// (every user of the parent has the same address here; the alias has
+    /// no objects of its own), or `None` for a domain of its own. For an
+    /// absent domain, `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_of: Option<String>,
 }
 
 impl DomainStatus {
-    /// A verified domain that asks for nothing.
+    /// A verified domain of its own that asks for nothing.
     pub fn ready() -> DomainStatus {
         DomainStatus {
             stage: DomainStage::Ready,
             records: Vec::new(),
             keep_txt_prefixes: Vec::new(),
+            setup: Vec::new(),
+            alias_of: None,
+        }
+    }
+
+    /// A domain at `stage` that asks for `records`, a domain of its own.
+    pub fn new(
+        stage: DomainStage,
+        records: Vec<ProviderRecord>,
+        keep_txt_prefixes: Vec<String>,
+    ) -> DomainStatus {
+        DomainStatus {
+            stage,
+            records,
+            keep_txt_prefixes,
+            alias_of: None,
             setup: Vec::new(),
         }
     }

@@ -119,6 +119,10 @@ pub struct MailCapabilities {
     /// named in the planner's refusals; `None` when no setting would.
     pub settings_hint: Option<String>,
     pub password: PasswordPolicy,
+    /// A domain can be onboarded as an alias of another domain of the
+    /// tenant (Google Workspace's domain aliases): every user of the
+    /// parent gets the same address there.
+    pub domain_aliases: bool,
 }
 
 /// What became of one change.
@@ -191,8 +195,15 @@ pub trait MailProvider: Send + Sync {
 
     /// Starts onboarding `domain`: adds it to the tenant if it is absent and
     /// returns the verification records to publish. Calling it again for a
-    /// domain already added must not add it twice.
-    async fn begin_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+    /// domain already added must not add it twice. With `alias_of`, the
+    /// domain is to become an alias of that domain of the tenant (only
+    /// where [`MailCapabilities::domain_aliases`]).
+    async fn begin_onboarding(
+        &self,
+        domain: &str,
+        alias_of: Option<&str>,
+    ) -> Result<Vec<ProviderRecord>, ProviderError> {
+        let _ = alias_of;
         Err(ProviderError::Unsupported(format!(
             "provider `{}` cannot add the domain {domain}; add and verify it in the provider's console",
             self.kind()
@@ -202,8 +213,15 @@ pub trait MailProvider: Send + Sync {
     /// Verifies `domain` (its verification records are served by every
     /// authoritative server by now), makes it usable for mail and returns
     /// every record the provider asks for from now on, as
-    /// [`MailProvider::domain_status`] of a ready domain would.
-    async fn finish_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+    /// [`MailProvider::domain_status`] of a ready domain would. With
+    /// `alias_of`, it becomes an alias of that domain rather than a domain
+    /// of its own.
+    async fn finish_onboarding(
+        &self,
+        domain: &str,
+        alias_of: Option<&str>,
+    ) -> Result<Vec<ProviderRecord>, ProviderError> {
+        let _ = alias_of;
         Err(ProviderError::Unsupported(format!(
             "provider `{}` cannot verify the domain {domain}",
             self.kind()

@@ -159,6 +159,16 @@ pub struct NewDomain<'a> {
 pub struct DomainAlias {
     #[serde(default)]
     pub parent_domain_name: String,
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// The body of `domainAliases.insert`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewDomainAlias<'a> {
+    pub parent_domain_name: &'a str,
+    pub domain_alias_name: &'a str,
 }
 
 /// Groups Settings: only who may post is managed.

@@ -2,10 +2,14 @@
 //! Site Verification token (`webResource.getToken`, `DNS_TXT`), published
 //! by the engine at the domain's apex, then the verification
 //! (`webResource.insert`), then `domains.insert`, which makes it a domain
-//! of the tenant — verified, since the admin it is added as verified it.
+//! of the tenant — verified, since the admin it is added as verified it —
+//! or, for a domain the file declares `alias_of` another, `domainAliases.insert`,
+//! which makes it a domain alias: every user of the parent gets the same
+//! address there.
 //!
-//! - [`status`]: `domains.get` says absent (404), unverified or ready (a
-//!   404 for a domain alias of the tenant fails with the fix); a domain
+//! - [`status`]: `domains.get` says unverified or ready; on a 404,
+//!   `domainAliases.get` says whether it is an alias (and of which
+//!   parent, verified or not) or absent; a domain
 //!   not ready also gets its token, which changes nothing and so is asked
 //!   for at plan time. The Site Verification scope is asked for only
 //!   then: a plan of ready domains needs only the read scopes.
@@ -13,8 +17,9 @@
 //!   record yet (they cache, and the engine only waited for the
 //!   authoritative servers), so a refused verification is tried three
 //!   times with a doubling wait before it fails with a message that says
-//!   a later `apply` finishes it. `domains.insert` answered 409 means an
-//!   earlier run (or an admin) added it: that converges.
+//!   a later `apply` finishes it. `domains.insert` (or
+//!   `domainAliases.insert`) answered 409 means an earlier run (or an
+//!   admin) added it: that converges.
 
 use mailform_contract::{
     DomainStage, DomainStatus, ProviderError, ProviderRecord, RData, RecordPurpose, RecordSet,
@@ -48,8 +53,15 @@ fn domains_path(config: &Config) -> String {
     format!("/customer/{}/domains", enc(config.customer()))
 }
 
-/// `domains.get`: the domain's stage, without its records.
-pub async fn stage(api: &Api, config: &Config, domain: &str) -> Result<DomainStage, ProviderError> {
+/// `domains.get`, then for a domain the tenant does not have
+/// `domainAliases.get`: the domain's stage and, for a domain alias, its
+/// parent. One more request, and only for a domain that is not a domain
+/// of the tenant.
+pub async fn lookup(
+    api: &Api,
+    config: &Config,
+    domain: &str,
+) -> Result<(DomainStage, Option<String>), ProviderError> {
     let path = format!("{}/{}", domains_path(config), enc(domain));
     let u = url(
         &config.directory_endpoint(),
@@ -60,12 +72,9 @@ pub async fn stage(api: &Api, config: &Config, domain: &str) -> Result<DomainSta
     // The plan's read scopes: one token for the check and the read.
     let d: Result<api::Domain, _> = api.get(u, scopes::READ).await;
     match d {
-        Ok(d) if d.verified => Ok(DomainStage::Ready),
-        Ok(_) => Ok(DomainStage::Unverified),
-        Err(CallError::Api { status: 404, .. }) => {
-            alias_check(api, config, domain).await?;
-            Ok(DomainStage::Absent)
-        }
+        Ok(d) if d.verified => Ok((DomainStage::Ready, None)),
+        Ok(_) => Ok((DomainStage::Unverified, None)),
+        Err(CallError::Api { status: 404, .. }) => alias_lookup(api, config, domain).await,
         Err(e) => Err(convert::error(
             e,
             &format!("checking that {domain} is a domain of the tenant"),
@@ -74,15 +83,28 @@ pub async fn stage(api: &Api, config: &Config, domain: &str) -> Result<DomainSta
     }
 }
 
-/// A domain alias is not a domain: onboarding it would add it a second
-/// time, and its addresses are its parent's users'. One more request, and
-/// only for a domain the tenant does not have.
-async fn alias_check(api: &Api, config: &Config, domain: &str) -> Result<(), ProviderError> {
-    let path = format!(
-        "/customer/{}/domainaliases/{}",
-        enc(config.customer()),
-        enc(domain)
-    );
+/// The stage of a domain whose objects are to be read: a domain alias has
+/// none (its addresses are its parent's users'), so reading one fails
+/// with the fix.
+pub async fn stage(api: &Api, config: &Config, domain: &str) -> Result<DomainStage, ProviderError> {
+    match lookup(api, config, domain).await? {
+        (_, Some(parent)) => Err(ProviderError::Rejected(format!(
+            "`{domain}` is a domain alias of `{parent}` in the Google Workspace tenant, not a domain: every user of `{parent}` has its addresses there already; declare it with `mail: {{provider: ..., alias_of: {parent}}}` and the mailboxes under `{parent}`, or remove the alias in the Admin console (Account → Domains → Manage domains) to make it a domain of its own"
+        ))),
+        (stage, None) => Ok(stage),
+    }
+}
+
+fn aliases_path(config: &Config) -> String {
+    format!("/customer/{}/domainaliases", enc(config.customer()))
+}
+
+async fn alias_lookup(
+    api: &Api,
+    config: &Config,
+    domain: &str,
+) -> Result<(DomainStage, Option<String>), ProviderError> {
+    let path = format!("{}/{}", aliases_path(config), enc(domain));
     let u = url(
         &config.directory_endpoint(),
         "/admin/directory/v1",
@@ -91,11 +113,15 @@ async fn alias_check(api: &Api, config: &Config, domain: &str) -> Result<(), Pro
     )?;
     let a: Result<api::DomainAlias, _> = api.get(u, scopes::READ).await;
     match a {
-        Ok(a) => Err(ProviderError::Rejected(format!(
-            "`{domain}` is a domain alias of `{}` in the Google Workspace tenant, not a domain: every user of `{}` has its addresses there already; declare the mailboxes under `{}`, or remove the alias in the Admin console (Account → Domains → Manage domains) to make it a domain of its own",
-            a.parent_domain_name, a.parent_domain_name, a.parent_domain_name
-        ))),
-        Err(CallError::Api { status: 404, .. }) => Ok(()),
+        Ok(a) => {
+            let stage = if a.verified {
+                DomainStage::Ready
+            } else {
+                DomainStage::Unverified
+            };
+            Ok((stage, Some(a.parent_domain_name.to_ascii_lowercase())))
+        }
+        Err(CallError::Api { status: 404, .. }) => Ok((DomainStage::Absent, None)),
         Err(e) => Err(convert::error(
             e,
             &format!("checking whether {domain} is a domain alias of the tenant"),
@@ -110,7 +136,7 @@ pub async fn status(
     config: &Config,
     domain: &str,
 ) -> Result<DomainStatus, ProviderError> {
-    let stage = stage(api, config, domain).await?;
+    let (stage, alias_of) = lookup(api, config, domain).await?;
     let records = if stage == DomainStage::Ready {
         Vec::new()
     } else {
@@ -121,6 +147,7 @@ pub async fn status(
         records,
         keep_txt_prefixes: vec![TXT_PREFIX.into()],
         setup: Vec::new(),
+        alias_of,
     })
 }
 
@@ -168,9 +195,18 @@ pub async fn verification_record(
     })
 }
 
-/// Verifies `domain` (its token is published) and adds it to the tenant.
-pub async fn verify_and_add(api: &Api, config: &Config, domain: &str) -> Result<(), ProviderError> {
+/// Verifies `domain` (its token is published) and adds it to the tenant:
+/// as a domain of its own, or with `alias_of` as an alias of that domain.
+pub async fn verify_and_add(
+    api: &Api,
+    config: &Config,
+    domain: &str,
+    alias_of: Option<&str>,
+) -> Result<(), ProviderError> {
     verify(api, config, domain).await?;
+    if let Some(parent) = alias_of {
+        return add_alias(api, config, domain, parent).await;
+    }
     let u = url(
         &config.directory_endpoint(),
         "/admin/directory/v1",
@@ -189,6 +225,44 @@ pub async fn verify_and_add(api: &Api, config: &Config, domain: &str) -> Result<
         Err(e) => Err(convert::error(
             e,
             &format!("adding {domain} to the Google Workspace tenant (it is verified)"),
+            api.client_id(),
+        )),
+    }
+}
+
+/// `domainAliases.insert`; like `domains.insert`, 409 means it is there.
+async fn add_alias(
+    api: &Api,
+    config: &Config,
+    domain: &str,
+    parent: &str,
+) -> Result<(), ProviderError> {
+    let u = url(
+        &config.directory_endpoint(),
+        "/admin/directory/v1",
+        &aliases_path(config),
+        &[],
+    )?;
+    let body = api::NewDomainAlias {
+        parent_domain_name: parent,
+        domain_alias_name: domain,
+    };
+    let added: Result<serde_json::Value, _> = api
+        .send_as(None, Method::POST, u, Some(&body), scopes::ONBOARD)
+        .await;
+    match added {
+        Ok(_) | Err(CallError::Api { status: 409, .. }) => Ok(()),
+        // Google's 400 here: the parent is not a domain of the tenant.
+        Err(CallError::Api {
+            status: 400,
+            message,
+            ..
+        }) => Err(ProviderError::Rejected(format!(
+            "Google refused to add {domain} as a domain alias of {parent}: {message}; the parent must be a verified domain of the tenant (not an alias): check it in the Admin console (Account → Domains → Manage domains)"
+        ))),
+        Err(e) => Err(convert::error(
+            e,
+            &format!("adding {domain} as a domain alias of {parent} (it is verified)"),
             api.client_id(),
         )),
     }

@@ -143,6 +143,7 @@ impl MailProvider for GoogleProvider {
             shared_mailboxes: false,
             distribution_lists: false,
             settings_hint: None,
+            domain_aliases: true,
         }
     }
 
@@ -157,7 +158,8 @@ impl MailProvider for GoogleProvider {
     async fn domain_status(&self, domain: &str) -> Result<DomainStatus, ProviderError> {
         let api = self.api()?;
         let status = onboard::status(&api, &self.config, domain).await?;
-        if status.is_ready() {
+        // A ready alias is not remembered: it has no objects to read.
+        if status.is_ready() && status.alias_of.is_none() {
             self.ready
                 .lock()
                 .expect("ready domains")
@@ -166,21 +168,31 @@ impl MailProvider for GoogleProvider {
         Ok(status)
     }
 
-    /// Google adds a domain only once it is verified, so this adds
-    /// nothing: it names the token to publish (the same one each time).
-    async fn begin_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+    /// Google adds a domain (or a domain alias) only once it is verified,
+    /// so this adds nothing: it names the token to publish (the same one
+    /// each time).
+    async fn begin_onboarding(
+        &self,
+        domain: &str,
+        alias_of: Option<&str>,
+    ) -> Result<Vec<ProviderRecord>, ProviderError> {
+        let _ = alias_of;
         let api = self.api()?;
         Ok(vec![
             onboard::verification_record(&api, &self.config, domain).await?,
         ])
     }
 
-    /// Verifies the domain and adds it. Google asks for nothing more
-    /// through the API: MX, SPF and DKIM come from the `google-workspace`
-    /// preset the file declares.
-    async fn finish_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+    /// Verifies the domain and adds it, as a domain alias of `alias_of`
+    /// when given. Google asks for nothing more through the API: MX, SPF
+    /// and DKIM come from the `google-workspace` preset the file declares.
+    async fn finish_onboarding(
+        &self,
+        domain: &str,
+        alias_of: Option<&str>,
+    ) -> Result<Vec<ProviderRecord>, ProviderError> {
         let api = self.api()?;
-        onboard::verify_and_add(&api, &self.config, domain).await?;
+        onboard::verify_and_add(&api, &self.config, domain, alias_of).await?;
         Ok(Vec::new())
     }
 }

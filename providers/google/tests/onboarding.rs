@@ -112,25 +112,114 @@ async fn a_ready_domain_needs_only_the_read_scopes_and_one_domain_check() {
 }
 
 #[tokio::test]
-async fn a_domain_alias_is_not_onboarded() {
+async fn a_domain_alias_reads_as_an_alias_of_its_parent() {
     let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
     fake.with_store(|s| {
         s.domain_aliases
-            .insert("alias.example".into(), "example.com".into())
+            .insert("alias.example".into(), "example.com".into());
+        s.domain_aliases
+            .insert("half-alias.example".into(), "example.com".into());
+        s.unverified_aliases.push("half-alias.example".into());
     });
     let p = provider(&fake);
-    let e = p.domain_status("alias.example").await.unwrap_err();
+    let ready = p.domain_status("alias.example").await.unwrap();
+    assert!(ready.is_ready(), "{ready:?}");
+    assert_eq!(ready.alias_of.as_deref(), Some("example.com"));
+    assert!(ready.records.is_empty());
+    assert_eq!(ready.keep_txt_prefixes, ["google-site-verification="]);
+
+    let half = p.domain_status("half-alias.example").await.unwrap();
+    assert_eq!(half.stage, DomainStage::Unverified);
+    assert_eq!(half.alias_of.as_deref(), Some("example.com"));
+    assert_eq!(half.records, [token_record("half-alias.example")]);
+
+    // A plain absent domain costs the alias lookup too, and nothing else.
+    let absent = p.domain_status(NEW).await.unwrap();
+    assert_eq!(absent.stage, DomainStage::Absent);
+    assert_eq!(absent.alias_of, None);
+    assert_eq!(calls(&fake, "directory.domainAliases.get"), 3);
+    // A domain of its own is no alias.
+    assert_eq!(p.domain_status("example.com").await.unwrap().alias_of, None);
+
+    // An alias has no objects: reading one says what it is.
+    let e = p.read_domain("alias.example").await.unwrap_err();
     assert!(matches!(e, ProviderError::Rejected(_)), "{e:?}");
-    assert!(
-        e.to_string().contains("domain alias of `example.com`"),
-        "{e}"
+    assert!(e.to_string().contains("alias_of: example.com"), "{e}");
+    assert_eq!(fake.writes(), 0);
+    clean(&fake);
+}
+
+#[tokio::test]
+async fn onboarding_as_an_alias_adds_a_domain_alias_not_a_domain() {
+    let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
+    fake.add_user("alice@example.com", "Alice", "Example");
+    let seeded = fake.writes();
+    let p = provider(&fake);
+    let records = p.begin_onboarding(NEW, Some("example.com")).await.unwrap();
+    assert_eq!(records, [token_record(NEW)]);
+    assert_eq!(fake.writes(), seeded);
+
+    fake.publish_txt(NEW, &records[0].set.values[0].canonical());
+    assert_eq!(
+        p.finish_onboarding(NEW, Some("example.com")).await.unwrap(),
+        []
     );
-    // A plain absent domain costs the alias check too, and nothing else.
+    assert_eq!(calls(&fake, "directory.domains.insert"), 0);
+    assert_eq!(calls(&fake, "directory.domainAliases.insert"), 1);
+    fake.with_store(|s| {
+        assert!(!s.domains.iter().any(|d| d == NEW));
+        assert_eq!(
+            s.domain_aliases.get(NEW).map(String::as_str),
+            Some("example.com")
+        );
+        // Every user of the parent has the address at the alias.
+        assert!(s.owner("alice@new.example").is_some());
+    });
+    let status = p.domain_status(NEW).await.unwrap();
+    assert!(status.is_ready(), "{status:?}");
+    assert_eq!(status.alias_of.as_deref(), Some("example.com"));
+    let order: Vec<String> = fake
+        .request_log()
+        .into_iter()
+        .filter(|m| m.ends_with(".insert"))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "siteVerification.webResource.insert",
+            "directory.domainAliases.insert"
+        ]
+    );
+
+    // A re-run (the insert's answer lost, say) gets 409: done.
+    p.finish_onboarding(NEW, Some("example.com")).await.unwrap();
+    assert_eq!(calls(&fake, "directory.domainAliases.insert"), 2);
+    assert!(p.domain_status(NEW).await.unwrap().is_ready());
+    clean(&fake);
+}
+
+#[tokio::test]
+async fn an_alias_of_a_domain_the_tenant_lacks_is_refused_with_the_fix() {
+    let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
+    let p = provider(&fake);
+    let records = p
+        .begin_onboarding(NEW, Some("other.example"))
+        .await
+        .unwrap();
+    fake.publish_txt(NEW, &records[0].set.values[0].canonical());
+    let e = p
+        .finish_onboarding(NEW, Some("other.example"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ProviderError::Rejected(_)), "{e:?}");
+    let m = e.to_string();
+    assert!(m.contains("verified domain of the tenant"), "{m}");
+    assert!(m.contains("Manage domains"), "{m}");
+    assert!(fake.with_store(|s| s.domain_aliases.is_empty()));
     assert_eq!(
         p.domain_status(NEW).await.unwrap().stage,
         DomainStage::Absent
     );
-    assert_eq!(calls(&fake, "directory.domainAliases.get"), 2);
     clean(&fake);
 }
 
@@ -151,10 +240,10 @@ async fn a_read_without_a_status_still_checks_the_domain() {
 async fn begin_publish_finish_makes_the_domain_ready() {
     let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
     let p = provider(&fake);
-    let records = p.begin_onboarding(NEW).await.unwrap();
+    let records = p.begin_onboarding(NEW, None).await.unwrap();
     assert_eq!(records, [token_record(NEW)]);
     // Google adds a domain only after its verification.
-    assert_eq!(p.begin_onboarding(NEW).await.unwrap(), records);
+    assert_eq!(p.begin_onboarding(NEW, None).await.unwrap(), records);
     assert_eq!(fake.writes(), 0);
     assert_eq!(
         p.domain_status(NEW).await.unwrap().stage,
@@ -163,7 +252,7 @@ async fn begin_publish_finish_makes_the_domain_ready() {
 
     fake.publish_txt(NEW, "v=spf1 include:_spf.google.com ~all");
     fake.publish_txt(NEW, &records[0].set.values[0].canonical());
-    assert_eq!(p.finish_onboarding(NEW).await.unwrap(), []);
+    assert_eq!(p.finish_onboarding(NEW, None).await.unwrap(), []);
     assert!(fake.with_store(|s| s.domains.iter().any(|d| d == NEW)));
     let status = p.domain_status(NEW).await.unwrap();
     assert!(status.is_ready(), "{status:?}");
@@ -191,13 +280,13 @@ async fn begin_publish_finish_makes_the_domain_ready() {
 async fn finishing_before_google_sees_the_token_says_so_and_adds_nothing() {
     let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
     let p = provider(&fake);
-    p.begin_onboarding(NEW).await.unwrap();
+    p.begin_onboarding(NEW, None).await.unwrap();
     // Another admin's token is not this one.
     fake.publish_txt(
         NEW,
         &FakeGoogle::verification_token(NEW, "other@example.com"),
     );
-    let e = p.finish_onboarding(NEW).await.unwrap_err();
+    let e = p.finish_onboarding(NEW, None).await.unwrap_err();
     assert!(matches!(e, ProviderError::Rejected(_)), "{e:?}");
     let m = e.to_string();
     assert!(m.contains("not visible to Google yet"), "{m}");
@@ -216,11 +305,11 @@ async fn finishing_before_google_sees_the_token_says_so_and_adds_nothing() {
 async fn finishing_again_or_for_a_domain_already_added_converges() {
     let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
     let p = provider(&fake);
-    let records = p.begin_onboarding(NEW).await.unwrap();
+    let records = p.begin_onboarding(NEW, None).await.unwrap();
     fake.publish_txt(NEW, &records[0].set.values[0].canonical());
-    p.finish_onboarding(NEW).await.unwrap();
+    p.finish_onboarding(NEW, None).await.unwrap();
     // A re-run after the insert (its answer lost, say) gets 409: done.
-    p.finish_onboarding(NEW).await.unwrap();
+    p.finish_onboarding(NEW, None).await.unwrap();
     assert_eq!(calls(&fake, "directory.domains.insert"), 2);
     assert!(p.domain_status(NEW).await.unwrap().is_ready());
 
@@ -229,7 +318,7 @@ async fn finishing_again_or_for_a_domain_already_added_converges() {
     let status = p.domain_status("half.example").await.unwrap();
     assert_eq!(status.stage, DomainStage::Unverified);
     fake.publish_txt("half.example", &status.records[0].set.values[0].canonical());
-    p.finish_onboarding("half.example").await.unwrap();
+    p.finish_onboarding("half.example", None).await.unwrap();
     assert!(p.domain_status("half.example").await.unwrap().is_ready());
     clean(&fake);
 }
@@ -358,11 +447,14 @@ async fn the_fake_can_look_for_the_token_on_a_dns_server() {
     .await
     .unwrap();
     let p = provider(&fake);
-    p.begin_onboarding(NEW).await.unwrap();
-    p.finish_onboarding(NEW).await.unwrap();
+    p.begin_onboarding(NEW, None).await.unwrap();
+    p.finish_onboarding(NEW, None).await.unwrap();
     assert!(p.domain_status(NEW).await.unwrap().is_ready());
     // The server has nothing for this one.
-    let e = p.finish_onboarding("other.example").await.unwrap_err();
+    let e = p
+        .finish_onboarding("other.example", None)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("not visible to Google yet"), "{e}");
     clean(&fake);
 }

@@ -123,6 +123,8 @@ fn status_of(stage: DomainStage, records: Vec<ProviderRecord>) -> DomainStatus {
         records,
         keep_txt_prefixes: vec![TOKEN_PREFIX.into()],
         setup: Vec::new(),
+        // Microsoft 365 has no domain aliases: every domain is its own.
+        alias_of: None,
     }
 }
 

@@ -248,6 +248,7 @@ impl MailProvider for M365Provider {
                 plain: true,
                 required: true,
             },
+            domain_aliases: false,
         }
     }
 
@@ -264,14 +265,35 @@ impl MailProvider for M365Provider {
         domains::status(&api, &self.domains, domain).await
     }
 
-    async fn begin_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+    async fn begin_onboarding(
+        &self,
+        domain: &str,
+        alias_of: Option<&str>,
+    ) -> Result<Vec<ProviderRecord>, ProviderError> {
+        no_alias(domain, alias_of)?;
         let api = self.api()?;
         domains::begin(&api, &self.domains, domain).await
     }
 
-    async fn finish_onboarding(&self, domain: &str) -> Result<Vec<ProviderRecord>, ProviderError> {
+    async fn finish_onboarding(
+        &self,
+        domain: &str,
+        alias_of: Option<&str>,
+    ) -> Result<Vec<ProviderRecord>, ProviderError> {
+        no_alias(domain, alias_of)?;
         let api = self.api()?;
         domains::finish(&api, &self.domains, domain, &self.verify_delays).await
+    }
+}
+
+/// Microsoft 365 has no domain aliases: each domain is added on its own,
+/// and a user gets an address there as an extra proxy address.
+fn no_alias(domain: &str, alias_of: Option<&str>) -> Result<(), ProviderError> {
+    match alias_of {
+        None => Ok(()),
+        Some(parent) => Err(ProviderError::Unsupported(format!(
+            "Microsoft 365 has no domain aliases, so {domain} cannot be added as an alias of {parent}; declare it as a mail domain of its own and give the mailboxes aliases there"
+        ))),
     }
 }
 

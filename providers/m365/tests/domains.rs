@@ -144,11 +144,11 @@ async fn onboarding_adds_once_verifies_once_the_token_is_served_and_sets_up_emai
         DomainStage::Absent
     );
 
-    let first = p.begin_onboarding(NEW).await.unwrap();
+    let first = p.begin_onboarding(NEW, None).await.unwrap();
     assert_records(&first, &verification(NEW));
     assert_eq!(count(&fake, "POST /domains"), 1);
     // Again (an apply run twice): not added twice, the same record.
-    let again = p.begin_onboarding(NEW).await.unwrap();
+    let again = p.begin_onboarding(NEW, None).await.unwrap();
     assert_eq!(again, first);
     assert_eq!(count(&fake, "POST /domains"), 1);
     let status = p.domain_status(NEW).await.unwrap();
@@ -157,7 +157,7 @@ async fn onboarding_adds_once_verifies_once_the_token_is_served_and_sets_up_emai
 
     // Not published yet: asked three times (two waits), then a clear
     // error; the domain stays unverified.
-    let e = p.finish_onboarding(NEW).await.unwrap_err();
+    let e = p.finish_onboarding(NEW, None).await.unwrap_err();
     let m = e.to_string();
     assert!(
         m.contains("could not verify new.example yet")
@@ -173,7 +173,7 @@ async fn onboarding_adds_once_verifies_once_the_token_is_served_and_sets_up_emai
 
     fake.publish_txt(NEW, "v=spf1 -all");
     fake.publish_txt(NEW, &FakeGraph::verification_token(NEW));
-    let records = p.finish_onboarding(NEW).await.unwrap();
+    let records = p.finish_onboarding(NEW, None).await.unwrap();
     assert_records(&records, &email_records(NEW));
     assert_eq!(count(&fake, "POST /domains/{id}/verify"), 4);
     assert_eq!(count(&fake, "PATCH /domains/{id}"), 1);
@@ -184,7 +184,7 @@ async fn onboarding_adds_once_verifies_once_the_token_is_served_and_sets_up_emai
     assert_eq!(status.stage, DomainStage::Ready);
     assert_eq!(status.records, records);
     // Finishing again changes nothing and names the same records.
-    assert_eq!(p.finish_onboarding(NEW).await.unwrap(), records);
+    assert_eq!(p.finish_onboarding(NEW, None).await.unwrap(), records);
     assert_eq!(count(&fake, "POST /domains/{id}/verify"), 4);
     assert_eq!(count(&fake, "PATCH /domains/{id}"), 1);
     // Mailboxes can be read (and so planned) there now.
@@ -209,7 +209,7 @@ async fn onboarding_without_domain_read_write_names_the_permission() {
         p.domain_status(NEW).await.unwrap().stage,
         DomainStage::Absent
     );
-    let e = p.begin_onboarding(NEW).await.unwrap_err();
+    let e = p.begin_onboarding(NEW, None).await.unwrap_err();
     let m = e.to_string();
     assert!(
         matches!(e, ProviderError::Permission(_))
@@ -238,10 +238,10 @@ async fn a_dns_server_that_does_not_answer_serves_no_token() {
     .await
     .unwrap();
     let p = provider(&fake).with_verify_delays(vec![]);
-    p.begin_onboarding(NEW).await.unwrap();
+    p.begin_onboarding(NEW, None).await.unwrap();
     // Published in memory, which a fake asking DNS does not consult.
     fake.publish_txt(NEW, &FakeGraph::verification_token(NEW));
-    let e = p.finish_onboarding(NEW).await.unwrap_err();
+    let e = p.finish_onboarding(NEW, None).await.unwrap_err();
     assert!(e.to_string().contains("could not verify"), "{e}");
     no_violations(&fake);
 }
@@ -466,8 +466,8 @@ async fn verify_asks_the_configured_dns_server_without_recursion() {
     .await
     .unwrap();
     let p = provider(&fake);
-    p.begin_onboarding(NEW).await.unwrap();
-    let records = p.finish_onboarding(NEW).await.unwrap();
+    p.begin_onboarding(NEW, None).await.unwrap();
+    let records = p.finish_onboarding(NEW, None).await.unwrap();
     assert_records(&records, &email_records(NEW));
     let recursion = asked.recv().await.unwrap();
     assert!(!recursion, "the fake asked for recursion");
@@ -482,11 +482,11 @@ async fn a_lost_answer_to_adding_the_domain_is_not_repeated_blindly() {
         FaultKind::ProcessedThenServerError,
     ));
     let p = provider(&fake);
-    let e = p.begin_onboarding(NEW).await.unwrap_err();
+    let e = p.begin_onboarding(NEW, None).await.unwrap_err();
     assert!(matches!(e, ProviderError::Unknown(_)), "{e}");
     assert_eq!(count(&fake, "POST /domains"), 1);
     // The next apply finds the domain added and only reads its record.
-    let records = p.begin_onboarding(NEW).await.unwrap();
+    let records = p.begin_onboarding(NEW, None).await.unwrap();
     assert_records(&records, &verification(NEW));
     assert_eq!(count(&fake, "POST /domains"), 1);
     assert_eq!(
@@ -501,10 +501,31 @@ async fn a_domain_of_another_tenant_is_not_taken_for_added() {
     let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
     fake.with_store(|s| s.other_tenants_domains.push(NEW.into()));
     let p = provider(&fake);
-    let e = p.begin_onboarding(NEW).await.unwrap_err();
+    let e = p.begin_onboarding(NEW, None).await.unwrap_err();
     assert!(
         matches!(e, ProviderError::Conflict(ref m) if m.contains("another Microsoft 365 or Entra tenant")),
         "{e}"
     );
+    no_violations(&fake);
+}
+
+#[tokio::test]
+async fn a_domain_alias_is_unsupported_and_adds_nothing() {
+    let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    let p = provider(&fake);
+    assert!(!p.capabilities().domain_aliases);
+    for e in [
+        p.begin_onboarding(NEW, Some("contoso.example"))
+            .await
+            .unwrap_err(),
+        p.finish_onboarding(NEW, Some("contoso.example"))
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(matches!(e, ProviderError::Unsupported(_)), "{e:?}");
+        assert!(e.to_string().contains("no domain aliases"), "{e}");
+    }
+    assert_eq!(count(&fake, "POST /domains"), 0);
+    assert_eq!(p.domain_status(NEW).await.unwrap().alias_of, None);
     no_violations(&fake);
 }

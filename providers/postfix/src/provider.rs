@@ -89,6 +89,7 @@ impl MailProvider for PostfixProvider {
             shared_mailboxes: false,
             distribution_lists: false,
             settings_hint: None,
+            domain_aliases: false,
         }
     }
 

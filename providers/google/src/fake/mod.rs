@@ -29,7 +29,10 @@
 //! - domains (`domains.get` / `insert`: 409 `duplicate` for one the tenant
 //!   has; a domain inserted after its verification is `verified: true`,
 //!   one inserted before reads `verified: false` until it is verified),
-//!   `domainAliases.get`, and
+//!   domain aliases (`domainAliases.get` / `list` / `insert`: 409 for a
+//!   name the tenant has, 400 unless the parent is a verified domain of
+//!   the tenant, verified as domains are; an address at an alias is its
+//!   parent's, wherever users and groups are looked up by address), and
 //!   the Site Verification API: `getToken` (the same `DNS_TXT` token for
 //!   one domain and admin), `webResource.insert`, which looks for that
 //!   token at the domain's apex — asking [`FakeConfig::dns_server`], or

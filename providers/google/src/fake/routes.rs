@@ -477,6 +477,10 @@ fn dispatch(
         "directory.domains.get" => st.domain(&p("domainName")),
         "directory.domains.insert" => st.insert_domain(body),
         "directory.domainAliases.get" => st.domain_alias(&p("domainAliasName")),
+        "directory.domainAliases.insert" => st.insert_domain_alias(body),
+        "directory.domainAliases.list" => {
+            Ok(st.domain_aliases_list(query.get("parentDomainName").map(String::as_str)))
+        }
         "siteVerification.webResource.getToken" => st.site_token(body, subject),
         "siteVerification.webResource.insert" => st.verify_site(
             body,

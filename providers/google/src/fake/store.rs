@@ -60,8 +60,11 @@ pub struct FakeGroup {
 pub struct Store {
     /// The tenant's verified domains; addresses may be in these only.
     pub domains: Vec<String>,
-    /// Domain aliases → their parent domain.
+    /// Domain aliases → their parent domain. An alias's addresses are its
+    /// parent's users' and groups'.
     pub domain_aliases: BTreeMap<String, String>,
+    /// Domain aliases inserted before their verification (`verified: false`).
+    pub unverified_aliases: Vec<String>,
     /// Domains inserted before their verification (`verified: false`).
     pub unverified_domains: Vec<String>,
     /// Domains verified through Site Verification → their owners.
@@ -97,7 +100,13 @@ impl Store {
 
     /// Who holds `address` (as primary or alias): `("user"|"group", id)`.
     pub fn owner(&self, address: &str) -> Option<(&'static str, String)> {
-        let a = lower(address);
+        let mut a = lower(address);
+        // An address at a domain alias is the same address at its parent.
+        if let Some((local, domain)) = a.split_once('@') {
+            if let Some(parent) = self.domain_aliases.get(domain) {
+                a = format!("{local}@{parent}");
+            }
+        }
         self.users
             .values()
             .find(|u| u.primary_email == a || u.aliases.contains(&a))
@@ -608,18 +617,61 @@ impl Store {
         })
     }
 
+    fn alias_json(&self, name: &str, parent: &str) -> Value {
+        json!({
+            "kind": "admin#directory#domainAlias",
+            "domainAliasName": name,
+            "parentDomainName": parent,
+            "verified": !self.unverified_aliases.iter().any(|a| a == name),
+        })
+    }
+
     pub fn domain_alias(&self, name: &str) -> Result<Value, Refusal> {
         let name = lower(name);
         let parent = self
             .domain_aliases
             .get(&name)
             .ok_or_else(|| (404, "notFound", "Domain alias not found.".to_string()))?;
-        Ok(json!({
-            "kind": "admin#directory#domainAlias",
-            "domainAliasName": name,
-            "parentDomainName": parent,
-            "verified": true,
-        }))
+        Ok(self.alias_json(&name, parent))
+    }
+
+    /// `domainAliases.list`, of one parent when `parentDomainName` is given.
+    pub fn domain_aliases_list(&self, parent: Option<&str>) -> Value {
+        let parent = parent.map(lower);
+        let aliases: Vec<Value> = self
+            .domain_aliases
+            .iter()
+            .filter(|(_, p)| parent.as_ref().is_none_or(|want| want == *p))
+            .map(|(a, p)| self.alias_json(a, p))
+            .collect();
+        json!({"kind": "admin#directory#domainAliases", "domainAliases": aliases})
+    }
+
+    /// Google adds an alias of a verified domain of the tenant (primary or
+    /// secondary, not another alias); verified at once when the admin
+    /// verified it first, as for domains.
+    pub fn insert_domain_alias(&mut self, body: &Value) -> Result<Value, Refusal> {
+        let name = lower(body["domainAliasName"].as_str().unwrap_or(""));
+        let parent = lower(body["parentDomainName"].as_str().unwrap_or(""));
+        if name.is_empty() || !name.contains('.') {
+            return Err((400, "invalid", "Invalid Input: domainAliasName".into()));
+        }
+        if self.domain_json(&name).is_some() || self.domain_aliases.contains_key(&name) {
+            return Err((409, "duplicate", "Entity already exists.".into()));
+        }
+        if !self.domains.contains(&parent) {
+            return Err((
+                400,
+                "invalid",
+                format!("Invalid Input: parentDomainName {parent} is not a verified domain of this account"),
+            ));
+        }
+        if !self.verified_sites.contains_key(&name) {
+            self.unverified_aliases.push(name.clone());
+        }
+        self.domain_aliases.insert(name.clone(), parent.clone());
+        self.writes += 1;
+        Ok(self.alias_json(&name, &parent))
     }
 
     pub fn domain(&self, name: &str) -> Result<Value, Refusal> {
@@ -682,6 +734,7 @@ impl Store {
             self.unverified_domains.remove(i);
             self.domains.push(domain.clone());
         }
+        self.unverified_aliases.retain(|a| *a != domain);
         self.writes += 1;
         self.web_resource(&format!("dns://{domain}"))
     }

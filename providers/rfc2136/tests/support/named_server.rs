@@ -31,7 +31,7 @@ pub const NSUPDATE: &str = "/usr/bin/nsupdate";
 pub const KEY_NAME: &str = "mailform-key";
 
 /// The zones the server serves, one per test so tests can share it.
-pub const ZONES: [&str; 8] = [
+pub const ZONES: [&str; 9] = [
     "read.example",
     "update.example",
     "conflict.example",
@@ -40,6 +40,7 @@ pub const ZONES: [&str; 8] = [
     "bench.example",
     "gw-onboard.example",
     "m365-onboard.example",
+    "gw-alias.example",
 ];
 
 pub struct Named {
