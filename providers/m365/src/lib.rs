@@ -68,6 +68,7 @@ pub mod auth;
 mod client;
 pub mod config;
 mod convert;
+pub mod dkim;
 mod domains;
 pub mod exchange;
 mod provider;
