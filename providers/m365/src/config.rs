@@ -75,9 +75,10 @@ pub struct Config {
     #[schemars(length(min = 2, max = 2))]
     pub usage_location: Option<String>,
     /// The Exchange Online backend (mailbox and group aliases, outside
-    /// senders of Microsoft 365 groups). Default: off. It drives the
-    /// undocumented `InvokeCommand` endpoint of the Exchange Online
-    /// PowerShell V3 module (see the crate's `exchange` module).
+    /// senders of Microsoft 365 groups, shared mailboxes, distribution
+    /// lists, offboarding; DKIM signing with `dkim: true`). Default: off.
+    /// It drives the undocumented `InvokeCommand` endpoint of the Exchange
+    /// Online PowerShell V3 module (see the crate's `exchange` module).
     #[serde(default)]
     pub exchange: Option<ExchangeSettings>,
     /// Exchange Online's base URL. Default `https://outlook.office365.com`.
