@@ -264,3 +264,106 @@ async fn a_domain_exchange_does_not_know_yet_is_left_for_a_later_apply() {
     );
     no_violations(&fake);
 }
+
+/// A one-zone authoritative server for the test: answers a CNAME question
+/// for a name in `cnames` with its target, anything else with no answer.
+async fn cname_server(cnames: Vec<(String, String)>) -> std::net::SocketAddr {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let encode = |name: &str| {
+        let mut out = Vec::new();
+        for label in name.split('.') {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+        out
+    };
+    let table: Vec<(Vec<u8>, Vec<u8>)> =
+        cnames.iter().map(|(n, t)| (encode(n), encode(t))).collect();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        loop {
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let q = &buf[..n];
+            if n < 12 {
+                continue;
+            }
+            let mut end = 12;
+            while end < n && q[end] != 0 {
+                end += q[end] as usize + 1;
+            }
+            end += 1;
+            if end + 4 > n {
+                continue;
+            }
+            let qname = q[12..end].to_ascii_lowercase();
+            let qtype = u16::from_be_bytes([q[end], q[end + 1]]);
+            let target = table
+                .iter()
+                .find(|(name, _)| *name == qname)
+                .filter(|_| qtype == 5)
+                .map(|(_, t)| t.clone());
+            let mut r = Vec::with_capacity(512);
+            r.extend_from_slice(&q[..2]);
+            r.extend_from_slice(&[0x84, 0x00]); // answer, authoritative
+            r.extend_from_slice(&[0, 1]);
+            r.extend_from_slice(&[0, u8::from(target.is_some())]);
+            r.extend_from_slice(&[0, 0, 0, 0]);
+            r.extend_from_slice(&q[12..end + 4]);
+            if let Some(t) = target {
+                r.extend_from_slice(&[0xc0, 0x0c, 0, 5, 0, 1, 0, 0, 14, 16]);
+                r.extend_from_slice(&(t.len() as u16).to_be_bytes());
+                r.extend_from_slice(&t);
+            }
+            let _ = socket.send_to(&r, from).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn enabling_asks_the_configured_dns_server_for_both_cnames() {
+    let probe = FakeGraph::start(FakeConfig::default()).await.unwrap();
+    let selectors = probe.dkim_selectors(DOMAIN);
+    drop(probe);
+    // Only selector1 served: refused.
+    let one = cname_server(vec![selectors[0].clone()]).await;
+    let fake = FakeGraph::start(FakeConfig {
+        dns_server: Some(one),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let p = provider(config(&fake, true, true));
+    assert_eq!(
+        p.complete_setup(DOMAIN).await.unwrap(),
+        vec![CREATED.to_string()]
+    );
+    // Published in memory, which a fake asking DNS does not consult.
+    publish_selectors(&fake, DOMAIN);
+    let e = p.complete_setup(DOMAIN).await.unwrap_err();
+    assert!(e.to_string().contains("selector CNAMEs"), "{e}");
+    no_violations(&fake);
+
+    let both = cname_server(selectors.to_vec()).await;
+    let fake = FakeGraph::start(FakeConfig {
+        dns_server: Some(both),
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let p = provider(config(&fake, true, true));
+    assert_eq!(
+        p.complete_setup(DOMAIN).await.unwrap(),
+        vec![CREATED.to_string()]
+    );
+    assert_eq!(
+        p.complete_setup(DOMAIN).await.unwrap(),
+        vec![ENABLED.to_string()]
+    );
+    assert_eq!(fake.with_store(|s| s.dkim.get(DOMAIN).copied()), Some(true));
+    no_violations(&fake);
+}
