@@ -672,14 +672,16 @@ impl Exchange {
 
     /// `Get-DkimSigningConfig -Identity <domain>`; `None` when the domain
     /// has no DKIM signing config (Exchange answers that the object
-    /// couldn't be found — also for a domain it does not know yet).
+    /// couldn't be found), also when Exchange does not take the domain as
+    /// an accepted one yet: a plan right after onboarding then lists the
+    /// create step instead of failing, and the create says what to wait for.
     pub async fn dkim_signing_config(&self, domain: &str) -> Result<Option<DkimConfig>, CallError> {
         match self
             .invoke("Get-DkimSigningConfig", json!({"Identity": domain}))
             .await
         {
             Ok(v) => v.first().map(DkimConfig::from_output).transpose(),
-            Err(e) if not_found(&e) => Ok(None),
+            Err(e) if not_found(&e) || not_accepted(&e) => Ok(None),
             Err(e) => Err(e),
         }
     }
