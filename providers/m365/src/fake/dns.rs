@@ -83,6 +83,7 @@ async fn lookup(
         vec![NameServerConfig::new(addr.ip(), true, vec![udp, tcp])],
     );
     let mut opts = ResolverOpts::default();
+    // Every question sees what the server holds now.
     opts.cache_size = 0;
     opts.recursion_desired = false;
     opts.timeout = Duration::from_secs(1);
@@ -95,30 +96,7 @@ async fn lookup(
 }
 
 async fn ask(addr: SocketAddr, domain: &str) -> Result<Vec<String>, String> {
-    let mut udp = ConnectionConfig::udp();
-    udp.port = addr.port();
-    let mut tcp = ConnectionConfig::tcp();
-    tcp.port = addr.port();
-    let config = ResolverConfig::from_parts(
-        None,
-        vec![],
-        vec![NameServerConfig::new(addr.ip(), true, vec![udp, tcp])],
-    );
-    let mut opts = ResolverOpts::default();
-    // Every verify sees what the server holds now.
-    opts.cache_size = 0;
-    opts.recursion_desired = false;
-    opts.timeout = Duration::from_secs(1);
-    opts.attempts = 2;
-    opts.ndots = 0;
-    let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
-        .with_options(opts)
-        .build()
-        .map_err(|e| e.to_string())?;
-    match resolver
-        .lookup(format!("{domain}.").as_str(), RecordType::TXT)
-        .await
-    {
+    match lookup(addr, domain, RecordType::TXT).await {
         Ok(lookup) => Ok(lookup
             .answers()
             .iter()
