@@ -274,6 +274,8 @@ providers:
       client_id: "{client}"
       graph_endpoint: "{u}"
       login_endpoint: "{u}"
+      exchange_endpoint: "{u}"
+      exchange: {{enabled: true, dkim: true}}
       usage_location: DE
 domains:
   {ZONE}:
@@ -327,6 +329,10 @@ mailboxes:
     // MX after the mailbox exists.
     assert!(at(&format!("ann@{ZONE}")) < at("@ MX"), "{applied}");
     at("autodiscover CNAME");
+    // DKIM: the config made at verification, its selector CNAMEs published
+    // with the rest, then signing enabled once BIND serves them.
+    at("selector1._domainkey CNAME");
+    assert!(at("selector1._domainkey CNAME") < at("enable DKIM signing"), "{applied}");
 
     let again = run(d, s, &env, &["plan", "--detailed-exitcode"], 0);
     assert!(again.contains("No changes"), "{again}");

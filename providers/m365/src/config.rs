@@ -75,9 +75,10 @@ pub struct Config {
     #[schemars(length(min = 2, max = 2))]
     pub usage_location: Option<String>,
     /// The Exchange Online backend (mailbox and group aliases, outside
-    /// senders of Microsoft 365 groups). Default: off. It drives the
-    /// undocumented `InvokeCommand` endpoint of the Exchange Online
-    /// PowerShell V3 module (see the crate's `exchange` module).
+    /// senders of Microsoft 365 groups, shared mailboxes, distribution
+    /// lists, offboarding; DKIM signing with `dkim: true`). Default: off.
+    /// It drives the undocumented `InvokeCommand` endpoint of the Exchange
+    /// Online PowerShell V3 module (see the crate's `exchange` module).
     #[serde(default)]
     pub exchange: Option<ExchangeSettings>,
     /// Exchange Online's base URL. Default `https://outlook.office365.com`.
@@ -128,13 +129,20 @@ pub enum Credential {
     },
 }
 
-/// `exchange: {enabled: true}`.
+/// `exchange: {enabled: true, dkim: true}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExchangeSettings {
     /// Whether mailform drives Exchange Online. Default false.
     #[serde(default)]
     pub enabled: bool,
+    /// Whether mailform sets up DKIM signing for the provider's domains:
+    /// creates each domain's DKIM signing config, publishes its
+    /// `selector1`/`selector2._domainkey` CNAMEs and enables signing once
+    /// Microsoft sees them (over two applies for a domain without a
+    /// config). Needs `enabled`. Default false.
+    #[serde(default)]
+    pub dkim: bool,
 }
 
 impl ProviderSettings for Config {
@@ -195,6 +203,12 @@ impl Config {
     /// Whether the Exchange Online backend is on.
     pub fn exchange_enabled(&self) -> bool {
         self.exchange.as_ref().is_some_and(|e| e.enabled)
+    }
+
+    /// Whether DKIM signing is set up through Exchange Online
+    /// (`exchange: {enabled: true, dkim: true}`).
+    pub fn dkim_enabled(&self) -> bool {
+        self.exchange.as_ref().is_some_and(|e| e.enabled && e.dkim)
     }
 
     /// Exchange Online's base URL.
@@ -303,6 +317,11 @@ impl Config {
                 "microsoft_365 has both `client_secret` and `client_certificate`: keep one (the certificate is Microsoft's recommendation)".into(),
             ));
         }
+        if self.exchange.as_ref().is_some_and(|e| e.dkim && !e.enabled) {
+            return Err(ProviderError::Rejected(
+                "microsoft_365 `exchange.dkim` needs `exchange.enabled: true`: DKIM signing configs are Exchange Online objects".into(),
+            ));
+        }
         if let Some(u) = &self.usage_location {
             if u.len() != 2 || !u.chars().all(|c| c.is_ascii_alphabetic()) {
                 return Err(ProviderError::Rejected(format!(
@@ -369,11 +388,36 @@ mod tests {
         assert_eq!(c.exchange_endpoint(), "https://outlook.office365.com");
         assert_eq!(c.exchange_scope(), "https://outlook.office365.com/.default");
         let on = Config {
-            exchange: Some(ExchangeSettings { enabled: true }),
+            exchange: Some(ExchangeSettings {
+                enabled: true,
+                ..ExchangeSettings::default()
+            }),
             exchange_endpoint: Some("http://127.0.0.1:9/".into()),
             ..c.clone()
         };
         assert!(on.exchange_enabled());
+        assert!(!on.dkim_enabled());
+        let dkim_alone = Config {
+            exchange: Some(ExchangeSettings {
+                enabled: false,
+                dkim: true,
+            }),
+            ..c.clone()
+        };
+        assert!(!dkim_alone.dkim_enabled());
+        assert!(dkim_alone
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("exchange.enabled"));
+        let dkim = Config {
+            exchange: Some(ExchangeSettings {
+                enabled: true,
+                dkim: true,
+            }),
+            ..c.clone()
+        };
+        assert!(dkim.dkim_enabled() && dkim.check().is_ok());
         assert_eq!(on.exchange_endpoint(), "http://127.0.0.1:9");
         // A fake's http:// endpoint keeps the public resource's scope.
         assert_eq!(

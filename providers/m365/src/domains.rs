@@ -40,7 +40,8 @@
 //! domain" (the values the records take).
 //!
 //! DKIM (`selector1`/`selector2._domainkey` CNAMEs) is not named here: its
-//! targets come from Exchange's `Get-DkimSigningConfig`, not from Graph.
+//! targets come from Exchange's `Get-DkimSigningConfig`, not from Graph
+//! (see `crate::dkim`, which the provider adds to these statuses).
 
 use std::sync::Arc;
 use std::time::Duration;

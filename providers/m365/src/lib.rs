@@ -14,6 +14,7 @@
 //! - `provider`: [`M365Provider`], the [`mailform_contract::MailProvider`].
 //! - `domains`: domain onboarding through `/domains` (the domain's stage,
 //!   adding and verifying it, the records Microsoft names for Email).
+//! - [`dkim`]: DKIM signing configs through [`exchange`] (opt-in).
 //! - [`fake`] (feature `fake`): an in-process fake of the token endpoint
 //!   and of Graph, checked against Graph's OpenAPI description, also run
 //!   as the `m365-fake` binary.
@@ -54,11 +55,16 @@
 //!   Email records (MX, autodiscover, SPF) named. Needs
 //!   `Domain.ReadWrite.All`; everything else only `Domain.Read.All`.
 //!
+//! - **DKIM** ([`dkim`], `exchange: {enabled: true, dkim: true}`): each
+//!   ready domain's DKIM signing config read through [`exchange`]
+//!   (`Get-DkimSigningConfig`), its selector CNAMEs named as records and
+//!   what is left (create, enable) as setup steps, carried out by
+//!   `complete_setup`; onboarding creates the config at once.
+//!
 //! Not done yet (later sessions): Microsoft 365 group addresses outside
 //! the default domain, mail contacts for outside members of distribution
-//! lists, converting between kinds of mailbox or group, and the DKIM
-//! CNAMEs of an onboarded domain (their targets come from Exchange's
-//! `Get-DkimSigningConfig`).
+//! lists, converting between kinds of mailbox or group, rotating DKIM
+//! keys.
 //!
 //! Credentials: a client secret, or (`client_certificate`) a certificate
 //! whose key signs a client assertion per token request (`auth.rs`).
@@ -68,6 +74,7 @@ pub mod auth;
 mod client;
 pub mod config;
 mod convert;
+pub mod dkim;
 mod domains;
 pub mod exchange;
 mod provider;

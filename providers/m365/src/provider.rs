@@ -79,6 +79,7 @@ use crate::auth::{permissions, TokenSource};
 use crate::client::{Api, BatchItem, CallError};
 use crate::config::Config;
 use crate::convert;
+use crate::dkim;
 use crate::domains::{self, DomainCache};
 use crate::exchange::{self, Exchange};
 
@@ -262,7 +263,15 @@ impl MailProvider for M365Provider {
 
     async fn domain_status(&self, domain: &str) -> Result<DomainStatus, ProviderError> {
         let api = self.api()?;
-        domains::status(&api, &self.domains, domain).await
+        let mut status = domains::status(&api, &self.domains, domain).await?;
+        // DKIM is a ready domain's business: Exchange knows no other.
+        if status.is_ready() && self.config.dkim_enabled() {
+            let ex = self.exchange(&api).await?.expect("dkim needs exchange");
+            let (records, setup) = dkim::status(&ex, domain, api.client_id()).await?;
+            status.records.extend(records);
+            status.setup.extend(setup);
+        }
+        Ok(status)
     }
 
     async fn begin_onboarding(
@@ -282,7 +291,29 @@ impl MailProvider for M365Provider {
     ) -> Result<Vec<ProviderRecord>, ProviderError> {
         no_alias(domain, alias_of)?;
         let api = self.api()?;
-        domains::finish(&api, &self.domains, domain, &self.verify_delays).await
+        let mut records = domains::finish(&api, &self.domains, domain, &self.verify_delays).await?;
+        // The DKIM config made now puts its CNAMEs into this apply's DNS
+        // changes, so this apply's complete_setup can enable signing;
+        // best effort (see `crate::dkim`).
+        if self.config.dkim_enabled() {
+            match self.exchange(&api).await {
+                Ok(Some(ex)) => records.extend(dkim::onboard(&ex, domain, api.client_id()).await),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(%domain, error = %e, "the domain is onboarded, but Exchange Online could not be reached for its DKIM signing config")
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    async fn complete_setup(&self, domain: &str) -> Result<Vec<String>, ProviderError> {
+        if !self.config.dkim_enabled() {
+            return Ok(Vec::new());
+        }
+        let api = self.api()?;
+        let ex = self.exchange(&api).await?.expect("dkim needs exchange");
+        dkim::complete(&ex, domain, api.client_id()).await
     }
 }
 

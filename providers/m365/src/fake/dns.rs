@@ -1,12 +1,14 @@
 //! How the fake's `POST /domains/{id}/verify` learns which TXT values a
-//! domain serves: from a real DNS server when [`FakeConfig::dns_server`]
-//! is set (asked without recursion, as an authoritative server must answer
-//! from its own data; an end-to-end test points it at the server the DNS
-//! provider publishes to), else from the values a test published with
-//! [`FakeGraph::publish_txt`].
+//! domain serves, and its `Set-DkimSigningConfig` which CNAMEs: from a
+//! real DNS server when [`FakeConfig::dns_server`] is set (asked without
+//! recursion, as an authoritative server must answer from its own data;
+//! an end-to-end test points it at the server the DNS provider publishes
+//! to), else from the values a test published with
+//! [`FakeGraph::publish_txt`] and [`FakeGraph::publish_cname`].
 //!
 //! [`FakeConfig::dns_server`]: super::FakeConfig::dns_server
 //! [`FakeGraph::publish_txt`]: super::FakeGraph::publish_txt
+//! [`FakeGraph::publish_cname`]: super::FakeGraph::publish_cname
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,7 +43,36 @@ pub(crate) async fn served_txt(s: &Shared, domain: &str) -> Vec<String> {
     }
 }
 
-async fn ask(addr: SocketAddr, domain: &str) -> Result<Vec<String>, String> {
+/// The CNAME target (lower-case, no trailing dot) `name` serves, if any.
+pub(crate) async fn served_cname(s: &Shared, name: &str) -> Option<String> {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    match s.config.dns_server {
+        None => s
+            .store
+            .lock()
+            .expect("store")
+            .published_cnames
+            .get(&name)
+            .cloned(),
+        Some(addr) => match lookup(addr, &name, RecordType::CNAME).await {
+            Ok(lookup) => lookup.answers().iter().find_map(|r| match &r.data {
+                RData::CNAME(c) => Some(c.to_string().trim_end_matches('.').to_ascii_lowercase()),
+                _ => None,
+            }),
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => None,
+            Err(e) => {
+                tracing::warn!(%name, %addr, error = %e, "the fake could not ask DNS for a CNAME");
+                None
+            }
+        },
+    }
+}
+
+async fn lookup(
+    addr: SocketAddr,
+    name: &str,
+    rtype: RecordType,
+) -> Result<hickory_resolver::lookup::Lookup, hickory_resolver::net::NetError> {
     let mut udp = ConnectionConfig::udp();
     udp.port = addr.port();
     let mut tcp = ConnectionConfig::tcp();
@@ -52,7 +83,7 @@ async fn ask(addr: SocketAddr, domain: &str) -> Result<Vec<String>, String> {
         vec![NameServerConfig::new(addr.ip(), true, vec![udp, tcp])],
     );
     let mut opts = ResolverOpts::default();
-    // Every verify sees what the server holds now.
+    // Every question sees what the server holds now.
     opts.cache_size = 0;
     opts.recursion_desired = false;
     opts.timeout = Duration::from_secs(1);
@@ -60,12 +91,12 @@ async fn ask(addr: SocketAddr, domain: &str) -> Result<Vec<String>, String> {
     opts.ndots = 0;
     let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
         .with_options(opts)
-        .build()
-        .map_err(|e| e.to_string())?;
-    match resolver
-        .lookup(format!("{domain}.").as_str(), RecordType::TXT)
-        .await
-    {
+        .build()?;
+    resolver.lookup(format!("{name}.").as_str(), rtype).await
+}
+
+async fn ask(addr: SocketAddr, domain: &str) -> Result<Vec<String>, String> {
+    match lookup(addr, domain, RecordType::TXT).await {
         Ok(lookup) => Ok(lookup
             .answers()
             .iter()

@@ -29,7 +29,16 @@
 //! `Set-DistributionGroup` (`DisplayName`, `EmailAddresses`,
 //! `RequireSenderAuthenticationEnabled`), `Add-`/`Remove-DistributionGroupMember`
 //! (`Identity`, `Member`; already a member / not a member are errors, as
-//! in Exchange) and `Remove-DistributionGroup`. Each cmdlet's parameters
+//! in Exchange) and `Remove-DistributionGroup`; for DKIM
+//! `Get-DkimSigningConfig` (`Identity`; a domain without a config is not
+//! found), `New-DkimSigningConfig` (`DomainName`, `Enabled`; the domain
+//! must be a verified, accepted domain of the tenant — see
+//! [`super::FakeConfig::exchange_domain_lag`] — without a config yet) and
+//! `Set-DkimSigningConfig` (`Identity`, `Enabled`; `$true` only once both
+//! selector CNAMEs are served, checked like domain verification's TXT —
+//! module `dns` — else Exchange's "CNAME record does not exist for this
+//! config" refusal). The selector targets are
+//! `selectorN-<domain, dots as dashes>._domainkey.<initial domain>`. Each cmdlet's parameters
 //! are checked against a table: any other is refused ("A parameter cannot
 //! be found that matches parameter name 'X'."), as is any other cmdlet,
 //! and recorded as a violation. Recipients Exchange makes (shared
@@ -202,6 +211,9 @@ pub(crate) async fn handle(
             "RequireSenderAuthenticationEnabled",
         ],
         "Get-UnifiedGroup" => &["Identity", "ResultSize"],
+        "Get-DkimSigningConfig" => &["Identity"],
+        "New-DkimSigningConfig" => &["DomainName", "Enabled"],
+        "Set-DkimSigningConfig" => &["Identity", "Enabled"],
         other => {
             s.violation(format!(
                 "Exchange: cmdlet {other:?} is not supported by the fake"
@@ -248,6 +260,48 @@ pub(crate) async fn handle(
             return error(429, "TooManyRequests", "Too many requests.")
         }
         _ => {}
+    }
+    // Whether both selector CNAMEs of the domain a DKIM cmdlet names are
+    // served as Exchange names them; asking DNS is async, so before the
+    // store is locked.
+    let mut dkim_enabled = false;
+    let mut dkim_served = false;
+    if cmdlet == "New-DkimSigningConfig" || cmdlet == "Set-DkimSigningConfig" {
+        let domain = if cmdlet.starts_with("New-") {
+            p.get("DomainName").and_then(Value::as_str).unwrap_or("")
+        } else {
+            identity.as_str()
+        };
+        match p.get("Enabled") {
+            Some(Value::Bool(b)) => dkim_enabled = *b,
+            None if cmdlet.starts_with("New-") => {}
+            other => {
+                s.violation(format!(
+                    "Exchange: {cmdlet} -Enabled {other:?}: the fake takes a boolean (and Set- needs one)"
+                ));
+                return error(
+                    400,
+                    "ParameterBindingException",
+                    "Cannot process argument transformation on parameter 'Enabled'.",
+                );
+            }
+        }
+        if domain.is_empty() {
+            s.violation(format!("Exchange: {cmdlet} without a domain"));
+            return error(
+                400,
+                "ParameterBindingException",
+                "Cannot bind argument to parameter 'Identity' because it is an empty string.",
+            );
+        }
+        if dkim_enabled {
+            let selectors = s.store.lock().expect("store").dkim_selectors(domain);
+            dkim_served = true;
+            for (name, target) in selectors {
+                let served = super::dns::served_cname(s, &name).await;
+                dkim_served &= served.as_deref() == Some(target.as_str());
+            }
+        }
     }
     let not_found = |identity: &str| {
         error(404, "ManagementObjectNotFoundException", &format!("The operation couldn't be performed because object '{identity}' couldn't be found."))
@@ -679,6 +733,21 @@ pub(crate) async fn handle(
             }
             answer(200, json!({"value": []}))
         }
+        "Get-DkimSigningConfig" => match st.get_dkim(&identity) {
+            Ok(v) => answer(200, json!({"value": [v]})),
+            Err((status, code, message)) => error(status, code, &message),
+        },
+        "New-DkimSigningConfig" => {
+            let domain = p.get("DomainName").and_then(Value::as_str).unwrap_or("");
+            match st.new_dkim(domain, dkim_enabled, dkim_served) {
+                Ok(v) => answer(200, json!({"value": [v]})),
+                Err((status, code, message)) => error(status, code, &message),
+            }
+        }
+        "Set-DkimSigningConfig" => match st.set_dkim(&identity, dkim_enabled, dkim_served) {
+            Ok(()) => answer(200, json!({"value": []})),
+            Err((status, code, message)) => error(status, code, &message),
+        },
         _ => unreachable!("refused above"),
     }
 }

@@ -16,7 +16,8 @@
 //!   [`store`]), domain onboarding (`POST /domains`, the verification
 //!   records, `verify` checking the token is served (module `dns`),
 //!   `supportedServices`, the service configuration records with
-//!   Microsoft's values), `$select` projections, and paging by `$top` (default 100,
+//!   Microsoft's values), DKIM signing configs through the fake Exchange
+//!   (enabled only once their selector CNAMEs are served), `$select` projections, and paging by `$top` (default 100,
 //!   at most 999) with `@odata.nextLink` carrying an opaque `$skiptoken`;
 //! - `$batch`: at most 20 requests with unique ids, each answered on its
 //!   own (faults included), the answers in another order than asked;
@@ -100,6 +101,11 @@ pub struct FakeConfig {
     /// for the domain's TXT records; when unset, the values published with
     /// [`FakeGraph::publish_txt`] count.
     pub dns_server: Option<SocketAddr>,
+    /// How many `New-`/`Set-DkimSigningConfig` calls naming a domain
+    /// verified through the API Exchange answers that it is not an
+    /// accepted domain (Exchange Online learns of it minutes later).
+    /// Default 0.
+    pub exchange_domain_lag: u32,
 }
 
 impl Default for FakeConfig {
@@ -127,6 +133,7 @@ impl Default for FakeConfig {
                 consumed: 0,
             }],
             dns_server: None,
+            exchange_domain_lag: 0,
         }
     }
 }
@@ -279,6 +286,7 @@ impl FakeGraph {
             replication_lag: config.replication_lag,
             skus: config.skus.clone(),
             exchange_lag: config.exchange_provisioning_lag,
+            exchange_domain_lag: config.exchange_domain_lag,
             ..Default::default()
         };
         let shared = Arc::new(Shared {
@@ -400,6 +408,19 @@ impl FakeGraph {
                 .or_default()
                 .push(value.to_string())
         })
+    }
+
+    /// Publishes a CNAME (absolute name → target), for a fake without
+    /// `dns_server`: `Set-DkimSigningConfig -Enabled $true` looks for the
+    /// selector CNAMEs here.
+    pub fn publish_cname(&self, name: &str, target: &str) {
+        let norm = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
+        self.with_store(|s| s.published_cnames.insert(norm(name), norm(target)));
+    }
+
+    /// `domain`'s selector CNAMEs (name, target) as Exchange names them.
+    pub fn dkim_selectors(&self, domain: &str) -> [(String, String); 2] {
+        self.with_store(|s| s.dkim_selectors(domain))
     }
 
     /// The verification token (`MS=ms…`) Graph names for `domain`.

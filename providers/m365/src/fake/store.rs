@@ -132,6 +132,42 @@ pub struct Store {
     pub published_txt: BTreeMap<String, Vec<String>>,
     /// Domains another tenant holds: adding one is refused as existing.
     pub other_tenants_domains: Vec<String>,
+    /// DKIM signing configs by domain (`New-DkimSigningConfig`): whether
+    /// signing is enabled.
+    pub dkim: BTreeMap<String, bool>,
+    /// CNAME targets by absolute name, as tests publish them
+    /// ([`crate::fake::FakeGraph::publish_cname`]); consulted by
+    /// `Set-DkimSigningConfig -Enabled $true` when the fake has no
+    /// `dns_server`.
+    pub published_cnames: BTreeMap<String, String>,
+    /// `exchange_domain_lag` of domains verified through the API: how many
+    /// more `New-`/`Set-DkimSigningConfig` calls naming one are answered
+    /// that it is not an accepted domain (Exchange Online learns of a
+    /// newly verified domain minutes later).
+    pub exchange_domain_pending: BTreeMap<String, u32>,
+    /// What a domain verified through the API starts with in
+    /// `exchange_domain_pending` ([`crate::fake::FakeConfig::exchange_domain_lag`]).
+    pub exchange_domain_lag: u32,
+}
+
+fn exchange_not_found(identity: &str) -> ExchangeRefusal {
+    (
+        404,
+        "ManagementObjectNotFoundException",
+        format!(
+            "The operation couldn't be performed because object '{identity}' couldn't be found."
+        ),
+    )
+}
+
+/// Exchange's answer for a domain that is not one of the organisation's
+/// accepted domains (plausible wording, not verbatim).
+fn not_accepted(d: &str) -> ExchangeRefusal {
+    (
+        400,
+        "ValidationException",
+        format!("The domain '{d}' isn't an accepted domain of your organization."),
+    )
 }
 
 fn lower(s: &str) -> String {
@@ -1155,6 +1191,10 @@ impl Store {
             }
             self.unverified.retain(|x| *x != d);
             self.domains.push(d.clone());
+            if self.exchange_domain_lag > 0 {
+                self.exchange_domain_pending
+                    .insert(d.clone(), self.exchange_domain_lag);
+            }
             self.writes += 1;
         }
         Ok(self.domain_json(&d))
@@ -1197,6 +1237,118 @@ impl Store {
         }
         self.writes += 1;
         Ok(Value::Null)
+    }
+
+    /// The targets of `domain`'s selector CNAMEs, as Microsoft forms them
+    /// for a tenant's domains: `selector1-<domain, dots as dashes>._domainkey.<initial domain>`.
+    pub fn dkim_selectors(&self, domain: &str) -> [(String, String); 2] {
+        let d = lower(domain);
+        let dashed = d.replace('.', "-");
+        [1, 2].map(|n| {
+            (
+                format!("selector{n}._domainkey.{d}"),
+                format!("selector{n}-{dashed}._domainkey.{}", self.initial_domain),
+            )
+        })
+    }
+
+    fn dkim_json(&self, d: &str, enabled: bool) -> Value {
+        let [(_, s1), (_, s2)] = self.dkim_selectors(d);
+        json!({
+            "Identity": d, "Name": d, "Domain": d,
+            "Enabled": enabled,
+            "Status": if enabled { "Valid" } else { "CnameMissing" },
+            "Selector1CNAME": s1, "Selector2CNAME": s2,
+            "Selector1KeySize": 2048, "Selector2KeySize": 2048,
+        })
+    }
+
+    /// `Get-DkimSigningConfig -Identity <domain>`.
+    pub fn get_dkim(&self, identity: &str) -> Result<Value, ExchangeRefusal> {
+        let d = lower(identity);
+        match self.dkim.get(&d) {
+            Some(enabled) => Ok(self.dkim_json(&d, *enabled)),
+            None => Err(exchange_not_found(identity)),
+        }
+    }
+
+    /// Whether Exchange takes `domain` as an accepted domain now; a call
+    /// for a pending one counts down its lag.
+    fn accepted(&mut self, d: &str) -> Result<(), ExchangeRefusal> {
+        if let Some(n) = self.exchange_domain_pending.get_mut(d) {
+            *n -= 1;
+            if *n == 0 {
+                self.exchange_domain_pending.remove(d);
+            }
+            return Err(not_accepted(d));
+        }
+        if !self.domains.iter().any(|x| x == d) || *d == self.initial_domain {
+            return Err(not_accepted(d));
+        }
+        Ok(())
+    }
+
+    /// `New-DkimSigningConfig -DomainName <domain> -Enabled <bool>`;
+    /// `served`: whether both selector CNAMEs resolve now (needed only to
+    /// create it enabled).
+    pub fn new_dkim(
+        &mut self,
+        domain: &str,
+        enabled: bool,
+        served: bool,
+    ) -> Result<Value, ExchangeRefusal> {
+        let d = lower(domain);
+        self.accepted(&d)?;
+        if self.dkim.contains_key(&d) {
+            return Err((
+                400,
+                "DataValidationException",
+                format!("A DkimSigningConfig already exists for domain '{d}'."),
+            ));
+        }
+        if enabled && !served {
+            return Err(self.cname_missing(&d));
+        }
+        self.dkim.insert(d.clone(), enabled);
+        self.writes += 1;
+        Ok(self.dkim_json(&d, enabled))
+    }
+
+    /// `Set-DkimSigningConfig -Identity <domain> -Enabled <bool>`.
+    pub fn set_dkim(
+        &mut self,
+        identity: &str,
+        enabled: bool,
+        served: bool,
+    ) -> Result<(), ExchangeRefusal> {
+        let d = lower(identity);
+        if !self.dkim.contains_key(&d) {
+            return Err(exchange_not_found(identity));
+        }
+        self.accepted(&d)?;
+        if enabled && !served {
+            return Err(self.cname_missing(&d));
+        }
+        if self.dkim.insert(d, enabled) != Some(enabled) {
+            self.writes += 1;
+        }
+        Ok(())
+    }
+
+    /// Exchange's refusal to sign before the CNAMEs resolve (its wording
+    /// as admins report it).
+    fn cname_missing(&self, d: &str) -> ExchangeRefusal {
+        let [(n1, t1), (n2, t2)] = self.dkim_selectors(d);
+        let host = |n: &str| n.trim_end_matches(&format!(".{d}")).to_string();
+        (
+            400,
+            "ValidationException",
+            format!(
+                "CNAME record does not exist for this config. Please publish the following two CNAME records first. Domain Name : {d} Host Name : {} Points to address or value: {t1} Host Name : {} Points to address or value: {t2}",
+                host(&n1),
+                host(&n2)
+            ),
+        )
     }
 
     /// `GET /domains/{id}/serviceConfigurationRecords`: the records of the

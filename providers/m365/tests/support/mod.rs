@@ -21,7 +21,10 @@ pub fn config(fake: &FakeGraph, exchange: bool) -> Config {
         graph_endpoint: Some(fake.url()),
         login_endpoint: Some(fake.url()),
         exchange_endpoint: Some(fake.url()),
-        exchange: exchange.then_some(ExchangeSettings { enabled: true }),
+        exchange: exchange.then_some(ExchangeSettings {
+            enabled: true,
+            ..ExchangeSettings::default()
+        }),
         usage_location: Some("DE".into()),
         base_dir: std::env::temp_dir(),
         ..Config::default()
