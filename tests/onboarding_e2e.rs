@@ -332,7 +332,10 @@ mailboxes:
     // DKIM: the config made at verification, its selector CNAMEs published
     // with the rest, then signing enabled once BIND serves them.
     at("selector1._domainkey CNAME");
-    assert!(at("selector1._domainkey CNAME") < at("enable DKIM signing"), "{applied}");
+    assert!(
+        at("selector1._domainkey CNAME") < at("enable DKIM signing"),
+        "{applied}"
+    );
 
     let again = run(d, s, &env, &["plan", "--detailed-exitcode"], 0);
     assert!(again.contains("No changes"), "{again}");

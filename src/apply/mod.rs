@@ -154,63 +154,13 @@ pub async fn apply(
     let mut result = ApplyResult::default();
     // Mail domains whose earlier step did not fully apply.
     let mut failed_scopes: std::collections::BTreeSet<String> = Default::default();
-    let mut onboard_failed: std::collections::BTreeSet<String> = Default::default();
     let mut deletes_failed: std::collections::BTreeSet<String> = Default::default();
     let mut dns_failed: std::collections::BTreeSet<String> = Default::default();
     let mut plan = plan.clone();
-    let mut after = std::collections::BTreeMap::new();
-    // Domains of their own first: a domain alias is added to its parent,
-    // which must be a domain of the tenant by then.
-    let mut onboarding: Vec<&crate::plan::MailPlan> = plan
-        .mail
-        .iter()
-        .filter(|m| m.onboarding.is_some())
-        .collect();
-    onboarding.sort_by_key(|m| m.onboarding.as_ref().is_some_and(|o| o.alias_of.is_some()));
-    for m in onboarding {
-        let change = m
-            .onboarding
-            .as_ref()
-            .map(|o| o.describe(&m.domain))
-            .unwrap_or_default();
-        let parent_failed = m
-            .onboarding
-            .as_ref()
-            .and_then(|o| o.alias_of.as_ref())
-            .filter(|p| onboard_failed.contains(*p));
-        if let Some(parent) = parent_failed {
-            failed_scopes.insert(m.domain.clone());
-            onboard_failed.insert(m.domain.clone());
-            result.entries.push(Entry {
-                phase: Phase::Onboard,
-                scope: m.domain.clone(),
-                change,
-                outcome: ChangeOutcome::NotAttempted(format!(
-                    "onboarding {parent}, the domain {} is to be an alias of, did not finish; running apply again goes on from here",
-                    m.domain
-                )),
-            });
-            continue;
-        }
-        let outcome = match onboard::onboard(m, registry, &options.dns_wait).await {
-            Ok(records) => {
-                after.insert(m.domain.clone(), records);
-                ChangeOutcome::Applied
-            }
-            Err(why) => {
-                failed_scopes.insert(m.domain.clone());
-                onboard_failed.insert(m.domain.clone());
-                ChangeOutcome::Failed(mailform_contract::ProviderError::Service(why))
-            }
-        };
-        tracing::info!(scope = %m.domain, %change, ?outcome, "onboarding");
-        result.entries.push(Entry {
-            phase: Phase::Onboard,
-            scope: m.domain.clone(),
-            change,
-            outcome,
-        });
-    }
+    let (entries, after, onboard_failed) =
+        onboard::onboard_all(&plan, registry, &options.dns_wait).await;
+    failed_scopes.extend(onboard_failed.iter().cloned());
+    result.entries.extend(entries);
     let mut unplanned: std::collections::BTreeMap<String, String> = Default::default();
     if plan.zones.iter().any(|z| !z.replanned_after.is_empty()) {
         for (zone, why) in onboard::replan_zones(&mut plan, desired, registry, &after).await {
@@ -309,60 +259,19 @@ pub async fn apply(
         bar.inc(step.len() as u64);
     }
     bar.finish_and_clear();
-    for m in &plan.mail {
-        // A domain onboarded just now: what it still needs is known only
-        // now, so ask again.
-        let status = if after.contains_key(&m.domain) {
-            match registry.mail(&m.provider).domain_status(&m.domain).await {
-                Ok(s) => s,
-                Err(e) => {
-                    result.entries.push(Entry {
-                        phase: Phase::Setup,
-                        scope: m.domain.clone(),
-                        change: format!("read what {} still needs at `{}`", m.domain, m.provider),
-                        outcome: ChangeOutcome::Failed(e),
-                    });
-                    continue;
-                }
-            }
-        } else {
-            m.domain_status.clone()
-        };
-        if status.setup.is_empty() {
-            continue;
-        }
-        let zone = onboarding_zone(desired, &m.domain);
-        let change = status.setup.join("; ");
-        let outcome = if onboard_failed.contains(&m.domain) {
-            ChangeOutcome::NotAttempted(format!("onboarding {} did not finish", m.domain))
-        } else if let Some(z) = zone.filter(|z| dns_failed.contains(z)) {
-            ChangeOutcome::NotAttempted(format!("the DNS changes of zone {z} did not all apply"))
-        } else {
-            match onboard::complete_setup(m, desired, registry, &options.dns_wait, &status.records)
-                .await
-            {
-                Ok(done) => {
-                    for line in done {
-                        tracing::info!(scope = %m.domain, %line, "setup");
-                    }
-                    ChangeOutcome::Applied
-                }
-                Err(why) => ChangeOutcome::Failed(mailform_contract::ProviderError::Service(why)),
-            }
-        };
-        result.entries.push(Entry {
-            phase: Phase::Setup,
-            scope: m.domain.clone(),
-            change,
-            outcome,
-        });
-    }
+    result.entries.extend(
+        onboard::setup_all(
+            &plan,
+            desired,
+            registry,
+            &options.dns_wait,
+            &after,
+            &onboard_failed,
+            &dns_failed,
+        )
+        .await,
+    );
     result
-}
-
-/// The zone of this file holding `domain`, by name.
-fn onboarding_zone(desired: &crate::desired::Desired, domain: &str) -> Option<String> {
-    crate::plan::onboarding::zone_for(desired, domain).map(|i| desired.zones[i].zone.clone())
 }
 
 /// A provider must report one outcome per change; if one reports fewer,

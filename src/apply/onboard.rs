@@ -9,7 +9,11 @@
 //! from then on. The zone is then planned again, with those records, by
 //! the same pure planner, so that MX switches in the MX phase, after the
 //! domain's mailboxes exist. A failure stops that domain only, and says
-//! that running apply again goes on from where it stopped. A domain alias
+//! that running apply again goes on from where it stopped.
+//!
+//! The setup phase ([`setup_all`]), last in apply, carries out what a
+//! provider can do only once the records it asked for are served
+//! ([`DomainStatus::setup`], e.g. enabling DKIM signing). A domain alias
 //! goes the same way, added as an alias of its parent at the end.
 
 use std::net::SocketAddr;
@@ -19,6 +23,10 @@ use mailform_contract::{
     ChangeOutcome, DomainStage, DomainStatus, ProviderRecord, RecordPurpose, RecordSet,
 };
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::order::Phase;
+use super::Entry;
 use crate::desired::Desired;
 use crate::plan::{dns, onboarding, MailPlan, Plan, ZonePlan};
 use crate::registry::Registry;
@@ -283,4 +291,139 @@ pub async fn replan_zones(
         };
     }
     failed
+}
+
+/// Onboards every domain the plan marks, domains of their own before
+/// aliases; returns the report entries, the records each onboarded domain
+/// asks for now, and the domains whose onboarding did not finish.
+pub async fn onboard_all(
+    plan: &Plan,
+    registry: &Registry,
+    wait: &DnsWait,
+) -> (
+    Vec<Entry>,
+    BTreeMap<String, Vec<ProviderRecord>>,
+    BTreeSet<String>,
+) {
+    let mut entries = Vec::new();
+    let mut after = BTreeMap::new();
+    let mut onboard_failed = BTreeSet::new();
+    // Domains of their own first: a domain alias is added to its parent,
+    // which must be a domain of the tenant by then.
+    let mut onboarding: Vec<&crate::plan::MailPlan> = plan
+        .mail
+        .iter()
+        .filter(|m| m.onboarding.is_some())
+        .collect();
+    onboarding.sort_by_key(|m| m.onboarding.as_ref().is_some_and(|o| o.alias_of.is_some()));
+    for m in onboarding {
+        let change = m
+            .onboarding
+            .as_ref()
+            .map(|o| o.describe(&m.domain))
+            .unwrap_or_default();
+        let parent_failed = m
+            .onboarding
+            .as_ref()
+            .and_then(|o| o.alias_of.as_ref())
+            .filter(|p| onboard_failed.contains(*p));
+        if let Some(parent) = parent_failed {
+            onboard_failed.insert(m.domain.clone());
+            entries.push(Entry {
+                phase: Phase::Onboard,
+                scope: m.domain.clone(),
+                change,
+                outcome: ChangeOutcome::NotAttempted(format!(
+                    "onboarding {parent}, the domain {} is to be an alias of, did not finish; running apply again goes on from here",
+                    m.domain
+                )),
+            });
+            continue;
+        }
+        let outcome = match onboard(m, registry, wait).await {
+            Ok(records) => {
+                after.insert(m.domain.clone(), records);
+                ChangeOutcome::Applied
+            }
+            Err(why) => {
+                onboard_failed.insert(m.domain.clone());
+                ChangeOutcome::Failed(mailform_contract::ProviderError::Service(why))
+            }
+        };
+        tracing::info!(scope = %m.domain, %change, ?outcome, "onboarding");
+        entries.push(Entry {
+            phase: Phase::Onboard,
+            scope: m.domain.clone(),
+            change,
+            outcome,
+        });
+    }
+    (entries, after, onboard_failed)
+}
+
+/// The setup phase: provider-side steps of each domain whose status lists
+/// some (asked again for a domain onboarded in this apply), once its zone's
+/// DNS applied and the records it asks for are served.
+pub async fn setup_all(
+    plan: &Plan,
+    desired: &Desired,
+    registry: &Registry,
+    wait: &DnsWait,
+    after: &BTreeMap<String, Vec<ProviderRecord>>,
+    onboard_failed: &BTreeSet<String>,
+    dns_failed: &BTreeSet<String>,
+) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for m in &plan.mail {
+        // A domain onboarded just now: what it still needs is known only
+        // now, so ask again.
+        let status = if after.contains_key(&m.domain) {
+            match registry.mail(&m.provider).domain_status(&m.domain).await {
+                Ok(s) => s,
+                Err(e) => {
+                    entries.push(Entry {
+                        phase: Phase::Setup,
+                        scope: m.domain.clone(),
+                        change: format!("read what {} still needs at `{}`", m.domain, m.provider),
+                        outcome: ChangeOutcome::Failed(e),
+                    });
+                    continue;
+                }
+            }
+        } else {
+            m.domain_status.clone()
+        };
+        if status.setup.is_empty() {
+            continue;
+        }
+        let zone = zone_name(desired, &m.domain);
+        let change = status.setup.join("; ");
+        let outcome = if onboard_failed.contains(&m.domain) {
+            ChangeOutcome::NotAttempted(format!("onboarding {} did not finish", m.domain))
+        } else if let Some(z) = zone.filter(|z| dns_failed.contains(z)) {
+            ChangeOutcome::NotAttempted(format!("the DNS changes of zone {z} did not all apply"))
+        } else {
+            match complete_setup(m, desired, registry, wait, &status.records).await {
+                Ok(done) => {
+                    for line in done {
+                        tracing::info!(scope = %m.domain, %line, "setup");
+                    }
+                    ChangeOutcome::Applied
+                }
+                Err(why) => ChangeOutcome::Failed(mailform_contract::ProviderError::Service(why)),
+            }
+        };
+        entries.push(Entry {
+            phase: Phase::Setup,
+            scope: m.domain.clone(),
+            change,
+            outcome,
+        });
+    }
+    entries
+}
+
+/// The zone of this file holding `domain`, by name.
+fn zone_name(desired: &crate::desired::Desired, domain: &str) -> Option<String> {
+    crate::plan::onboarding::zone_for(desired, domain).map(|i| desired.zones[i].zone.clone())
 }
