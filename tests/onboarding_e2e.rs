@@ -54,11 +54,11 @@ fn apply_args(s: &Named) -> Vec<String> {
     ]
 }
 
-#[test]
-fn google_workspace_domain_onboarded_through_bind() {
-    let Some(s) = server() else { return };
+/// A fake Google tenant that verifies tokens by asking `s`, its service
+/// account key and an initial password hash in a new directory, and the
+/// `providers:` block (BIND through RFC 2136, the tenant) for a file there.
+fn google_tenant(s: &Named) -> (mailform_google::fake::FakeGoogle, tempfile::TempDir, String) {
     use mailform_google::fake::{FakeConfig, FakeGoogle};
-    const ZONE: &str = "gw-onboard.example";
     let fake = FakeGoogle::start_background(FakeConfig {
         dns_server: Some(s.address.parse().unwrap()),
         ..FakeConfig::default()
@@ -66,12 +66,10 @@ fn google_workspace_domain_onboarded_through_bind() {
     .unwrap();
     fake.add_user("admin@example.com", "Admin", "Istrator");
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("sa.json"), fake.service_account_key()).unwrap();
-    std::fs::write(d.join("initial.hash"), HASH).unwrap();
-    let yaml = format!(
-        r#"version: 1
-providers:
+    std::fs::write(dir.path().join("sa.json"), fake.service_account_key()).unwrap();
+    std::fs::write(dir.path().join("initial.hash"), HASH).unwrap();
+    let providers = format!(
+        r#"providers:
   bind:
     rfc2136: {{server: "{address}", key_name: {KEY_NAME}}}
   gw:
@@ -83,7 +81,23 @@ providers:
       gmail_endpoint: "{u}"
       site_verification_endpoint: "{u}"
       token_endpoint: "{t}"
-domains:
+"#,
+        address = s.address,
+        u = fake.url(),
+        t = fake.token_url()
+    );
+    (fake, dir, providers)
+}
+
+#[test]
+fn google_workspace_domain_onboarded_through_bind() {
+    let Some(s) = server() else { return };
+    const ZONE: &str = "gw-onboard.example";
+    let (fake, dir, providers) = google_tenant(s);
+    let d = dir.path();
+    let yaml = format!(
+        r#"version: 1
+{providers}domains:
   {ZONE}:
     dns: {{provider: bind}}
     mail: {{provider: gw}}
@@ -95,10 +109,7 @@ mailboxes:
   ann@{ZONE}:
     name: Ann Onboard
     password_hash: ${{file:initial.hash}}
-"#,
-        address = s.address,
-        u = fake.url(),
-        t = fake.token_url()
+"#
     );
     std::fs::write(d.join("mailform.yaml"), yaml).unwrap();
 
@@ -168,34 +179,13 @@ mailboxes:
 #[test]
 fn google_workspace_domain_alias_onboarded_through_bind() {
     let Some(s) = server() else { return };
-    use mailform_google::fake::{FakeConfig, FakeGoogle};
     const ZONE: &str = "gw-alias.example";
     // example.com is a verified domain of the fake tenant.
-    let fake = FakeGoogle::start_background(FakeConfig {
-        dns_server: Some(s.address.parse().unwrap()),
-        ..FakeConfig::default()
-    })
-    .unwrap();
-    fake.add_user("admin@example.com", "Admin", "Istrator");
-    let dir = tempfile::tempdir().unwrap();
+    let (fake, dir, providers) = google_tenant(s);
     let d = dir.path();
-    std::fs::write(d.join("sa.json"), fake.service_account_key()).unwrap();
-    std::fs::write(d.join("initial.hash"), HASH).unwrap();
     let yaml = format!(
         r#"version: 1
-providers:
-  bind:
-    rfc2136: {{server: "{address}", key_name: {KEY_NAME}}}
-  gw:
-    google_workspace:
-      admin: admin@example.com
-      credentials: ${{file:sa.json}}
-      directory_endpoint: "{u}"
-      groups_settings_endpoint: "{u}"
-      gmail_endpoint: "{u}"
-      site_verification_endpoint: "{u}"
-      token_endpoint: "{t}"
-domains:
+{providers}domains:
   example.com:
     mail: {{provider: gw}}
   {ZONE}:
@@ -211,10 +201,7 @@ mailboxes:
   ann@example.com:
     name: Ann Alias
     password_hash: ${{file:initial.hash}}
-"#,
-        address = s.address,
-        u = fake.url(),
-        t = fake.token_url()
+"#
     );
     std::fs::write(d.join("mailform.yaml"), yaml).unwrap();
 
