@@ -124,6 +124,19 @@ fn add_missing(target: &mut RecordSet, values: &[RData]) -> bool {
     added
 }
 
+/// The live set at `key`, its pieces joined (a provider may hand one set
+/// back in pieces).
+fn live_set(live: &ZoneState, key: &(String, RecordType)) -> Option<RecordSet> {
+    let mut found: Option<RecordSet> = None;
+    for s in live.records.iter().filter(|s| &s.key() == key) {
+        match &mut found {
+            Some(f) => f.values.extend(s.values.iter().cloned()),
+            None => found = Some(s.clone()),
+        }
+    }
+    found
+}
+
 /// Merges what a mail provider asks for into `zone` (see the module doc).
 /// `live` is the zone as read; returns the notes for the plan.
 pub fn merge_into_zone(
@@ -138,16 +151,6 @@ pub fn merge_into_zone(
     let origin = Origin {
         loc: Default::default(),
         path: format!("asked by mail provider `{mail_provider}` for {domain}"),
-    };
-    let live_set = |key: &(String, RecordType)| -> Option<RecordSet> {
-        let mut found: Option<RecordSet> = None;
-        for s in live.records.iter().filter(|s| &s.key() == key) {
-            match &mut found {
-                Some(f) => f.values.extend(s.values.iter().cloned()),
-                None => found = Some(s.clone()),
-            }
-        }
-        found
     };
     for r in records {
         let key = r.set.key();
@@ -186,7 +189,7 @@ pub fn merge_into_zone(
             None => {
                 let mut set = r.set.clone();
                 if txt_merge && zone.manage == DnsManage::Declared {
-                    if let Some(l) = live_set(&key) {
+                    if let Some(l) = live_set(live, &key) {
                         if r.purpose == RecordPurpose::Spf && l.values.iter().any(is_spf) {
                             if !l.values.iter().any(|v| r.set.values.contains(v)) {
                                 notes.push(format!(
@@ -210,7 +213,7 @@ pub fn merge_into_zone(
     }
     if !keep_txt_prefixes.is_empty() {
         let key = (domain.to_string(), RecordType::Txt);
-        if let Some(l) = live_set(&key) {
+        if let Some(l) = live_set(live, &key) {
             let kept: Vec<RData> = l
                 .values
                 .iter()
@@ -342,17 +345,7 @@ pub fn additions(live: &ZoneState, records: &[RecordSet]) -> (Vec<DnsChange>, Ve
     let mut changes = Vec::new();
     let mut served = Vec::new();
     for r in records {
-        let old: Option<RecordSet> = {
-            let mut found: Option<RecordSet> = None;
-            for s in live.records.iter().filter(|s| s.key() == r.key()) {
-                match &mut found {
-                    Some(f) => f.values.extend(s.values.iter().cloned()),
-                    None => found = Some(s.clone()),
-                }
-            }
-            found
-        };
-        match old {
+        match live_set(live, &r.key()) {
             None => {
                 changes.push(DnsChange::Create { new: r.clone() });
                 served.push(r.clone());
