@@ -364,14 +364,16 @@ impl Exchange {
             .map(|_| ())
     }
 
-    /// Every Microsoft 365 group's `RequireSenderAuthenticationEnabled`,
-    /// by Entra object id (`ExternalDirectoryObjectId`) — one
-    /// `Get-UnifiedGroup -ResultSize Unlimited`.
-    pub async fn unified_groups_auth(
+    /// `RequireSenderAuthenticationEnabled` of every group `cmdlet`
+    /// (`Get-UnifiedGroup`, `Get-DistributionGroup`) lists, by Entra object
+    /// id (`ExternalDirectoryObjectId`) — one call with `-ResultSize
+    /// Unlimited`. Unset reads as required, Exchange's default.
+    pub async fn sender_authentication(
         &self,
+        cmdlet: &str,
     ) -> Result<std::collections::HashMap<String, bool>, CallError> {
         let groups = self
-            .invoke("Get-UnifiedGroup", json!({"ResultSize": "Unlimited"}))
+            .invoke(cmdlet, json!({"ResultSize": "Unlimited"}))
             .await?;
         Ok(groups
             .iter()
@@ -385,6 +387,7 @@ impl Exchange {
             })
             .collect())
     }
+
     /// Every user mailbox's offboarding state, by Entra object id
     /// (`ExternalDirectoryObjectId`) — one `Get-Mailbox -ResultSize
     /// Unlimited`.
@@ -561,33 +564,6 @@ impl Exchange {
         .map(|_| ())
     }
 
-    /// Every distribution group's (and mail-enabled security group's)
-    /// settings by Entra object id — one `Get-DistributionGroup
-    /// -ResultSize Unlimited`.
-    pub async fn distribution_groups(
-        &self,
-    ) -> Result<std::collections::HashMap<String, DistributionInfo>, CallError> {
-        let groups = self
-            .invoke("Get-DistributionGroup", json!({"ResultSize": "Unlimited"}))
-            .await?;
-        Ok(groups
-            .iter()
-            .filter_map(|g| {
-                let id = g.get("ExternalDirectoryObjectId")?.as_str()?;
-                let auth = g
-                    .get("RequireSenderAuthenticationEnabled")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(true);
-                Some((
-                    id.to_string(),
-                    DistributionInfo {
-                        require_sender_authentication: auth,
-                    },
-                ))
-            })
-            .collect())
-    }
-
     /// `New-DistributionGroup -Type Distribution -Name <address> -Alias
     /// <nickname> -DisplayName <name> -PrimarySmtpAddress <address>
     /// -Members <addresses> -RequireSenderAuthenticationEnabled <bool>`:
@@ -761,12 +737,6 @@ pub struct MailboxInfo {
 /// organisation's own use.
 pub const OFFBOARDED_ATTRIBUTE: &str = "CustomAttribute15";
 pub const OFFBOARDED_MARK: &str = "mailform:offboarded";
-
-/// What `Get-DistributionGroup` says of a distribution group.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DistributionInfo {
-    pub require_sender_authentication: bool,
-}
 
 /// What `Get-DkimSigningConfig` says of a domain's DKIM signing config.
 #[derive(Debug, Clone, PartialEq, Eq)]

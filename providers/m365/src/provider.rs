@@ -131,17 +131,22 @@ impl M365Provider {
         self
     }
 
+    /// Tokens of the app for `scope` (Graph or Exchange Online).
+    fn tokens(&self, scope: &str) -> Result<TokenSource, ProviderError> {
+        TokenSource::new(
+            &self.config.client_id,
+            self.config.credential()?,
+            &self.config.tenant,
+            scope,
+            &self.config.token_url(),
+        )
+    }
+
     fn api(&self) -> Result<Arc<Api>, ProviderError> {
         self.api
             .get_or_init(|| {
                 self.config.check()?;
-                let tokens = TokenSource::new(
-                    &self.config.client_id,
-                    self.config.credential()?,
-                    &self.config.tenant,
-                    &self.config.scope(),
-                    &self.config.token_url(),
-                )?;
+                let tokens = self.tokens(&self.config.scope())?;
                 Api::new(
                     tokens,
                     &self.config.graph_endpoint(),
@@ -163,13 +168,7 @@ impl M365Provider {
         let ex = self
             .exchange
             .get_or_init(|| {
-                let tokens = TokenSource::new(
-                    &self.config.client_id,
-                    self.config.credential()?,
-                    &self.config.tenant,
-                    &self.config.exchange_scope(),
-                    &self.config.token_url(),
-                )?;
+                let tokens = self.tokens(&self.config.exchange_scope())?;
                 Exchange::new(
                     tokens,
                     &self.config.exchange_endpoint(),
@@ -346,16 +345,15 @@ impl M365Provider {
                 "`{domain}` is not a verified domain of the Microsoft 365 tenant: apply onboards it (adds it, has its verification record published, verifies it), or add and verify it in the Microsoft 365 admin center → Settings → Domains; then plan again"
             )));
         }
-        let users: Vec<api::User> = api
-            .get_all(
-                api.url(
-                    "/users",
-                    &[("$select", api::USER_SELECT), ("$top", api::PAGE)],
-                )
-                .map_err(|e| convert::error(e, "listing users", permissions::USERS, &cid))?,
-            )
-            .await
-            .map_err(|e| convert::error(e, "listing users", permissions::USERS, &cid))?;
+        let users: Vec<api::User> = list_all(
+            &api,
+            "/users",
+            api::USER_SELECT,
+            "listing users",
+            permissions::USERS,
+            &cid,
+        )
+        .await?;
         let mut mailboxes: Vec<Mailbox> = users
             .iter()
             .filter_map(convert::mailbox)
@@ -428,16 +426,15 @@ impl M365Provider {
             }
         }
 
-        let groups: Vec<api::Group> = api
-            .get_all(
-                api.url(
-                    "/groups",
-                    &[("$select", api::GROUP_SELECT), ("$top", api::PAGE)],
-                )
-                .map_err(|e| convert::error(e, "listing groups", permissions::GROUPS, &cid))?,
-            )
-            .await
-            .map_err(|e| convert::error(e, "listing groups", permissions::GROUPS, &cid))?;
+        let groups: Vec<api::Group> = list_all(
+            &api,
+            "/groups",
+            api::GROUP_SELECT,
+            "listing groups",
+            permissions::GROUPS,
+            &cid,
+        )
+        .await?;
         let mail_groups: Vec<api::Group> = groups
             .into_iter()
             .filter(|g| g.mail_enabled == Some(true))
@@ -459,24 +456,16 @@ impl M365Provider {
         if unified || distribution {
             if let Some(ex) = self.exchange(&api).await? {
                 let mut auth = HashMap::new();
-                if unified {
-                    auth = ex.unified_groups_auth().await.map_err(|e| {
-                        exchange::error(e, "reading Microsoft 365 groups (Get-UnifiedGroup)", &cid)
-                    })?;
-                }
-                if distribution {
-                    let lists = ex.distribution_groups().await.map_err(|e| {
-                        exchange::error(
-                            e,
-                            "reading distribution groups (Get-DistributionGroup)",
-                            &cid,
-                        )
-                    })?;
-                    auth.extend(
-                        lists
-                            .into_iter()
-                            .map(|(id, i)| (id, i.require_sender_authentication)),
-                    );
+                for (wanted, cmdlet, what) in [
+                    (unified, "Get-UnifiedGroup", "Microsoft 365 groups"),
+                    (distribution, "Get-DistributionGroup", "distribution groups"),
+                ] {
+                    if wanted {
+                        let read = ex.sender_authentication(cmdlet).await.map_err(|e| {
+                            exchange::error(e, &format!("reading {what} ({cmdlet})"), &cid)
+                        })?;
+                        auth.extend(read);
+                    }
                 }
                 for g in &mut groups {
                     if let Some(required) = g.id.as_ref().and_then(|id| auth.get(id)) {
@@ -612,16 +601,32 @@ async fn list_members(
     group_id: &str,
     cid: &str,
 ) -> Result<Vec<api::Member>, ProviderError> {
-    let what = || format!("listing members of group {group_id}");
+    list_all(
+        api,
+        &format!("/groups/{}/members", enc(group_id)),
+        api::MEMBER_SELECT,
+        &format!("listing members of group {group_id}"),
+        permissions::GROUPS,
+        cid,
+    )
+    .await
+}
+
+/// Every page of `path` with `$select` and Graph's largest page size.
+async fn list_all<T: serde::de::DeserializeOwned>(
+    api: &Api,
+    path: &str,
+    select: &str,
+    what: &str,
+    permission: &str,
+    cid: &str,
+) -> Result<Vec<T>, ProviderError> {
     let url = api
-        .url(
-            &format!("/groups/{}/members", enc(group_id)),
-            &[("$select", api::MEMBER_SELECT), ("$top", api::PAGE)],
-        )
-        .map_err(|e| convert::error(e, &what(), permissions::GROUPS, cid))?;
+        .url(path, &[("$select", select), ("$top", api::PAGE)])
+        .map_err(|e| convert::error(e, what, permission, cid))?;
     api.get_all(url)
         .await
-        .map_err(|e| convert::error(e, &what(), permissions::GROUPS, cid))
+        .map_err(|e| convert::error(e, what, permission, cid))
 }
 
 /// The tenant's users by address, for resolving members.

@@ -7,7 +7,7 @@ use mailform_m365::fake::{FakeConfig, FakeGraph};
 use serde_json::{json, Value};
 
 mod support;
-use support::{call, token};
+use support::{call, token, token_for};
 
 #[tokio::test]
 async fn refuses_and_records_what_graph_does_not_allow() {
@@ -142,26 +142,6 @@ async fn refuses_and_records_what_graph_does_not_allow() {
     assert!(fake.violations().last().unwrap().contains("skiptoken"));
 }
 
-async fn exchange_token(fake: &FakeGraph, http: &HttpClient) -> String {
-    let c = fake.config();
-    let url = Url::parse(&format!("{}/{}/oauth2/v2.0/token", fake.url(), c.tenant_id)).unwrap();
-    let form = [
-        ("client_id", c.client_id.as_str()),
-        ("client_secret", c.client_secret.as_str()),
-        ("scope", "https://outlook.office365.com/.default"),
-        ("grant_type", "client_credentials"),
-    ];
-    let r = http
-        .send(
-            http.request(Method::POST, url).form(&form),
-            Idempotence::Idempotent,
-        )
-        .await
-        .unwrap();
-    let v: Value = r.json().await.unwrap();
-    v["access_token"].as_str().unwrap().to_string()
-}
-
 async fn invoke(
     fake: &FakeGraph,
     http: &HttpClient,
@@ -193,7 +173,7 @@ async fn the_exchange_endpoint_checks_audience_anchor_and_cmdlets() {
     let uid = fake.add_user("alice@example.com", "Alice");
     let http = HttpClient::new(ClientConfig::default()).unwrap();
     let graph = token(&fake, &http).await;
-    let ex = exchange_token(&fake, &http).await;
+    let ex = token_for(&fake, &http, "https://outlook.office365.com/.default").await;
     let anchor = mailform_m365::exchange::anchor("contoso.onmicrosoft.com");
     let set = json!({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
         "Identity": "alice@example.com", "EmailAddresses": {"add": ["smtp:a@example.com"]}}}});
@@ -257,7 +237,7 @@ async fn the_exchange_fake_checks_the_parameters_of_each_cmdlet_and_answers_as_e
     let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
     fake.add_user("alice@example.com", "Alice");
     let http = HttpClient::new(ClientConfig::default()).unwrap();
-    let ex = exchange_token(&fake, &http).await;
+    let ex = token_for(&fake, &http, "https://outlook.office365.com/.default").await;
     let anchor = mailform_m365::exchange::anchor("contoso.onmicrosoft.com");
     let run = |cmdlet: &str, params: Value| json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
 

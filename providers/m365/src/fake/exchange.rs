@@ -80,6 +80,40 @@ fn error(status: u16, code: &str, message: &str) -> Response {
     )
 }
 
+/// An `-EmailAddresses @{add=...; remove=...}` parameter as the lists to
+/// add and remove, or Exchange's refusal of any other shape. (A fake's
+/// refusal is returned at once, so its size does not matter.)
+#[allow(clippy::result_large_err)]
+fn address_edits(
+    s: &Shared,
+    cmdlet: &str,
+    ea: &Value,
+) -> Result<(Vec<String>, Vec<String>), Response> {
+    let list = |v: Option<&Value>| -> Option<Vec<String>> {
+        match v {
+            None => Some(vec![]),
+            Some(Value::Array(a)) => a.iter().map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => None,
+        }
+    };
+    let ok = ea
+        .as_object()
+        .is_some_and(|m| m.keys().all(|k| k == "add" || k == "remove"));
+    match (list(ea.get("add")), list(ea.get("remove")), ok) {
+        (Some(add), Some(remove), true) => Ok((add, remove)),
+        _ => {
+            s.violation(format!(
+                "Exchange: {cmdlet} -EmailAddresses {ea} is not @{{add=...; remove=...}}"
+            ));
+            Err(error(
+                400,
+                "ParameterBindingException",
+                "Cannot process argument transformation on parameter 'EmailAddresses'.",
+            ))
+        }
+    }
+}
+
 pub(crate) async fn handle(
     s: &Shared,
     method: &Method,
@@ -537,20 +571,9 @@ pub(crate) async fn handle(
                 }
             };
             if let Some(ea) = p.get("EmailAddresses") {
-                let ok = ea
-                    .as_object()
-                    .is_some_and(|m| m.keys().all(|k| k == "add" || k == "remove"));
-                let (Some(add), Some(remove), true) =
-                    (list(ea.get("add")), list(ea.get("remove")), ok)
-                else {
-                    s.violation(format!(
-                        "Exchange: Set-DistributionGroup -EmailAddresses {ea} is not @{{add=...; remove=...}}"
-                    ));
-                    return error(
-                        400,
-                        "ParameterBindingException",
-                        "Cannot process argument transformation on parameter 'EmailAddresses'.",
-                    );
+                let (add, remove) = match address_edits(s, "Set-DistributionGroup", ea) {
+                    Ok(edits) => edits,
+                    Err(refused) => return refused,
                 };
                 if let Err((code, message)) = st.exchange_addresses(&identity, false, &add, &remove)
                 {
@@ -700,20 +723,9 @@ pub(crate) async fn handle(
                 return error(404, "ManagementObjectNotFoundException", &format!("The operation couldn't be performed because object '{identity}' couldn't be found."));
             }
             if let Some(ea) = p.get("EmailAddresses") {
-                let ok = ea
-                    .as_object()
-                    .is_some_and(|m| m.keys().all(|k| k == "add" || k == "remove"));
-                let (Some(add), Some(remove), true) =
-                    (list(ea.get("add")), list(ea.get("remove")), ok)
-                else {
-                    s.violation(format!(
-                        "Exchange: {cmdlet} -EmailAddresses {ea} is not @{{add=...; remove=...}}"
-                    ));
-                    return error(
-                        400,
-                        "ParameterBindingException",
-                        "Cannot process argument transformation on parameter 'EmailAddresses'.",
-                    );
+                let (add, remove) = match address_edits(s, &cmdlet, ea) {
+                    Ok(edits) => edits,
+                    Err(refused) => return refused,
                 };
                 if let Err((code, message)) = st.exchange_addresses(&identity, user, &add, &remove)
                 {

@@ -76,12 +76,17 @@ pub fn count(fake: &FakeGraph, op: &str) -> usize {
 
 /// A Graph token for the fake's app, fetched by hand.
 pub async fn token(fake: &FakeGraph, http: &HttpClient) -> String {
+    token_for(fake, http, "https://graph.microsoft.com/.default").await
+}
+
+/// A token for `scope` (Graph or Exchange Online), fetched by hand.
+pub async fn token_for(fake: &FakeGraph, http: &HttpClient, scope: &str) -> String {
     let c = fake.config();
     let url = Url::parse(&format!("{}/{}/oauth2/v2.0/token", fake.url(), c.tenant_id)).unwrap();
     let form = [
         ("client_id", c.client_id.as_str()),
         ("client_secret", c.client_secret.as_str()),
-        ("scope", "https://graph.microsoft.com/.default"),
+        ("scope", scope),
         ("grant_type", "client_credentials"),
     ];
     let r = http
