@@ -40,6 +40,22 @@ impl Tenant {
         std::fs::write(self.path("mailform.yaml"), text).unwrap();
     }
 
+    /// `apply --auto-approve` writing generated passwords to `file` in the
+    /// tenant's directory, which it returns.
+    fn apply_with_passwords(&self, file: &str) -> PathBuf {
+        let path = self.path(file);
+        self.run(
+            &[
+                "apply",
+                "--auto-approve",
+                "--password-file",
+                path.to_str().unwrap(),
+            ],
+            0,
+        );
+        path
+    }
+
     fn run(&self, args: &[&str], code: i32) -> String {
         let secret = self.fake.config().client_secret.clone();
         let out = Command::cargo_bin("mailform")
@@ -89,16 +105,7 @@ fn plan_apply_plan_is_empty_and_edits_converge() {
     t.set_yaml(ESTATE);
     t.run(&["validate"], 0);
     t.run(&["plan", "--detailed-exitcode"], 2);
-    let pw = t.path("pw.txt");
-    t.run(
-        &[
-            "apply",
-            "--auto-approve",
-            "--password-file",
-            pw.to_str().unwrap(),
-        ],
-        0,
-    );
+    let pw = t.apply_with_passwords("pw.txt");
     assert_eq!(std::fs::read_to_string(&pw).unwrap().lines().count(), 3);
     t.run(&["plan", "--detailed-exitcode"], 0);
 
@@ -212,16 +219,7 @@ fn with_exchange_aliases_and_outside_senders_converge() {
     t.set_yaml_with(&t.exchange_settings(), EXCHANGE_ESTATE);
     t.run(&["validate"], 0);
     t.run(&["plan", "--detailed-exitcode"], 2);
-    let pw = t.path("pw.txt");
-    t.run(
-        &[
-            "apply",
-            "--auto-approve",
-            "--password-file",
-            pw.to_str().unwrap(),
-        ],
-        0,
-    );
+    t.apply_with_passwords("pw.txt");
     t.run(&["plan", "--detailed-exitcode"], 0);
     t.fake.with_store(|s| {
         let info = s
@@ -298,16 +296,7 @@ fn with_exchange_aliases_and_outside_senders_converge() {
 fn an_imported_tenant_rebuilds_an_empty_one() {
     let a = Tenant::new();
     a.set_yaml_with(&a.exchange_settings(), EXCHANGE_ESTATE);
-    let pw_a = a.path("pw.txt");
-    a.run(
-        &[
-            "apply",
-            "--auto-approve",
-            "--password-file",
-            pw_a.to_str().unwrap(),
-        ],
-        0,
-    );
+    a.apply_with_passwords("pw.txt");
     let imported = a.path("imported.yaml");
     a.run(&["import", "--out", imported.to_str().unwrap()], 0);
     let text = std::fs::read_to_string(&imported).unwrap();
@@ -322,16 +311,7 @@ fn an_imported_tenant_rebuilds_an_empty_one() {
     let b = Tenant::new();
     let text_b = text.replace(&a.fake.url(), &b.fake.url());
     std::fs::write(b.path("mailform.yaml"), &text_b).unwrap();
-    let pw = b.path("pw.txt");
-    b.run(
-        &[
-            "apply",
-            "--auto-approve",
-            "--password-file",
-            pw.to_str().unwrap(),
-        ],
-        0,
-    );
+    let pw = b.apply_with_passwords("pw.txt");
     assert_eq!(std::fs::read_to_string(&pw).unwrap().lines().count(), 2);
     b.run(&["plan", "--detailed-exitcode"], 0);
     // And the imported file describes the first tenant exactly.
@@ -345,16 +325,7 @@ fn an_imported_tenant_rebuilds_an_empty_one() {
 fn with_exchange_a_user_offboarded_to_a_successor_converges() {
     let t = Tenant::new();
     t.set_yaml_with(&t.exchange_settings(), EXCHANGE_ESTATE);
-    let pw = t.path("pw.txt");
-    t.run(
-        &[
-            "apply",
-            "--auto-approve",
-            "--password-file",
-            pw.to_str().unwrap(),
-        ],
-        0,
-    );
+    t.apply_with_passwords("pw.txt");
     t.run(&["plan", "--detailed-exitcode"], 0);
     t.set_yaml_with(
         &t.exchange_settings(),
