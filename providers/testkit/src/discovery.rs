@@ -11,6 +11,10 @@
 //! range; the JSON body must fit the schema — no unknown fields (Google
 //! answers 400 "Unknown name" to them), the right JSON types, and the
 //! fields the method requires present.
+//!
+//! Each method also lists the OAuth `scopes` any one of which authorises
+//! it ([`Discovery::scopes`]): a fake refuses a token holding none of them,
+//! as Google's front end does.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +36,7 @@ struct Method {
     segments: Vec<Segment>,
     params: Map<String, Value>,
     request: Option<String>,
+    scopes: Vec<String>,
 }
 
 /// One discovery document, ready to check requests.
@@ -69,6 +74,16 @@ impl Discovery {
             global_params: doc["parameters"].as_object().cloned().unwrap_or_default(),
             schemas: doc["schemas"].as_object().cloned().unwrap_or_default(),
         })
+    }
+
+    /// The OAuth scopes any one of which authorises method `method_id`
+    /// (e.g. `directory.users.signOut`), as its `scopes` list them; `None`
+    /// for a method the document does not have.
+    pub fn scopes(&self, method_id: &str) -> Option<&[String]> {
+        self.methods
+            .iter()
+            .find(|m| m.id == method_id)
+            .map(|m| m.scopes.as_slice())
     }
 
     /// Checks one request: `path` as sent, `query` raw, `body` raw bytes.
@@ -272,6 +287,13 @@ fn collect(resources: Option<&Value>, out: &mut Vec<Method>) -> Result<(), Strin
                     .collect(),
                 params: m["parameters"].as_object().cloned().unwrap_or_default(),
                 request: m["request"]["$ref"].as_str().map(str::to_string),
+                scopes: m["scopes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
             });
         }
         collect(resource.get("resources"), out)?;
@@ -344,6 +366,20 @@ mod tests {
             )
             .unwrap();
         assert_eq!(m.id, "directory.users.list");
+    }
+
+    #[test]
+    fn lists_each_methods_scopes() {
+        let d = directory();
+        assert_eq!(
+            d.scopes("directory.users.signOut").unwrap(),
+            ["https://www.googleapis.com/auth/admin.directory.user.security"]
+        );
+        let get = d.scopes("directory.users.get").unwrap();
+        assert!(
+            get.contains(&"https://www.googleapis.com/auth/admin.directory.user.readonly".into())
+        );
+        assert!(d.scopes("directory.users.nothing").is_none());
     }
 
     #[test]
