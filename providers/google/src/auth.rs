@@ -25,6 +25,9 @@ pub mod scopes {
         "https://www.googleapis.com/auth/admin.directory.group.readonly";
     pub const GROUP: &str = "https://www.googleapis.com/auth/admin.directory.group";
     pub const GROUPS_SETTINGS: &str = "https://www.googleapis.com/auth/apps.groups.settings";
+    /// Ending a user's sessions (`users.signOut` accepts no other scope),
+    /// when offboarding.
+    pub const USER_SECURITY: &str = "https://www.googleapis.com/auth/admin.directory.user.security";
 
     /// Reading a user's forwarding (as that user), for offboarded users.
     pub const GMAIL_SETTINGS_BASIC: &str = "https://www.googleapis.com/auth/gmail.settings.basic";
@@ -43,10 +46,6 @@ pub mod scopes {
     /// A domain's verification token and its verification (Site
     /// Verification API), only for a domain not verified yet.
     pub const SITE_VERIFICATION: &str = "https://www.googleapis.com/auth/siteverification";
-    /// Enough for `getToken` and `webResource.insert` only; mailform asks
-    /// for the full scope, this is for the fake's checks.
-    pub const SITE_VERIFICATION_VERIFY_ONLY: &str =
-        "https://www.googleapis.com/auth/siteverification.verify_only";
     /// What finishing a domain's onboarding needs.
     pub const ONBOARD: &[&str] = &[SITE_VERIFICATION, DOMAIN];
 
@@ -59,6 +58,24 @@ pub mod scopes {
     ];
     /// What `apply` needs.
     pub const WRITE: &[&str] = &[USER, GROUP, GROUPS_SETTINGS];
+
+    /// Every scope mailform asks for: what the README tells an admin to
+    /// delegate to the service account (a test holds the two together),
+    /// and what the fake tenant delegates by default.
+    pub const DELEGATED: &[&str] = &[
+        USER,
+        USER_READONLY,
+        GROUP,
+        GROUP_READONLY,
+        DOMAIN_READONLY,
+        GROUPS_SETTINGS,
+        SITE_VERIFICATION,
+        DOMAIN,
+        GMAIL_SETTINGS_BASIC,
+        GMAIL_SETTINGS_SHARING,
+        DATA_TRANSFER,
+        USER_SECURITY,
+    ];
 }
 
 /// The fields of a service-account key file mailform uses.

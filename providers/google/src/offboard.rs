@@ -8,14 +8,19 @@
 //! 2. the user's mail is forwarded to the successor and kept in the
 //!    mailbox (Gmail settings API, acting as the user: a forwarding
 //!    address, then automatic forwarding with `leaveInInbox`);
-//! 3. the user is moved to the `offboarded_org_unit`, its password is
-//!    replaced by a random one nobody is told, and its sessions are ended
-//!    (`signOut`): nobody can sign in, mail keeps arriving and is
-//!    forwarded.
+//! 3. its password is replaced by a random one nobody is told, then its
+//!    sessions are ended (`signOut`, whose only scope is
+//!    `admin.directory.user.security`);
+//! 4. the user is moved to the `offboarded_org_unit`: nobody can sign in,
+//!    mail keeps arriving and is forwarded.
 //!
-//! The move to the organisational unit comes last and is what a read
-//! takes as "offboarded" (with the successor read from the forwarding), so
-//! a run that fails half-way is planned again and finished, not forgotten.
+//! The move to the organisational unit comes last, after every step that
+//! matters, and is what a read takes as "offboarded" (with the successor
+//! read from the forwarding), so a run that fails at any step is planned
+//! again and finished, not forgotten. Every step is safe to repeat: a
+//! forwarding address that exists (409) is read back, a transfer repeated
+//! moves what is left.
+//!
 //! Reinstating (`state: active`) moves the user back and turns forwarding
 //! off; the password stays unknown, so an admin resets it.
 
@@ -122,24 +127,20 @@ pub async fn apply(
         forwarding(api, config, &new.address, new.successor.as_deref()).await?;
     }
     if newly {
+        // The password first, then the sessions: a session begun in
+        // between would need the old password.
         api.send_as::<_, Value>(
             None,
             Method::PATCH,
             url(&dir, &format!("/admin/directory/v1/users/{}", enc(&key)))?,
             Some(&json!({
-                "orgUnitPath": config.offboarded_org_unit(),
-                "suspended": false,
                 "password": scrambled()?,
                 "changePasswordAtNextLogin": false,
             })),
             scopes::WRITE,
         )
         .await
-        .map_err(err(format!(
-            "moving {} to {} (its data and mail already go to the successor)",
-            new.address,
-            config.offboarded_org_unit()
-        )))?;
+        .map_err(err(format!("replacing the password of {}", new.address)))?;
         api.send_as::<(), Value>(
             None,
             Method::POST,
@@ -148,10 +149,27 @@ pub async fn apply(
                 &format!("/admin/directory/v1/users/{}/signOut", enc(&key)),
             )?,
             None,
-            scopes::WRITE,
+            &[scopes::USER_SECURITY],
         )
         .await
         .map_err(err(format!("signing {} out of its sessions", new.address)))?;
+        // Last: the unit is what marks the user offboarded.
+        api.send_as::<_, Value>(
+            None,
+            Method::PATCH,
+            url(&dir, &format!("/admin/directory/v1/users/{}", enc(&key)))?,
+            Some(&json!({
+                "orgUnitPath": config.offboarded_org_unit(),
+                "suspended": false,
+            })),
+            scopes::WRITE,
+        )
+        .await
+        .map_err(err(format!(
+            "moving {} to {} (its data and mail already go to the successor, its sessions are ended)",
+            new.address,
+            config.offboarded_org_unit()
+        )))?;
     }
     Ok(())
 }
@@ -196,7 +214,9 @@ async fn forwarding(
                             ),
                         )?,
                         None,
-                        &[scopes::GMAIL_SETTINGS_SHARING],
+                        // `forwardingAddresses.get` does not accept
+                        // `gmail.settings.sharing`.
+                        &[scopes::GMAIL_SETTINGS_BASIC],
                     )
                     .await
                     .map_err(|e| {

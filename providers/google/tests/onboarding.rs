@@ -4,41 +4,18 @@
 //! fake's checks (discovery document, DNS lookup).
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use mailform_contract::{
     DomainStage, MailProvider, ProviderError, ProviderRecord, RData, RecordPurpose, RecordType,
 };
 use mailform_google::auth::scopes;
 use mailform_google::fake::{FakeConfig, FakeGoogle};
-use mailform_google::{Config, GoogleProvider};
-use mailform_http::Retry;
 
-const ADMIN: &str = "admin@example.com";
+mod support;
+
+use support::{provider, ADMIN};
+
 const NEW: &str = "new.example";
-
-fn provider(fake: &FakeGoogle) -> GoogleProvider {
-    let config = Config {
-        admin: ADMIN.into(),
-        credentials: Some(fake.service_account_key().into()),
-        directory_endpoint: Some(fake.url()),
-        groups_settings_endpoint: Some(fake.url()),
-        gmail_endpoint: Some(fake.url()),
-        site_verification_endpoint: Some(fake.url()),
-        token_endpoint: Some(fake.token_url()),
-        verification_retry_ms: Some(1),
-        base_dir: std::env::temp_dir(),
-        ..Config::default()
-    };
-    GoogleProvider::with_retry(
-        config,
-        Retry {
-            max_attempts: 4,
-            base: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
-        },
-    )
-}
 
 fn token_record(domain: &str) -> ProviderRecord {
     ProviderRecord {
@@ -323,21 +300,10 @@ async fn finishing_again_or_for_a_domain_already_added_converges() {
     clean(&fake);
 }
 
-async fn admin_token(fake: &FakeGoogle, scopes: &[&str]) -> (mailform_http::HttpClient, String) {
-    let sa = mailform_google::auth::ServiceAccountKey::parse(&mailform_contract::Secret::new(
-        fake.service_account_key(),
-    ))
-    .unwrap();
-    let tokens = mailform_google::auth::TokenSource::new(sa, ADMIN, &fake.token_url()).unwrap();
-    let http = mailform_http::HttpClient::new(mailform_http::ClientConfig::default()).unwrap();
-    let token = tokens.token(&http, scopes).await.unwrap();
-    (http, token.expose().to_string())
-}
-
 #[tokio::test]
 async fn the_fake_checks_site_verification_against_the_discovery_document() {
     let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
-    let (http, token) = admin_token(&fake, &[scopes::SITE_VERIFICATION]).await;
+    let (http, token) = support::token(&fake, None, &[scopes::SITE_VERIFICATION]).await;
     let post = |body: serde_json::Value| {
         http.request(
             mailform_http::Method::POST,
@@ -378,7 +344,7 @@ async fn the_fake_checks_site_verification_against_the_discovery_document() {
     assert_eq!(fake.violations().len(), 1);
 
     // Adding a domain needs the domain scope, not the read-only one.
-    let (http, token) = admin_token(&fake, &[scopes::DOMAIN_READONLY]).await;
+    let (http, token) = support::token(&fake, None, &[scopes::DOMAIN_READONLY]).await;
     let r = http
         .request(
             mailform_http::Method::POST,

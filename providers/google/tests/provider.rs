@@ -2,65 +2,17 @@
 //! every kind of change, the scopes asked for, error messages, and
 //! surviving quota refusals and lost answers without duplicating writes.
 
-use std::time::Duration;
-
 use mailform_contract::{
-    ChangeOutcome, Group, InitialPassword, MailChange, MailProvider, Mailbox, MailboxState,
-    ProviderError, Secret,
+    ChangeOutcome, Group, MailChange, MailProvider, Mailbox, MailboxState, ProviderError,
 };
 use mailform_google::auth::scopes;
 use mailform_google::fake::{FakeConfig, FakeGoogle, Fault, FaultKind};
-use mailform_google::{Config, GoogleProvider};
-use mailform_http::Retry;
+
+mod support;
+
+use support::{applied, hash, mailbox, provider};
 
 const DOMAIN: &str = "example.com";
-
-fn provider(fake: &FakeGoogle) -> GoogleProvider {
-    let dir = std::env::temp_dir();
-    let config = Config {
-        admin: "admin@example.com".into(),
-        credentials: Some(fake.service_account_key().into()),
-        directory_endpoint: Some(fake.url()),
-        groups_settings_endpoint: Some(fake.url()),
-        gmail_endpoint: Some(fake.url()),
-        token_endpoint: Some(fake.token_url()),
-        base_dir: dir,
-        ..Config::default()
-    };
-    GoogleProvider::with_retry(
-        config,
-        Retry {
-            max_attempts: 4,
-            base: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
-        },
-    )
-}
-
-fn mailbox(address: &str, name: &str, aliases: &[&str]) -> Mailbox {
-    Mailbox {
-        id: None,
-        address: address.into(),
-        display_name: Some(name.into()),
-        state: MailboxState::Active,
-        successor: None,
-        aliases: aliases.iter().map(|s| s.to_string()).collect(),
-        kind: Default::default(),
-        delegates: vec![],
-    }
-}
-
-fn hash() -> Option<InitialPassword> {
-    Some(InitialPassword::Hash(Secret::new(
-        "{SHA512-CRYPT}$6$rounds=5000$salt$abcdefghijklmnop",
-    )))
-}
-
-fn applied(report: &mailform_contract::ApplyReport) {
-    for o in &report.outcomes {
-        assert!(matches!(o, ChangeOutcome::Applied), "{o:?}");
-    }
-}
 
 #[tokio::test]
 async fn creates_reads_back_updates_and_deletes() {
@@ -509,14 +461,7 @@ async fn the_fake_refuses_two_alias_edits_of_one_user_in_one_batch() {
     use mailform_google::batch::{self, Call};
     let fake = FakeGoogle::start(FakeConfig::default()).await.unwrap();
     fake.add_user("a@example.com", "A", "B");
-    let key: serde_json::Value = serde_json::from_str(&fake.service_account_key()).unwrap();
-    let sa =
-        mailform_google::auth::ServiceAccountKey::parse(&Secret::new(key.to_string())).unwrap();
-    let tokens =
-        mailform_google::auth::TokenSource::new(sa, "admin@example.com", &fake.token_url())
-            .unwrap();
-    let http = mailform_http::HttpClient::new(mailform_http::ClientConfig::default()).unwrap();
-    let token = tokens.token(&http, scopes::WRITE).await.unwrap();
+    let (http, token) = support::token(&fake, None, scopes::WRITE).await;
     let calls = [
         Call {
             method: "POST",
@@ -537,7 +482,7 @@ async fn the_fake_refuses_two_alias_edits_of_one_user_in_one_batch() {
                 .parse()
                 .unwrap(),
         )
-        .header("authorization", format!("Bearer {}", token.expose()))
+        .header("authorization", format!("Bearer {token}"))
         .header(
             "content-type",
             format!("multipart/mixed; boundary={boundary}"),

@@ -7,8 +7,14 @@
 //!   ([`FakeGoogle::service_account_key`]), with its audience, lifetime
 //!   (≤ 1 h), issuer, subject (a known admin) and scopes (only those
 //!   "delegated" in [`FakeConfig::delegated_scopes`], else
-//!   `unauthorized_client`);
-//! - bearer tokens and per-method scopes (401, 403 `insufficientPermissions`);
+//!   `unauthorized_client`); the token it issues carries the scopes the
+//!   grant asked for;
+//! - bearer tokens (401) and per-method scopes taken from each method's
+//!   `scopes` in the discovery documents
+//!   ([`mailform_testkit::Discovery::scopes`]): a token holding none of
+//!   them is answered Google's 403 (`insufficientPermissions`,
+//!   `ACCESS_TOKEN_SCOPE_INSUFFICIENT`, "Request had insufficient
+//!   authentication scopes."); no scope rule is written by hand;
 //! - the Directory API's users, user and group aliases, groups and
 //!   members, and the Groups Settings API's `whoCanPostMessage`, with one
 //!   address space (409 `duplicate`), keys by id or address (404),
@@ -40,6 +46,21 @@
 //!   answers 400 "The necessary verification token could not be found on
 //!   your site." when it is not there, and `webResource.get`;
 //! - faults ([`faults`]) and latency injected per test.
+//!
+//! Where it deliberately departs from the descriptions and Google:
+//! - the Groups Settings API's Atom answer (without `alt=json`) is an
+//!   empty entry: mailform always asks for JSON, the Atom only marks the
+//!   mistake;
+//! - the 403 for missing scopes names the discovery method id in
+//!   `metadata.method`, where Google names an internal RPC (e.g.
+//!   `ccc.hosted.frontend.directory.v1.DirectoryUsers.SignOut`), which no
+//!   client reads;
+//! - any user of the tenant may be the subject of a grant, and any
+//!   administrator in [`FakeConfig::admins`] has every privilege: admin
+//!   roles are not modelled, only delegation and scopes;
+//! - the discovery check (400) comes before the token (401) and its
+//!   scopes (403); Google does not document the order of its checks;
+//!   a batch part is checked with the outer request's token, as at Google.
 //!
 //! Google's documentation of the semantics: Directory API "Limits and
 //! quotas", "Manage user accounts" and "Manage domains"
@@ -73,7 +94,10 @@ pub struct FakeConfig {
     pub admins: Vec<String>,
     pub client_email: String,
     pub client_id: String,
-    /// Scopes the tenant's admin has authorised for the client id.
+    /// Scopes the tenant's admin has authorised for the client id
+    /// (domain-wide delegation); a grant asking for any other is refused
+    /// `unauthorized_client`. Default: what the README tells admins to
+    /// delegate ([`crate::auth::scopes::DELEGATED`]).
     pub delegated_scopes: Vec<String>,
     /// Requests a new user answers "User creation is not complete" to.
     pub settle_requests: u32,
@@ -92,22 +116,7 @@ impl Default for FakeConfig {
             admins: vec!["admin@example.com".into()],
             client_email: "mailform@fake-project.iam.gserviceaccount.com".into(),
             client_id: "104211111111111111111".into(),
-            delegated_scopes: [
-                scopes::USER,
-                scopes::USER_READONLY,
-                scopes::GROUP,
-                scopes::GROUP_READONLY,
-                scopes::GROUPS_SETTINGS,
-                scopes::DOMAIN_READONLY,
-                scopes::GMAIL_SETTINGS_BASIC,
-                scopes::GMAIL_SETTINGS_SHARING,
-                scopes::DATA_TRANSFER,
-                scopes::DOMAIN,
-                scopes::SITE_VERIFICATION,
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            delegated_scopes: scopes::DELEGATED.iter().map(|s| s.to_string()).collect(),
             settle_requests: 0,
             latency: Duration::ZERO,
             dns_server: None,

@@ -19,7 +19,6 @@ use serde_json::{json, Value};
 use super::faults::FaultKind;
 use super::store::Refusal;
 use super::Shared;
-use crate::auth::scopes;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -37,6 +36,31 @@ fn error(status: u16, reason: &str, message: &str) -> Answer {
         status,
         content_type: "application/json; charset=UTF-8",
         body: json!({"error": {"code": status, "message": message, "errors": [{"message": message, "domain": "global", "reason": reason}]}}).to_string(),
+    }
+}
+
+/// Google's answer to a token without any scope the method accepts: the
+/// v1 `errors` list for old clients, and the `google.rpc` status with its
+/// `ErrorInfo` reason, as every Google API answers it. Google's
+/// `metadata.method` is an internal RPC name; the discovery id stands in.
+fn insufficient_scopes(service: &str, method_id: &str) -> Answer {
+    let message = "Request had insufficient authentication scopes.";
+    Answer {
+        status: 403,
+        content_type: "application/json; charset=UTF-8",
+        body: json!({"error": {
+            "code": 403,
+            "message": message,
+            "errors": [{"message": "Insufficient Permission", "domain": "global", "reason": "insufficientPermissions"}],
+            "status": "PERMISSION_DENIED",
+            "details": [{
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                "domain": "googleapis.com",
+                "metadata": {"service": service, "method": method_id},
+            }],
+        }})
+        .to_string(),
     }
 }
 
@@ -248,21 +272,16 @@ async fn process(
     body: &[u8],
     alias_keys: Option<&mut std::collections::HashSet<String>>,
 ) -> Answer {
-    let spec = if path.starts_with("/groups/v1/groups/") {
-        &s.settings_spec
+    let (spec, service) = if path.starts_with("/groups/v1/groups/") {
+        (&s.settings_spec, "groupssettings.googleapis.com")
     } else if path.starts_with("/gmail/v1/") {
-        &s.gmail_spec
+        (&s.gmail_spec, "gmail.googleapis.com")
     } else if path.starts_with("/admin/datatransfer/v1/") {
-        &s.transfer_spec
+        (&s.transfer_spec, "admin.googleapis.com")
     } else if path.starts_with("/siteVerification/v1/") {
-        &s.site_spec
+        (&s.site_spec, "siteverification.googleapis.com")
     } else {
-        &s.directory_spec
-    };
-    let api = if path.starts_with("/groups/v1/groups/") {
-        "settings"
-    } else {
-        "other"
+        (&s.directory_spec, "admin.googleapis.com")
     };
     let matched = spec.validate(method, path, query, body);
     let matched = match matched {
@@ -276,29 +295,27 @@ async fn process(
     let query: BTreeMap<String, String> = query
         .map(|q| form_pairs(q).into_iter().collect())
         .unwrap_or_default();
-    if api == "settings" && query.get("alt").map(String::as_str) != Some("json") {
-        // The Groups Settings API answers Atom unless asked for JSON.
-        return Answer {
-            status: 200,
-            content_type: "application/atom+xml; charset=UTF-8",
-            body: "<?xml version=\"1.0\"?><entry xmlns=\"http://www.w3.org/2005/Atom\"/>".into(),
-        };
-    }
     let granted = auth
         .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|t| s.tokens.lock().expect("tokens").get(t).cloned());
     let Some((subject, granted)) = granted else {
         return error(401, "authError", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.");
     };
-    if !required_scopes(&matched.id)
-        .iter()
-        .any(|need| granted.iter().any(|g| g == need))
+    // The scopes come from the method's `scopes` in the discovery
+    // document: a token holding none of them is refused.
+    let accepted = spec.scopes(&matched.id).unwrap_or_default();
+    if !accepted.iter().any(|need| granted.contains(need)) {
+        return insufficient_scopes(service, &matched.id);
+    }
+    if service == "groupssettings.googleapis.com"
+        && query.get("alt").map(String::as_str) != Some("json")
     {
-        return error(
-            403,
-            "insufficientPermissions",
-            "Request had insufficient authentication scopes.",
-        );
+        // The Groups Settings API answers Atom unless asked for JSON.
+        return Answer {
+            status: 200,
+            content_type: "application/atom+xml; charset=UTF-8",
+            body: "<?xml version=\"1.0\"?><entry xmlns=\"http://www.w3.org/2005/Atom\"/>".into(),
+        };
     }
     let fault = super::faults::take(&mut s.faults.lock().expect("faults"), &matched.id);
     match &fault {
@@ -515,46 +532,6 @@ fn dispatch(
             "notImplemented",
             format!("the fake does not implement {other}"),
         )),
-    }
-}
-
-/// Scopes any one of which authorises method `id`.
-fn required_scopes(id: &str) -> &'static [&'static str] {
-    let read = id.ends_with(".list") || id.ends_with(".get");
-    if id == "gmail.users.settings.getAutoForwarding" {
-        &[scopes::GMAIL_SETTINGS_BASIC, scopes::GMAIL_SETTINGS_SHARING]
-    } else if id.starts_with("gmail.") {
-        &[scopes::GMAIL_SETTINGS_SHARING]
-    } else if id.starts_with("datatransfer.") {
-        &[scopes::DATA_TRANSFER]
-    } else if id.starts_with("groupsSettings.") {
-        &[scopes::GROUPS_SETTINGS]
-    } else if id.starts_with("directory.users") {
-        if read {
-            &[scopes::USER, scopes::USER_READONLY]
-        } else {
-            &[scopes::USER]
-        }
-    } else if id.starts_with("directory.domain") {
-        if read {
-            &[scopes::DOMAIN, scopes::DOMAIN_READONLY]
-        } else {
-            &[scopes::DOMAIN]
-        }
-    } else if matches!(
-        id,
-        "siteVerification.webResource.getToken" | "siteVerification.webResource.insert"
-    ) {
-        &[
-            scopes::SITE_VERIFICATION,
-            scopes::SITE_VERIFICATION_VERIFY_ONLY,
-        ]
-    } else if id.starts_with("siteVerification.") {
-        &[scopes::SITE_VERIFICATION]
-    } else if read {
-        &[scopes::GROUP, scopes::GROUP_READONLY]
-    } else {
-        &[scopes::GROUP]
     }
 }
 
