@@ -309,9 +309,74 @@ fn offboarding_forwards_to_the_successor_and_converges() {
         assert_eq!(bob.org_unit_path, "/Offboarded");
         assert_eq!(bob.auto_forwarding.as_deref(), Some("alice@example.com"));
         assert!(!bob.suspended);
+        assert_eq!((bob.password_changes, bob.sign_outs), (1, 1));
         assert_eq!(s.transfers.len(), 1);
     });
     assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
+}
+
+#[test]
+fn a_failed_sign_out_leaves_the_offboarding_for_the_next_plan() {
+    let t = Tenant::new();
+    t.set_yaml(ESTATE);
+    t.run(&["apply", "--auto-approve"], 0);
+    t.set_yaml(&ESTATE.replace(
+        "    name: Bob Builder\n",
+        "    name: Bob Builder\n    state: offboarded\n    successor: alice@example.com\n",
+    ));
+    t.fake.inject(Fault::on(
+        Some("directory.users.signOut"),
+        FaultKind::ServerError,
+    ));
+    let out = t.run(&["apply", "--auto-approve"], 1);
+    assert!(out.contains("signing bob@example.com out"), "{out}");
+    // Bob's sessions may still be open: not done, so planned again.
+    let plan = t.run(&["plan", "--detailed-exitcode"], 2);
+    assert!(plan.contains("bob@example.com"), "{plan}");
+    // The forwarding address exists now (409), and is read back.
+    t.run(&["apply", "--auto-approve"], 0);
+    t.run(&["plan", "--detailed-exitcode"], 0);
+    t.fake.with_store(|s| {
+        let bob = s
+            .users
+            .values()
+            .find(|u| u.primary_email == "bob@example.com")
+            .unwrap();
+        assert_eq!(bob.org_unit_path, "/Offboarded");
+        assert_eq!(bob.sign_outs, 1);
+        assert_eq!(bob.auto_forwarding.as_deref(), Some("alice@example.com"));
+    });
+    assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
+}
+
+/// The README's Google Workspace section tells admins which scopes to
+/// delegate; the fake tenant delegates exactly those by default, and
+/// refuses a grant for any other, so every scope mailform asks for must
+/// be in the README.
+#[test]
+fn the_readme_lists_every_scope_to_delegate() {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("### `google_workspace` (mail)")
+        .expect("the Google Workspace section");
+    let section = &readme[start + 4..];
+    let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+    let prefix = "https://www.googleapis.com/auth/";
+    let listed: std::collections::BTreeSet<&str> = section
+        .match_indices(prefix)
+        .map(|(i, _)| {
+            let rest = &section[i..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "./:_-".contains(c)))
+                .unwrap_or(rest.len());
+            rest[..end].trim_end_matches('.')
+        })
+        .collect();
+    let delegated: std::collections::BTreeSet<&str> = mailform_google::auth::scopes::DELEGATED
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(listed, delegated);
 }
 
 #[test]

@@ -10,7 +10,9 @@
 //! discovery documents do not allow are refused and printed on stderr.
 //! With `--dns-server 127.0.0.1:5353`, Site Verification looks for a
 //! domain's token by asking that server (non-recursive, over TCP); without
-//! it no token is ever found.
+//! it no token is ever found. `--delegate SCOPE` (repeated) replaces the
+//! scopes the tenant delegates to the service account (default: those the
+//! README lists), to try what a narrower delegation refuses.
 
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use mailform_google::fake::{FakeConfig, FakeGoogle};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: google-fake [--port N] [--domain NAME]... [--admin ADDRESS]... [--key-out FILE] [--latency-ms N] [--dns-server ADDR:PORT]"
+        "usage: google-fake [--port N] [--domain NAME]... [--admin ADDRESS]... [--key-out FILE] [--latency-ms N] [--dns-server ADDR:PORT] [--delegate SCOPE]..."
     );
     std::process::exit(2)
 }
@@ -27,7 +29,7 @@ fn usage() -> ! {
 async fn main() {
     let mut config = FakeConfig::default();
     let (mut port, mut key_out) = (8789u16, None);
-    let (mut domains, mut admins) = (Vec::new(), Vec::new());
+    let (mut domains, mut admins, mut delegated) = (Vec::new(), Vec::new(), Vec::new());
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
@@ -35,6 +37,7 @@ async fn main() {
             "--port" => port = value().parse().unwrap_or_else(|_| usage()),
             "--domain" => domains.push(value()),
             "--admin" => admins.push(value()),
+            "--delegate" => delegated.push(value()),
             "--key-out" => key_out = Some(value()),
             "--dns-server" => config.dns_server = Some(value().parse().unwrap_or_else(|_| usage())),
             "--latency-ms" => {
@@ -48,6 +51,9 @@ async fn main() {
     }
     if !admins.is_empty() {
         config.admins = admins;
+    }
+    if !delegated.is_empty() {
+        config.delegated_scopes = delegated;
     }
     let fake = match FakeGoogle::start_on(([127, 0, 0, 1], port).into(), config).await {
         Ok(f) => f,

@@ -2,7 +2,8 @@
 //! Google's front end applies them: the token endpoint (JWT signature,
 //! audience, lifetime, subject, delegated scopes), then for API calls the
 //! discovery-document check (method, path, parameters, body), the bearer
-//! token and its scopes, injected faults and latency, then the store.
+//! token and whether it holds one of the scopes the method's discovery
+//! entry accepts, injected faults and latency, then the store.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
