@@ -65,12 +65,14 @@ async fn creates_reads_back_updates_and_deletes() {
     want.members.sort();
     assert!(live_sales.same_as(&want), "{live_sales:?}");
 
-    // Update: rename, suspend, swap an alias; group members and posting.
+    // Update: rename, suspend, swap an alias; group name, members and
+    // posting.
     let mut alice2 = live_alice.clone();
     alice2.display_name = Some("Alice Newname".into());
     alice2.state = MailboxState::Suspended;
     alice2.aliases = vec!["a@example.com".into(), "alice.e@example.com".into()];
     let mut sales2 = live_sales.clone();
+    sales2.display_name = Some("Sales Team".into());
     sales2.members = vec!["bob@example.com".into(), "partner@other.example".into()];
     sales2.allow_external = false;
     sales2.aliases = vec![];
