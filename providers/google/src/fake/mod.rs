@@ -55,9 +55,10 @@
 //!   `metadata.method`, where Google names an internal RPC (e.g.
 //!   `ccc.hosted.frontend.directory.v1.DirectoryUsers.SignOut`), which no
 //!   client reads;
-//! - any user of the tenant may be the subject of a grant, and any
-//!   administrator in [`FakeConfig::admins`] has every privilege: admin
-//!   roles are not modelled, only delegation and scopes;
+//! - every administrator in [`FakeConfig::admins`] has every privilege:
+//!   admin roles (and the 403 `Not Authorized to access this resource/api`
+//!   a missing privilege gets) are not modelled, only delegation and
+//!   scopes;
 //! - the discovery check (400) comes before the token (401) and its
 //!   scopes (403); Google does not document the order of its checks;
 //!   a batch part is checked with the outer request's token, as at Google.
