@@ -378,6 +378,7 @@ impl DnsProvider for CloudflareProvider {
             // Each batch is atomic, but a zone's changes can span batches.
             atomic_zone_apply: false,
             creates_zones: false,
+            limits: crate::audit::limits(),
         }
     }
 
