@@ -234,6 +234,49 @@ fn a_ttl_below_the_edition_minimum_is_reported_before_any_write() {
     assert_eq!(e.fake.writes(), 0);
 }
 
+/// Values Alidns cannot hold are refused by `validate` and `plan`, with the
+/// fix, before any write: a null MX (once sent as an empty `Value` after
+/// earlier changes were written), MX preference 0 on a host other than
+/// Microsoft's (once written as 1 and planned again forever), and a TXT
+/// value past Alidns's 511 bytes.
+#[test]
+fn values_alidns_cannot_store_are_refused_before_any_write() {
+    let e = Estate::new();
+    let cases = [
+        ("MX: \"0 .\"", "null MX"),
+        ("MX: \"0 mx.example.net.\"", "MX preference 0"),
+        ("MX: \"51 mx.example.net.\"", "MX preference 51"),
+    ];
+    let a200 = "a".repeat(200);
+    let long_txt = format!("TXT: {{chunks: [\"{a200}\", \"{a200}\", \"{a200}\"]}}");
+    let cases = cases
+        .iter()
+        .map(|(r, m)| (r.to_string(), *m))
+        .chain([(long_txt, "600 bytes")]);
+    for (record, message) in cases {
+        e.set_yaml(&format!(
+            "version: 1\n{}domains:\n  example.com:\n    dns: {{provider: ali}}\n    records:\n      www:\n        A: 192.0.2.1\n      mail:\n        {record}\n",
+            e.provider()
+        ));
+        let out = e.run(&["validate"], 1);
+        assert!(out.contains(message), "{record}: {out}");
+        assert!(
+            out.contains("mailform.yaml:12:"),
+            "{record}: located at the record: {out}"
+        );
+        let out = e.run(&["apply", "--auto-approve"], 1);
+        assert!(out.contains(message), "{record}: {out}");
+        assert_eq!(e.fake.writes(), 0, "{record}: nothing written");
+    }
+    // Microsoft 365's own preference 0 stays allowed (read back as 0).
+    e.set_yaml(&format!(
+        "version: 1\n{}domains:\n  example.com:\n    dns: {{provider: ali}}\n    records:\n      \"@\":\n        MX: \"0 example-com.mail.protection.outlook.com.\"\n",
+        e.provider()
+    ));
+    e.run(&["validate"], 0);
+    e.no_violations();
+}
+
 #[test]
 fn a_failure_mid_apply_is_reported_exactly_and_a_rerun_converges() {
     let e = Estate::new();

@@ -282,3 +282,55 @@ fn the_cloudflare_google_example_validates_and_converges() {
     e.run(&["plan", "--detailed-exitcode"], 0);
     e.no_violations();
 }
+
+/// A declared CNAME where the live zone keeps an unmanaged A at the same
+/// name once planned silently and failed the whole batch at apply. It is a
+/// plan-time problem now, located at the declaration; nothing is written.
+#[test]
+fn a_cname_clashing_with_unmanaged_live_data_is_a_plan_problem() {
+    let e = Estate::new(FakeConfig::default());
+    e.fake.add_record(
+        ZONE,
+        json!({"type": "A", "name": "smtp", "content": "192.0.2.25", "ttl": 300}),
+    );
+    e.set_yaml(&format!(
+        "version: 1\n{}domains:\n  example.com:\n    dns: {{provider: cf}}\n    records:\n      www:\n        A: 192.0.2.1\n      smtp:\n        CNAME: mail.example.net.\n",
+        e.provider("")
+    ));
+    let before = e.records();
+    let out = e.run(&["plan"], 1);
+    assert!(out.contains("smtp.example.com CNAME"), "{out}");
+    assert!(out.contains("RFC 1034"), "{out}");
+    assert!(
+        out.contains("mailform.yaml:12:9"),
+        "located at the declaration: {out}"
+    );
+    let out = e.run(&["apply", "--auto-approve"], 1);
+    assert!(out.contains("RFC 1034"), "{out}");
+    assert_eq!(e.records(), before, "nothing written");
+    // Under `manage: zone` the A is deleted in the same batch: no clash.
+    e.set_yaml(&format!(
+        "version: 1\n{}domains:\n  example.com:\n    dns: {{provider: cf, manage: zone}}\n    records:\n      www:\n        A: 192.0.2.1\n      smtp:\n        CNAME: mail.example.net.\n",
+        e.provider("")
+    ));
+    e.run(&["apply", "--auto-approve", "--force"], 0);
+    e.run(&["plan", "--detailed-exitcode"], 0);
+    e.no_violations();
+}
+
+/// A 500 after Cloudflare carried out the batch: the apply settles it with
+/// one read and reports it applied; the next plan is empty.
+#[test]
+fn a_5xx_after_the_batch_was_applied_is_reported_as_applied() {
+    let e = Estate::new(FakeConfig::default());
+    e.set_yaml(&mail_zone(&e));
+    e.fake.inject(Fault::on(
+        Some("POST"),
+        "/batch",
+        FaultKind::ServerErrorAfterWrite,
+    ));
+    let out = e.run(&["apply", "--auto-approve"], 0);
+    assert!(!out.contains("rolled back"), "{out}");
+    e.run(&["plan", "--detailed-exitcode"], 0);
+    e.no_violations();
+}

@@ -72,6 +72,8 @@ pub fn plan_zone(
         }
     }
     let mut unmanaged = Vec::new();
+    // Live sets that stay as they are, untouched by this plan.
+    let mut kept: Vec<(&str, &RecordType, UnmanagedReason)> = Vec::new();
     for (key, set) in &live_sets {
         if declared.contains(key) {
             continue;
@@ -95,7 +97,9 @@ pub fn plan_zone(
                 reason,
             });
         }
+        kept.push((name.as_str(), rtype, reason));
     }
+    problems.extend(cname_clashes(desired, &kept, file));
     // The apex first, then by name and type: the order people read zones in.
     changes.sort_by_key(|c| {
         let (name, rtype) = c.key();
@@ -118,4 +122,43 @@ pub fn plan_zone(
         notes: Vec::new(),
         replanned_after: Vec::new(),
     }
+}
+
+/// A declared set that cannot coexist with live data this plan leaves in
+/// place: a CNAME and any other type at one name (RFC 1034 §3.6.2;
+/// RFC 2181 §10.1). The provider would refuse the write — Cloudflare
+/// refuses the whole batch — so it is a plan-time problem.
+fn cname_clashes(
+    desired: &DesiredZone,
+    kept: &[(&str, &RecordType, UnmanagedReason)],
+    file: &str,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for d in &desired.records {
+        let name = d.item.name.as_str();
+        let clash = kept.iter().find(|(n, t, _)| {
+            *n == name && (d.item.rtype == RecordType::Cname) != (**t == RecordType::Cname)
+        });
+        let Some((_, live_type, reason)) = clash else {
+            continue;
+        };
+        let why = match reason {
+            UnmanagedReason::Protected => "which mailform never changes",
+            UnmanagedReason::Ignored => "which an `ignore` pattern keeps out of mailform's hands",
+            _ => "which the file does not declare (`manage: declared` leaves it alone)",
+        };
+        out.push(Problem::at(
+            format!(
+                "{}: the live zone keeps the set `{} {live_type}`, {why}; a CNAME cannot share its name with \
+                 other data (RFC 1034 §3.6.2) and the provider would refuse the write. Remove that set at the \
+                 provider (or set `manage: zone`, under which mailform deletes what the file does not declare), \
+                 or use another record type than CNAME here",
+                set_label(&d.item),
+                relative_name(name, &desired.zone)
+            ),
+            &d.origin,
+            file,
+        ));
+    }
+    out
 }

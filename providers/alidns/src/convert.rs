@@ -16,8 +16,9 @@
 //!   as 0, so the desired `0 contoso-com.mail.protection.outlook.com.` gives
 //!   no change. (The contract has no hook to normalise the desired side, so
 //!   the read side does it for the one exchange family that uses 0.)
-//! - Preferences above 50 cannot be stored; such a change is refused before
-//!   anything is written.
+//! - Preferences above 50, 0 for any other host, and a null MX cannot be
+//!   stored: `audit` refuses them at plan time (the check in `wire` is a
+//!   last guard).
 //! - Names are sent as the engine gives them: IDN labels arrive as punycode
 //!   (`xn--...`). Alibaba Cloud's documentation does not say how Alidns
 //!   returns hosts of Chinese names, so a Unicode `RR` read back is
@@ -66,9 +67,11 @@ impl Wire {
     }
 }
 
-/// Microsoft 365 exchanges, published with preference 0.
+/// The host names of Microsoft 365's exchanges, published with preference 0.
+pub const M365_EXCHANGE_SUFFIXES: &[&str] = &[".mail.protection.outlook.com", ".mx.microsoft"];
+
 fn is_m365_exchange(host: &str) -> bool {
-    host.ends_with(".mail.protection.outlook.com") || host.ends_with(".mx.microsoft")
+    M365_EXCHANGE_SUFFIXES.iter().any(|s| host.ends_with(s))
 }
 
 /// The `RR` of `name` in `zone`.

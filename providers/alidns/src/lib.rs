@@ -9,11 +9,13 @@
 //! - `client`: signed calls over the shared HTTP client, with retries that
 //!   re-sign and never repeat a write.
 //! - `convert`: record sets ↔ Alidns records (RR, MX priority, TXT quotes).
+//! - `audit`: the value limits checked at plan time (MX priority, null MX, TXT length).
 //! - `provider`: [`AlidnsProvider`], the [`mailform_contract::DnsProvider`].
 //! - [`fake`] (feature `fake`): an in-process Alidns API for tests, also run
 //!   as the `alidns-fake` binary.
 
 pub mod api;
+mod audit;
 mod client;
 pub mod config;
 mod convert;

@@ -421,6 +421,7 @@ impl DnsProvider for AlidnsProvider {
             max_ttl: MAX_TTL,
             atomic_zone_apply: false,
             creates_zones: false,
+            limits: crate::audit::limits(),
         }
     }
 

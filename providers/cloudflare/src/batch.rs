@@ -159,6 +159,54 @@ impl Chunk {
         seen
     }
 
+    /// The change a refusal of this chunk names, where Cloudflare's message
+    /// says: an item position (`posts[2]`, counted as the request lists
+    /// them) or the one name of a change in the chunk. `names[i]` is change
+    /// `i`'s record name. Cloudflare's batch errors often name neither (the
+    /// batch is refused as a whole); then `None`.
+    pub fn blamed(&self, message: &str, names: &[String]) -> Option<usize> {
+        for (kind, pick) in [("deletes[", 0u8), ("patches[", 1), ("posts[", 2)] {
+            let Some(at) = message.find(kind) else {
+                continue;
+            };
+            let digits: String = message[at + kind.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let Ok(n) = digits.parse::<usize>() else {
+                continue;
+            };
+            let of_kind = self.ops.iter().filter(|(_, op)| {
+                matches!(
+                    (pick, op),
+                    (0, Op::Delete { .. }) | (1, Op::Patch { .. }) | (2, Op::Post { .. })
+                )
+            });
+            if let Some((i, _)) = of_kind.into_iter().nth(n) {
+                return Some(*i);
+            }
+        }
+        let lower = message.to_ascii_lowercase();
+        let mentioned: Vec<usize> = self
+            .changes()
+            .into_iter()
+            .filter(|i| {
+                names.get(*i).is_some_and(|n| {
+                    lower.match_indices(n.as_str()).any(|(at, _)| {
+                        let before = lower[..at].chars().next_back();
+                        let after = lower[at + n.len()..].chars().next();
+                        let edge = |c: Option<char>| {
+                            c.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+                        };
+                        edge(before) && edge(after)
+                    })
+                })
+            })
+            .collect();
+        // Two changes at the named name (an A and a TXT) leave it open.
+        (mentioned.len() == 1).then(|| mentioned[0])
+    }
+
     pub fn request(&self) -> BatchRequest {
         let mut req = BatchRequest::default();
         for (_, op) in &self.ops {

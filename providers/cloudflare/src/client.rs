@@ -35,14 +35,16 @@ pub const RATE_LIMIT: RateLimit = RateLimit {
 /// A request that failed, with what is known of its fate.
 #[derive(Debug, Clone)]
 pub enum CallError {
-    /// Cloudflare answered with an error: nothing was changed.
+    /// Cloudflare refused the request (4xx, or a 5xx to a read): nothing
+    /// was changed.
     Api {
         status: u16,
         codes: Vec<i64>,
         error: ProviderError,
     },
-    /// No usable answer. `maybe_applied` is true when a write may have
-    /// reached Cloudflare.
+    /// No usable answer, or a 5xx to a write. `maybe_applied` is true when
+    /// a write may have been carried out; its error is then
+    /// [`ProviderError::Unknown`].
     Transport {
         error: ProviderError,
         maybe_applied: bool,
@@ -144,11 +146,15 @@ impl Api {
                     HttpError::Transport { sent, .. } => *sent,
                     HttpError::Invalid(_) => false,
                 };
+                let maybe_applied = maybe_applied && idempotence == Idempotence::NonIdempotent;
+                let message = self.http.scrub(&format!("cannot reach Cloudflare: {e}"));
                 CallError::Transport {
-                    error: ProviderError::Service(
-                        self.http.scrub(&format!("cannot reach Cloudflare: {e}")),
-                    ),
-                    maybe_applied: maybe_applied && idempotence == Idempotence::NonIdempotent,
+                    error: if maybe_applied {
+                        ProviderError::Unknown(message)
+                    } else {
+                        ProviderError::Service(message)
+                    },
+                    maybe_applied,
                 }
             })?;
             let status = resp.status().as_u16();
@@ -159,13 +165,17 @@ impl Api {
                     continue;
                 }
                 Err(e) => {
+                    let message = self
+                        .http
+                        .scrub(&format!("Cloudflare's answer was cut off: {e}"));
                     return Err(CallError::Transport {
-                        error: ProviderError::Service(
-                            self.http
-                                .scrub(&format!("Cloudflare's answer was cut off: {e}")),
-                        ),
+                        error: if idempotence == Idempotence::NonIdempotent {
+                            ProviderError::Unknown(message)
+                        } else {
+                            ProviderError::Service(message)
+                        },
                         maybe_applied: idempotence == Idempotence::NonIdempotent,
-                    })
+                    });
                 }
             };
             let envelope: Envelope<serde_json::Value> = match serde_json::from_slice(&bytes) {
@@ -189,6 +199,17 @@ impl Api {
                 let codes = envelope.errors.iter().map(|e| e.code).collect();
                 let mut error = api_error(status, &envelope.errors, zone, access);
                 error = scrub_error(&self.http, error);
+                if status >= 500 && idempotence == Idempotence::NonIdempotent {
+                    // A 5xx says nothing about whether the write happened
+                    // (it may have failed after committing): UNKNOWN, never
+                    // "nothing was changed".
+                    return Err(CallError::Transport {
+                        error: ProviderError::Unknown(format!(
+                            "Cloudflare answered {status} to a write ({error})"
+                        )),
+                        maybe_applied: true,
+                    });
+                }
                 return Err(CallError::Api {
                     status,
                     codes,

@@ -6,12 +6,14 @@
 //! - `convert`: record sets ↔ Cloudflare records (TTL 1, proxied, TXT, SRV/CAA `data`).
 //! - `batch`: changes → record operations → batch requests (ordering, chunking).
 //! - `errors`: Cloudflare error codes → plain messages.
+//! - `audit`: the value limits checked at plan time.
 //! - `client`: the API calls over the shared HTTP client.
 //! - `provider`: [`CloudflareProvider`], the [`mailform_contract::DnsProvider`].
 //! - [`fake`] (feature `fake`): an in-process Cloudflare API for tests, also
 //!   run as the `cloudflare-fake` binary.
 
 mod api;
+mod audit;
 mod batch;
 mod client;
 pub mod config;

@@ -10,8 +10,14 @@
 //! same run (the engine applies MX in a later phase) needs no new read.
 //!
 //! Outcomes: a batch is atomic, so each batch's changes are reported
-//! together — applied, or (when it failed) the first `Failed` and the rest
-//! `NotAttempted` as rolled back; batches after a failed one are not sent.
+//! together — applied, or (when Cloudflare refused it) `Failed` on the
+//! change its error names (an item position or the one record name it
+//! mentions; when it names none, the batch's first change, saying so) and
+//! `NotAttempted` as rolled back for the rest; batches after a failed one
+//! are not sent. A 5xx or a lost answer to a batch says nothing of its
+//! fate: one read of the zone settles it (all done, or none), and when it
+//! cannot, each change of the batch is UNKNOWN (`ProviderError::Unknown`),
+//! never "rolled back".
 //! When Cloudflare has no batch endpoint for the zone (404/405), the changes
 //! go through per-record calls instead, which is not atomic; a warning says
 //! so and the outcomes say what was done.
@@ -22,8 +28,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use mailform_contract::name::normalize_name;
 use mailform_contract::{
-    ApplyReport, ChangeOutcome, DnsCapabilities, DnsChange, DnsProvider, ProviderError, RecordType,
-    ZoneState,
+    ApplyReport, ChangeOutcome, DnsCapabilities, DnsChange, DnsProvider, ProviderError, RecordSet,
+    RecordType, ZoneState,
 };
 
 use crate::api::{BatchResult, Record};
@@ -210,6 +216,36 @@ impl CloudflareProvider {
                         .per_record(&api, zone, &zone_id, changes.len(), &chunks)
                         .await);
                 }
+                Err(CallError::Transport {
+                    maybe_applied: true,
+                    error,
+                }) => {
+                    // The batch may have been applied (a 5xx or a lost
+                    // answer): one read of the zone settles it.
+                    cache = None;
+                    self.forget_records(zone);
+                    match self.settle(&api, zone, changes, chunk).await {
+                        Some(true) => sent.push(Sent::Applied),
+                        Some(false) => {
+                            sent.push(Sent::Failed(CallError::Api {
+                                status: 0,
+                                codes: vec![],
+                                error: ProviderError::Service(format!(
+                                    "{}; a read of the zone afterwards shows the batch was not applied",
+                                    error.map_message(|m| m)
+                                )),
+                            }));
+                            break;
+                        }
+                        None => {
+                            sent.push(Sent::Failed(CallError::Transport {
+                                maybe_applied: true,
+                                error,
+                            }));
+                            break;
+                        }
+                    }
+                }
                 Err(e) => {
                     sent.push(Sent::Failed(e));
                     cache = None;
@@ -227,7 +263,56 @@ impl CloudflareProvider {
             ),
             None => self.forget_records(zone),
         }
-        Ok(outcomes(changes.len(), &chunks, &sent))
+        Ok(outcomes(changes.len(), &chunks, &sent, &names))
+    }
+
+    /// After a batch whose answer was lost: `Some(true)` when a fresh read
+    /// shows every change of `chunk` done, `Some(false)` when it shows none
+    /// of them done (a batch is all or nothing), `None` when the read fails
+    /// or shows a mix (someone else is writing).
+    async fn settle(
+        &self,
+        api: &Api,
+        zone: &str,
+        changes: &[DnsChange],
+        chunk: &Chunk,
+    ) -> Option<bool> {
+        let (_, records) = self.live_records(api, zone).await.ok()?;
+        let live: HashMap<(String, RecordType), RecordSet> = record_sets(&records)
+            .ok()?
+            .into_iter()
+            .map(|s| (s.key(), s))
+            .collect();
+        fn is(live: Option<&RecordSet>, want: Option<&RecordSet>) -> bool {
+            match (live, want) {
+                (None, None) => true,
+                (Some(l), Some(w)) => l.same_as(w),
+                _ => false,
+            }
+        }
+        let (mut done, mut undone) = (0, 0);
+        for i in chunk.changes() {
+            let change = &changes[i];
+            let now = live.get(&change.key());
+            let (before, after) = match change {
+                DnsChange::Create { new } => (None, Some(new)),
+                DnsChange::Update { old, new } => (Some(old), Some(new)),
+                DnsChange::Delete { old } => (Some(old), None),
+            };
+            if is(now, after) {
+                done += 1;
+            } else if is(now, before) {
+                undone += 1;
+            }
+        }
+        let n = chunk.changes().len();
+        if done == n {
+            Some(true)
+        } else if undone == n {
+            Some(false)
+        } else {
+            None
+        }
     }
 
     /// The fallback: every operation as its own call, in batch order.
@@ -295,8 +380,9 @@ fn partial(e: &ProviderError, how: &str) -> ProviderError {
     ))
 }
 
-/// One outcome per change from what became of each batch.
-fn outcomes(count: usize, chunks: &[Chunk], sent: &[Sent]) -> Vec<ChangeOutcome> {
+/// One outcome per change from what became of each batch. `names[i]` is
+/// change `i`'s record name, to find the change a refusal names.
+fn outcomes(count: usize, chunks: &[Chunk], sent: &[Sent], names: &[String]) -> Vec<ChangeOutcome> {
     let n = chunks.len();
     let mut where_: Vec<Vec<usize>> = vec![Vec::new(); count];
     for (k, chunk) in chunks.iter().enumerate() {
@@ -325,16 +411,31 @@ fn outcomes(count: usize, chunks: &[Chunk], sent: &[Sent]) -> Vec<ChangeOutcome>
                     f + 1
                 ));
             }
+            let blamed = chunks[f].blamed(&err.error().to_string(), names);
             match err {
-                CallError::Transport { maybe_applied: true, error } => ChangeOutcome::Failed(ProviderError::Service(format!(
-                    "batch {} of {n} may or may not have been applied (all or nothing): {error}; \
-                     run `mailform plan` to see what is live",
-                    f + 1
+                CallError::Transport { maybe_applied: true, error } => ChangeOutcome::Failed(ProviderError::Unknown(format!(
+                    "batch {} of {n} may or may not have been applied (all or nothing), and a read \
+                     of the zone did not settle it: {}",
+                    f + 1,
+                    error.clone().map_message(|m| m)
                 ))),
-                _ if chunks[f].changes().first() == Some(&i) => ChangeOutcome::Failed(err.error().clone()),
+                _ if blamed == Some(i) => ChangeOutcome::Failed(err.error().clone()),
+                _ if blamed.is_none() && chunks[f].changes().first() == Some(&i) => {
+                    ChangeOutcome::Failed(err.error().clone().map_message(|m| {
+                        format!(
+                            "{m} (Cloudflare refused batch {} of {n} as a whole without saying which \
+                             of its {} changes caused it; nothing in it was applied)",
+                            f + 1,
+                            chunks[f].changes().len()
+                        )
+                    }))
+                }
                 _ => ChangeOutcome::NotAttempted(format!(
-                    "rolled back: batch {} of {n} failed and Cloudflare applies a batch all or nothing",
-                    f + 1
+                    "rolled back: batch {} of {n} failed{} and Cloudflare applies a batch all or nothing",
+                    f + 1,
+                    blamed
+                        .map(|b| format!(" on the change to `{}`", names[b]))
+                        .unwrap_or_default()
                 )),
             }
         })
@@ -378,6 +479,7 @@ impl DnsProvider for CloudflareProvider {
             // Each batch is atomic, but a zone's changes can span batches.
             atomic_zone_apply: false,
             creates_zones: false,
+            limits: crate::audit::limits(),
         }
     }
 

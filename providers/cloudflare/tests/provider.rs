@@ -249,12 +249,14 @@ async fn a_failed_batch_applies_nothing_and_later_batches_are_not_sent() {
         o[..3].iter().all(|o| matches!(o, ChangeOutcome::Applied)),
         "{o:?}"
     );
+    // The refusal names `posts[2]`: the third change of the batch is
+    // blamed, the others of its batch were rolled back.
     assert!(
-        matches!(&o[3], ChangeOutcome::Failed(ProviderError::Rejected(m)) if m.contains("invalid")),
+        matches!(&o[5], ChangeOutcome::Failed(ProviderError::Rejected(m)) if m.contains("invalid")),
         "{o:?}"
     );
     assert!(
-        matches!(&o[4], ChangeOutcome::NotAttempted(m) if m.contains("rolled back")),
+        matches!(&o[3], ChangeOutcome::NotAttempted(m) if m.contains("rolled back") && m.contains("n5.example.com")),
         "{o:?}"
     );
     assert!(
@@ -283,6 +285,53 @@ async fn a_failed_batch_applies_nothing_and_later_batches_are_not_sent() {
         "{report:?}"
     );
     assert_eq!(f.records(ZONE).len(), 8);
+    no_violations(&f);
+}
+
+/// A 5xx after Cloudflare carried out a batch is not "rolled back": a
+/// read settles it as applied; when the read fails too, every change of the
+/// batch is UNKNOWN, never reported as not done.
+#[tokio::test]
+async fn a_5xx_after_the_batch_was_applied_is_settled_by_a_read_or_unknown() {
+    let f = fake(FakeConfig::default()).await;
+    let p = provider(&f, |_| {});
+    p.read_zone(ZONE).await.unwrap();
+    f.inject(Fault::on(
+        Some("POST"),
+        "/batch",
+        FaultKind::ServerErrorAfterWrite,
+    ));
+    let changes = creates(3);
+    let r = p.apply_zone(ZONE, &changes).await;
+    assert!(
+        r.outcomes
+            .iter()
+            .all(|o| matches!(o, ChangeOutcome::Applied)),
+        "{r:?}"
+    );
+    assert_eq!(f.records(ZONE).len(), 3);
+
+    // The settling read fails as well: UNKNOWN for each change of the batch.
+    let more: Vec<DnsChange> = creates(5)[3..].to_vec();
+    f.inject(Fault::on(
+        Some("POST"),
+        "/batch",
+        FaultKind::ServerErrorAfterWrite,
+    ));
+    // (The apply's own read of the zone first, then the settling read fails.)
+    f.inject(
+        Fault::on(Some("GET"), "/dns_records", FaultKind::ServerError)
+            .skip(1)
+            .times(usize::MAX),
+    );
+    let r = p.apply_zone(ZONE, &more).await;
+    assert!(
+        r.outcomes
+            .iter()
+            .all(|o| matches!(o, ChangeOutcome::Failed(ProviderError::Unknown(_)))),
+        "{r:?}"
+    );
+    assert_eq!(f.records(ZONE).len(), 5, "it was in fact applied");
     no_violations(&f);
 }
 
@@ -365,13 +414,14 @@ async fn retries_reads_after_429_500_and_drops_but_never_blind_writes() {
     ));
     let r = p.apply_zone(ZONE, &creates(1)).await;
     assert!(matches!(r.outcomes[0], ChangeOutcome::Applied), "{r:?}");
-    // ...a 500 or a dropped connection is not: the outcome is reported.
+    // ...a 500 or a dropped connection is not: one read of the zone
+    // settles what became of it (here: nothing was written).
     f.inject(Fault::on(Some("POST"), "/batch", FaultKind::ServerError));
     let r = p.apply_zone(ZONE, &creates(2)[1..]).await;
     assert!(
         matches!(
             &r.outcomes[0],
-            ChangeOutcome::Failed(ProviderError::Service(_))
+            ChangeOutcome::Failed(ProviderError::Service(m)) if m.contains("was not applied")
         ),
         "{r:?}"
     );
@@ -379,13 +429,13 @@ async fn retries_reads_after_429_500_and_drops_but_never_blind_writes() {
     let before = f.requests();
     let r = p.apply_zone(ZONE, &creates(2)[1..]).await;
     assert!(
-        matches!(&r.outcomes[0], ChangeOutcome::Failed(ProviderError::Service(m)) if m.contains("may or may not")),
+        matches!(&r.outcomes[0], ChangeOutcome::Failed(ProviderError::Service(m)) if m.contains("was not applied")),
         "{r:?}"
     );
     assert_eq!(
         f.requests() - before,
-        2,
-        "a re-read, then one batch, not retried: {:?}",
+        3,
+        "a re-read, one batch (not retried), a read that settles it: {:?}",
         f.request_log()
     );
     no_violations(&f);

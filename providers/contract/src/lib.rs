@@ -16,6 +16,7 @@
 //! - [`interpolate`] and [`settings`]: `${env:...}`/`${file:...}` references,
 //!   and provider settings that hold secrets.
 
+pub mod audit;
 pub mod dns;
 pub mod error;
 pub mod interpolate;

@@ -145,6 +145,7 @@ impl DnsProvider for MemoryDns {
             max_ttl: 2_147_483_647,
             atomic_zone_apply: true,
             creates_zones: true,
+            limits: Vec::new(),
         }
     }
     async fn read_zone(&self, zone: &str) -> Result<ZoneState, ProviderError> {

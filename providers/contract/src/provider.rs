@@ -13,6 +13,7 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::audit::Limit;
 use crate::dns::{DnsChange, RecordSet, RecordType, ZoneState};
 use crate::error::ProviderError;
 use crate::mail::{MailChange, MailDomainState};
@@ -30,6 +31,9 @@ pub struct DnsCapabilities {
     pub atomic_zone_apply: bool,
     /// Whether applying to a zone that does not exist creates it.
     pub creates_zones: bool,
+    /// The values it cannot store, each with its source
+    /// ([`crate::audit`]).
+    pub limits: Vec<Limit>,
 }
 
 impl DnsCapabilities {
@@ -45,6 +49,7 @@ impl DnsCapabilities {
                 set.ttl, self.min_ttl, self.max_ttl
             ));
         }
+        problems.extend(self.limits.iter().filter_map(|l| l.problem(set)));
         problems
     }
 }

@@ -132,6 +132,7 @@ impl DnsProvider for PowerdnsProvider {
             max_ttl: i32::MAX as u32,
             atomic_zone_apply: true,
             creates_zones: true,
+            limits: Vec::new(),
         }
     }
 

@@ -135,6 +135,7 @@ impl DnsProvider for Rfc2136Provider {
             atomic_zone_apply: true,
             // DNS UPDATE changes records in zones a server already serves.
             creates_zones: false,
+            limits: Vec::new(),
         }
     }
 

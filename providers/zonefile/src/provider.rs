@@ -129,6 +129,7 @@ impl DnsProvider for ZonefileProvider {
             max_ttl: 2_147_483_647,
             atomic_zone_apply: true,
             creates_zones: true,
+            limits: Vec::new(),
         }
     }
 

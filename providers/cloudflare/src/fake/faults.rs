@@ -3,7 +3,8 @@
 //! A fault matches requests by method and a path fragment, lets `skip`
 //! matching requests through first, then fires `times` times. Kinds are the
 //! failures the client must survive: a 429 with `Retry-After` (Cloudflare's
-//! rate limit, code 971), a 500, a dropped connection, a slow answer, and a
+//! rate limit, code 971), a 500 before or after the request is carried
+//! out, a dropped connection, a slow answer, and a
 //! batch item that fails validation (so the batch rolls back).
 
 use std::time::Duration;
@@ -13,8 +14,11 @@ use std::time::Duration;
 pub enum FaultKind {
     /// 429 with `Retry-After: secs`.
     TooManyRequests { retry_after_secs: u64 },
-    /// 500 with Cloudflare's envelope.
+    /// 500 with Cloudflare's envelope, before anything is done.
     ServerError,
+    /// The request is carried out, then answered with a 500: a write
+    /// whose answer says nothing of its fate.
+    ServerErrorAfterWrite,
     /// The connection is closed without an answer.
     Drop,
     /// The answer comes after this delay.

@@ -98,9 +98,13 @@ async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respon
     let fault = take(&mut s.faults.lock().expect("faults"), &method, &path, |k| {
         matches!(
             k,
-            FaultKind::TooManyRequests { .. } | FaultKind::ServerError | FaultKind::Slow(_)
+            FaultKind::TooManyRequests { .. }
+                | FaultKind::ServerError
+                | FaultKind::ServerErrorAfterWrite
+                | FaultKind::Slow(_)
         )
     });
+    let after_write = fault == Some(FaultKind::ServerErrorAfterWrite);
     match fault {
         Some(FaultKind::TooManyRequests { retry_after_secs }) => {
             let mut r = error(err(
@@ -130,8 +134,13 @@ async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respon
     if method != "GET" && !s.config.can_write {
         return error(err(403, 10000, "Authentication error"));
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let answer = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if after_write {
+        return error(err(500, 10002, "Internal server error (injected fault)"));
+    }
+    answer
 }
 
 fn page_params(
