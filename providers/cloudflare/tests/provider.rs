@@ -530,3 +530,41 @@ async fn falls_back_to_per_record_calls_when_the_batch_endpoint_is_missing() {
     assert_eq!(recs[0]["ttl"], 600);
     no_violations(&f);
 }
+
+/// A null MX (`0 .`) and a "no service" SRV are stored and read back as
+/// written, and the fake accepts them although the published description's
+/// `hostname` format refuses `.` (a departure it documents).
+#[tokio::test]
+async fn a_null_mx_and_a_no_service_srv_are_stored_and_read_back() {
+    let f = fake(FakeConfig::default()).await;
+    let p = provider(&f, |_| {});
+    p.read_zone(ZONE).await.unwrap();
+    let mx = set("example.com", RecordType::Mx, 300, &["0 ."]);
+    let srv = set(
+        "_submission._tcp.example.com",
+        RecordType::Srv,
+        300,
+        &["0 0 0 ."],
+    );
+    let changes = vec![
+        DnsChange::Create { new: mx.clone() },
+        DnsChange::Create { new: srv.clone() },
+    ];
+    let r = p.apply_zone(ZONE, &changes).await;
+    assert!(
+        r.outcomes
+            .iter()
+            .all(|o| matches!(o, ChangeOutcome::Applied)),
+        "{r:?}"
+    );
+    let z = p.read_zone(ZONE).await.unwrap();
+    assert!(find(&z.records, "example.com", RecordType::Mx)
+        .unwrap()
+        .same_as(&mx));
+    assert!(
+        find(&z.records, "_submission._tcp.example.com", RecordType::Srv)
+            .unwrap()
+            .same_as(&srv)
+    );
+    no_violations(&f);
+}

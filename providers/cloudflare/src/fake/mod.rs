@@ -14,10 +14,12 @@
 //! - `store`: zones and records with Cloudflare's rules.
 //! - `routes`: the HTTP routes, the envelope and the request guard.
 //! - `faults`: what to inject, and when.
+//! - `departures`: where the fake accepts what the description refuses, and why.
 //!
 //! Connections are served by hyper directly (not `axum::serve`) so that a
 //! "drop" fault can close a connection without answering.
 
+mod departures;
 mod faults;
 mod routes;
 mod store;

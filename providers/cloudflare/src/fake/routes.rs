@@ -83,7 +83,8 @@ async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respon
     let method = parts.method.as_str().to_string();
     let path = parts.uri.path().to_string();
     s.log(&method, &path);
-    if let Err(v) = s.spec.validate(&method, &path, parts.uri.query(), &bytes) {
+    let checked = super::departures::for_validation(&bytes);
+    if let Err(v) = s.spec.validate(&method, &path, parts.uri.query(), &checked) {
         s.violations.lock().expect("violations").push(v.to_string());
         return error(err(
             400,
