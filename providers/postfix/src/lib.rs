@@ -94,6 +94,7 @@
 //! so that Dovecot reads the maildirs Postfix delivers to (the default
 //! `maildir` template, `{domain}/{local}/`, matches `home=/var/vmail/%d/%n`).
 
+mod changes;
 mod config;
 mod fsio;
 mod passwd;
