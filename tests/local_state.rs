@@ -343,7 +343,7 @@ fn race(what: &str, yaml: impl Fn(usize, &str) -> String, exists: impl Fn(&Estat
     e.apply().success();
     let started = Instant::now();
     let mut conflicts = 0;
-    let rounds = 12;
+    let rounds = 20;
     for r in 1..=rounds {
         e.write("a.yaml", &yaml(r, "a"));
         e.write("b.yaml", &yaml(r, "b"));

@@ -224,8 +224,8 @@ impl Inner {
         let mut repairs = estate.repairs.clone();
         repairs.extend(stale.iter().map(|f| {
             format!(
-                "compile {} with postmap: its .db is missing or older than the file, so Postfix \
-                 does not see what the file says",
+                "repair {0}.db: compile it with postmap (missing or older than {0}, so Postfix \
+                 does not see what the map says)",
                 f.name()
             )
         }));

@@ -327,8 +327,8 @@ impl Estate {
                     )
                 })?;
                 repairs.push(format!(
-                    "add {0} {maildir} to virtual_mailbox_maps: {0} has a dovecot-users line \
-                     (line {line}) but no maildir entry, so Postfix rejects its mail",
+                    "repair virtual_mailbox_maps: add `{} {maildir}` (dovecot-users line \
+                     {line} has no maildir entry, so Postfix rejects its mail)",
                     user.user
                 ));
                 maildirs.push((0, user.user.clone(), maildir));
@@ -444,8 +444,8 @@ impl Estate {
 
         if !model.mailboxes.is_empty() && !model.listed {
             repairs.push(format!(
-                "list {domain} in virtual_mailbox_domains: it is missing, so Postfix rejects \
-                 all mail for the domain's {} mailbox(es)",
+                "repair virtual_mailbox_domains: list {domain} (missing, so Postfix rejects the \
+                 mail of its {} mailbox(es))",
                 model.mailboxes.len()
             ));
         }
@@ -645,7 +645,7 @@ mod tests {
         let state = estate.model.state();
         assert_eq!(state.mailboxes.len(), 2);
         assert_eq!(estate.repairs.len(), 2, "{:?}", estate.repairs);
-        assert!(estate.repairs[0].contains("bob@example.com example.com/bob/"));
+        assert!(estate.repairs[0].contains("`bob@example.com example.com/bob/`"));
         assert!(estate.repairs[1].contains("virtual_mailbox_domains"));
         let files = estate.render();
         assert_eq!(files[FileId::MailboxMaps.index()], "alice@example.com example.com/alice/\nbob@example.com example.com/bob/\nzed@other.org other.org/zed/\n");
