@@ -94,7 +94,9 @@ fn without_line(text: &str, starting: &str) -> String {
 fn an_emptied_virtual_mailbox_domains_is_planned_and_repaired() {
     let e = Estate::quickstart();
     e.apply().success();
-    assert!(e.read("mail/virtual_mailbox_domains").contains("example.com"));
+    assert!(e
+        .read("mail/virtual_mailbox_domains")
+        .contains("example.com"));
     // By hand: Postfix now rejects all mail for the domain.
     e.write("mail/virtual_mailbox_domains", "");
     e.plan()
@@ -125,7 +127,10 @@ fn a_deleted_virtual_mailbox_maps_line_is_planned_and_repaired() {
         l.sort();
         l
     };
-    assert_eq!(sorted(&e.read("mail/virtual_mailbox_maps")), sorted(&before));
+    assert_eq!(
+        sorted(&e.read("mail/virtual_mailbox_maps")),
+        sorted(&before)
+    );
     e.plan().code(0);
 }
 
@@ -158,7 +163,10 @@ fn a_maildir_without_a_sign_in_line_is_an_error_naming_file_line_and_fix() {
     let e = Estate::quickstart();
     e.apply().success();
     let users = e.read("mail/dovecot-users");
-    e.write("mail/dovecot-users", &without_line(&users, "bob@example.com:"));
+    e.write(
+        "mail/dovecot-users",
+        &without_line(&users, "bob@example.com:"),
+    );
     let maps = e.read("mail/virtual_mailbox_maps");
     let line = maps
         .lines()
@@ -166,13 +174,69 @@ fn a_maildir_without_a_sign_in_line_is_an_error_naming_file_line_and_fix() {
         .unwrap()
         + 1;
     let out = e.plan().code(1).get_output().clone();
-    let text = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(
         text.contains(&format!("virtual_mailbox_maps:{line}:")),
         "{text}"
     );
     assert!(text.contains("add its dovecot-users line"), "{text}");
+}
+
+/// The quickstart with `postmap:` set, or `None` (the test is skipped)
+/// without Postfix's `postmap`.
+fn quickstart_with_postmap() -> Option<(Estate, PathBuf)> {
+    let postmap = mailform_testkit::real_server::require_program(
+        &["/usr/sbin/postmap", "/usr/bin/postmap"],
+        "postfix",
+    )?;
+    let e = Estate::quickstart();
+    let yaml = e.read("mailform.yaml");
+    e.write(
+        "mailform.yaml",
+        &yaml.replace(
+            "      directory: ./mail\n",
+            &format!(
+                "      directory: ./mail\n      postmap: {}\n",
+                postmap.display()
+            ),
+        ),
+    );
+    Some((e, postmap))
+}
+
+fn query(postmap: &Path, key: &str, map: &Path) -> String {
+    let out = StdCommand::new(postmap)
+        .args(["-q", key, &format!("hash:{}", map.display())])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_missing_or_stale_db_is_compiled_again() {
+    let Some((e, postmap)) = quickstart_with_postmap() else {
+        return;
+    };
+    e.apply().success();
+    std::fs::remove_file(e.path("mail/virtual_mailbox_domains.db")).unwrap();
+    // Edited by hand without running postmap: Postfix still serves the old .db.
+    let aliases = e.read("mail/virtual_alias_maps");
+    std::thread::sleep(Duration::from_millis(20));
+    e.write(
+        "mail/virtual_alias_maps",
+        &format!("{aliases}hand@other.org someone@other.org\n"),
+    );
+    e.plan()
+        .code(2)
+        .stdout(predicate::str::contains("virtual_mailbox_domains.db"))
+        .stdout(predicate::str::contains("virtual_alias_maps.db"));
+    e.apply().success();
+    let vmd = e.path("mail/virtual_mailbox_domains");
+    assert_eq!(query(&postmap, "example.com", &vmd), "OK");
+    let vam = e.path("mail/virtual_alias_maps");
+    assert_eq!(query(&postmap, "hand@other.org", &vam), "someone@other.org");
+    e.plan().code(0);
 }
 
 // ---------------------------------------------------------------- links
@@ -183,7 +247,11 @@ fn a_linked_zone_file_is_written_at_its_target() {
     let e = Estate::quickstart();
     e.apply().success();
     std::fs::create_dir(e.path("served")).unwrap();
-    std::fs::rename(e.path("zones/example.com.zone"), e.path("served/db.example")).unwrap();
+    std::fs::rename(
+        e.path("zones/example.com.zone"),
+        e.path("served/db.example"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("../served/db.example", e.path("zones/example.com.zone")).unwrap();
     let yaml = e.read("mailform.yaml");
     e.write(
@@ -201,21 +269,9 @@ fn a_linked_zone_file_is_written_at_its_target() {
 #[cfg(unix)]
 #[test]
 fn linked_postfix_files_are_written_at_their_targets() {
-    let e = Estate::quickstart();
-    let postmap = mailform_testkit::real_server::require_program(
-        &["/usr/sbin/postmap", "/usr/bin/postmap"],
-        "postfix",
-    );
-    if let Some(postmap) = &postmap {
-        let yaml = e.read("mailform.yaml");
-        e.write(
-            "mailform.yaml",
-            &yaml.replace(
-                "      directory: ./mail\n",
-                &format!("      directory: ./mail\n      postmap: {}\n", postmap.display()),
-            ),
-        );
-    }
+    let Some((e, postmap)) = quickstart_with_postmap() else {
+        return;
+    };
     e.apply().success();
     std::fs::create_dir(e.path("etc")).unwrap();
     let files = [
@@ -249,15 +305,12 @@ fn linked_postfix_files_are_written_at_their_targets() {
     assert!(e.read("etc/dovecot-users").contains("Bob Rebuilt"));
     assert_eq!(e.read("etc/virtual_mailbox_domains"), "example.com OK\n");
     assert!(e.leftovers("mail").is_empty() && e.leftovers("etc").is_empty());
-    if let Some(postmap) = &postmap {
-        // Postfix opens `<the configured path>.db`.
-        let map = format!("hash:{}", e.path("mail/virtual_alias_maps").display());
-        let out = StdCommand::new(postmap)
-            .args(["-q", "postmaster@example.com", &map])
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "bob@example.com");
-    }
+    // Postfix opens `<the configured path>.db`.
+    let map = e.path("mail/virtual_alias_maps");
+    assert_eq!(
+        query(&postmap, "postmaster@example.com", &map),
+        "bob@example.com"
+    );
     e.plan().code(0);
 }
 
@@ -337,7 +390,11 @@ fn apply_both(e: &Estate, a: &str, b: &str) -> [(bool, String); 2] {
 /// Rounds of two applies at once, each adding its own object; afterwards
 /// both objects exist, or the run that lost said so and failed. `exists`
 /// tells whether round `r`'s object of side `side` is there.
-fn race(what: &str, yaml: impl Fn(usize, &str) -> String, exists: impl Fn(&Estate, usize, &str) -> bool) {
+fn race(
+    what: &str,
+    yaml: impl Fn(usize, &str) -> String,
+    exists: impl Fn(&Estate, usize, &str) -> bool,
+) {
     let e = Estate::empty();
     e.write("mailform.yaml", &yaml(0, "base"));
     e.apply().success();
@@ -378,8 +435,10 @@ fn two_postfix_applies_at_once_lose_no_mailbox() {
         |r, side| small_yaml(&format!("{side}{r}"), "www"),
         |e, r, side| {
             let address = format!("{side}{r}@example.com");
-            e.read("mail/dovecot-users").contains(&format!("{address}:"))
-                && e.read("mail/virtual_mailbox_maps").contains(&format!("{address} "))
+            e.read("mail/dovecot-users")
+                .contains(&format!("{address}:"))
+                && e.read("mail/virtual_mailbox_maps")
+                    .contains(&format!("{address} "))
         },
     );
 }

@@ -186,6 +186,9 @@ mod tests {
         let dangling = dir.path().join("dangling.zone");
         std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
         let err = write_target(&dangling).unwrap_err().to_string();
-        assert!(err.contains("symbolic link") && err.contains("nowhere"), "{err}");
+        assert!(
+            err.contains("symbolic link") && err.contains("nowhere"),
+            "{err}"
+        );
     }
 }

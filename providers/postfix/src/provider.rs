@@ -20,13 +20,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use mailform_contract::local_state::{StateLock, LOCK_WAIT};
 use mailform_contract::name::normalize_name;
 use mailform_contract::provider::PasswordPolicy;
 use mailform_contract::{
     ApplyReport, ChangeOutcome, DomainStatus, MailCapabilities, MailChange, MailDomainState,
     MailProvider, ProviderError,
 };
-use mailform_contract::local_state::{StateLock, LOCK_WAIT};
 
 use crate::config::Config;
 use crate::fsio::{self, Staged};
@@ -113,9 +113,7 @@ impl MailProvider for PostfixProvider {
     /// Ready, with the repairs the files need as setup steps.
     async fn domain_status(&self, domain: &str) -> Result<DomainStatus, ProviderError> {
         let domain = domain.to_string();
-        let repairs = self
-            .blocking(move |inner| inner.repairs(&domain))
-            .await??;
+        let repairs = self.blocking(move |inner| inner.repairs(&domain)).await??;
         Ok(DomainStatus {
             setup: repairs,
             ..DomainStatus::ready()
@@ -211,7 +209,10 @@ impl Inner {
         for file in FileId::ALL.into_iter().filter(|f| f.is_map()) {
             let path = self.dir.join(file.name());
             if fsio::db_is_stale(&path).map_err(|e| {
-                ProviderError::Io(format!("cannot compare {} with its .db: {e}", path.display()))
+                ProviderError::Io(format!(
+                    "cannot compare {} with its .db: {e}",
+                    path.display()
+                ))
             })? {
                 stale.push(file);
             }
@@ -358,9 +359,8 @@ impl Inner {
         // Other mailform runs wait for the lock; an edit by hand or by
         // another tool does not, and must not be overwritten.
         for s in &staged {
-            let now = fsio::read_or_empty(s.path()).map_err(|e| {
-                ProviderError::Io(format!("cannot read {}: {e}", s.path().display()))
-            });
+            let now = fsio::read_or_empty(s.path())
+                .map_err(|e| ProviderError::Io(format!("cannot read {}: {e}", s.path().display())));
             let file = FileId::ALL
                 .into_iter()
                 .find(|f| self.dir.join(f.name()) == s.path())

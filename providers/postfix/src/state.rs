@@ -649,7 +649,10 @@ mod tests {
         assert!(estate.repairs[1].contains("virtual_mailbox_domains"));
         let files = estate.render();
         assert_eq!(files[FileId::MailboxMaps.index()], "alice@example.com example.com/alice/\nbob@example.com example.com/bob/\nzed@other.org other.org/zed/\n");
-        assert_eq!(files[FileId::MailboxDomains.index()], "other.org OK\nexample.com OK\n");
+        assert_eq!(
+            files[FileId::MailboxDomains.index()],
+            "other.org OK\nexample.com OK\n"
+        );
         // Once written back, nothing is left to repair.
         let again = load(std::array::from_fn(|i| files[i].as_str())).unwrap();
         assert!(again.repairs.is_empty(), "{:?}", again.repairs);
