@@ -140,9 +140,15 @@ fn drift_in_the_other_files_is_planned_as_the_fix() {
     e.apply().success();
     let users = e.read("mail/dovecot-users");
     let aliases = e.read("mail/virtual_alias_maps");
-    // A successor line and an alias gone, a display name changed.
+    // A successor line, an alias and a group (its marker and entry; its
+    // recipient_access line is left behind) gone, a display name changed.
     let mut edited = without_line(&aliases, "carol@example.com ");
     edited = without_line(&edited, "postmaster@example.com ");
+    edited = without_line(&edited, "staff@example.com ");
+    edited = without_line(
+        &edited,
+        "# mailform-group: {\"display_name\":\"All staff\"}",
+    );
     e.write("mail/virtual_alias_maps", &edited);
     e.write(
         "mail/dovecot-users",
@@ -152,9 +158,14 @@ fn drift_in_the_other_files_is_planned_as_the_fix() {
         .code(2)
         .stdout(predicate::str::contains("postmaster@example.com"))
         .stdout(predicate::str::contains("carol@example.com"))
-        .stdout(predicate::str::contains("bob@example.com"));
+        .stdout(predicate::str::contains("bob@example.com"))
+        .stdout(predicate::str::contains("+ group staff@example.com"));
     e.apply().success();
     assert_eq!(e.read("mail/dovecot-users"), users);
+    assert_eq!(
+        e.read("mail/recipient_access"),
+        "staff@example.com internal_only\n"
+    );
     e.plan().code(0);
 }
 

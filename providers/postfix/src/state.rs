@@ -94,6 +94,9 @@ pub(crate) struct Estate {
     /// What the files disagree on that writing the model back repairs, one
     /// line each for the plan. Empty when the files are consistent.
     pub repairs: Vec<String>,
+    /// `recipient_access` entries of the domain's addresses that are not
+    /// groups: segment index, address, value.
+    access_others: Vec<(usize, String, String)>,
 }
 
 /// Where a parse error points.
@@ -420,12 +423,15 @@ impl Estate {
         // recipient_access: which groups are closed to outside senders.
         let file = FileId::RecipientAccess;
         let segs = &mut segments[file.index()];
+        let mut access_others = Vec::new();
         for (idx, entry) in load_table(text(file), false, domain, &loc(file), segs)? {
             let Some(address) = domain_address(&entry.key, domain) else {
                 continue;
             };
             let Some(group) = model.groups.iter_mut().find(|g| g.address == address) else {
-                // Access rules for other addresses are the admin's own.
+                // Access rules for other addresses are the admin's own,
+                // unless a group of that address is created (see render).
+                access_others.push((idx, address, entry.value));
                 continue;
             };
             if !entry.value.eq_ignore_ascii_case(INTERNAL_ONLY) {
@@ -454,6 +460,7 @@ impl Estate {
             segments,
             model,
             repairs,
+            access_others,
         })
     }
 
@@ -496,7 +503,19 @@ impl Estate {
                 ));
             }
         }
-        std::array::from_fn(|i| tables::merge(&self.segments[i], &wanted[i]))
+        let mut segments = self.segments.clone();
+        // A group created where an access entry was left behind (its
+        // virtual_alias_maps lines deleted by hand) owns that entry: written
+        // as a second line it would make the next read fail as a duplicate.
+        for (idx, address, value) in &self.access_others {
+            if m.groups.iter().any(|g| g.address == *address) {
+                segments[FileId::RecipientAccess.index()][*idx].owned = Some(Owned {
+                    key: address.clone(),
+                    canon: map_text(address, value),
+                });
+            }
+        }
+        std::array::from_fn(|i| tables::merge(&segments[i], &wanted[i]))
     }
 }
 
@@ -657,5 +676,34 @@ mod tests {
         let again = load(std::array::from_fn(|i| files[i].as_str())).unwrap();
         assert!(again.repairs.is_empty(), "{:?}", again.repairs);
         assert_eq!(again.render(), files);
+    }
+
+    #[test]
+    fn a_group_created_again_owns_the_access_entry_left_behind() {
+        let ra = "sales@example.com internal_only\nabuse@example.com OK\n";
+        let config: Config = serde_json::from_str(r#"{"directory": "mail"}"#).unwrap();
+        for (allow_external, want) in [
+            (
+                false,
+                "sales@example.com internal_only\nabuse@example.com OK\n",
+            ),
+            (true, "abuse@example.com OK\n"),
+        ] {
+            let mut estate = load(["", "", "", ra, ""]).unwrap();
+            let group = Group {
+                id: None,
+                address: "sales@example.com".into(),
+                display_name: None,
+                members: vec!["a@example.com".into()],
+                aliases: Vec::new(),
+                allow_external,
+                kind: Default::default(),
+            };
+            let change = mailform_contract::MailChange::CreateGroup { new: group };
+            estate.model.apply(&change, &config).unwrap();
+            let files = estate.render();
+            assert_eq!(files[FileId::RecipientAccess.index()], want);
+            assert!(load(std::array::from_fn(|i| files[i].as_str())).is_ok());
+        }
     }
 }
