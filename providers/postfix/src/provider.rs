@@ -325,6 +325,7 @@ impl Inner {
             .as_ref()
             .map(|p| p.split_whitespace().map(str::to_string).collect());
         let mut staged: Vec<Staged> = Vec::new();
+        let mut which: Vec<FileId> = Vec::new();
         let discard = |staged: &[Staged]| staged.iter().for_each(Staged::discard);
         for file in FileId::ALL {
             let i = file as usize;
@@ -335,7 +336,10 @@ impl Inner {
             // The passwd-file holds password hashes: not for every local user.
             let mode = if file.is_map() { 0o644 } else { 0o640 };
             match Staged::write(&path, &new[i], mode) {
-                Ok(s) => staged.push(s),
+                Ok(s) => {
+                    staged.push(s);
+                    which.push(file);
+                }
                 Err(e) => {
                     discard(&staged);
                     return Err(ProviderError::Io(format!(
@@ -358,23 +362,21 @@ impl Inner {
         }
         // Other mailform runs wait for the lock; an edit by hand or by
         // another tool does not, and must not be overwritten.
-        for s in &staged {
-            let now = fsio::read_or_empty(s.path())
-                .map_err(|e| ProviderError::Io(format!("cannot read {}: {e}", s.path().display())));
-            let file = FileId::ALL
-                .into_iter()
-                .find(|f| self.dir.join(f.name()) == s.path())
-                .expect("staged from FileId::ALL");
-            if now.as_ref().ok() != Some(&old[file as usize]) {
-                discard(&staged);
-                return Err(now.err().unwrap_or_else(|| {
-                    ProviderError::Conflict(format!(
-                        "{} was changed by someone else while mailform was applying; nothing \
-                         was written; run plan again",
-                        s.path().display()
-                    ))
-                }));
-            }
+        for (s, file) in staged.iter().zip(&which) {
+            let error = match fsio::read_or_empty(s.path()) {
+                Ok(now) if now == old[*file as usize] => continue,
+                Ok(_) => ProviderError::Conflict(format!(
+                    "{} was changed by someone else while mailform was applying; nothing was \
+                     written; run plan again",
+                    s.path().display()
+                )),
+                Err(e) => ProviderError::Io(format!(
+                    "cannot read {} again: {e}; nothing was written",
+                    s.path().display()
+                )),
+            };
+            discard(&staged);
+            return Err(error);
         }
         let mut done: Vec<String> = Vec::new();
         let mut rest = staged.into_iter();
