@@ -73,12 +73,17 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  {} {}", st.green("+"), o.describe(&m.domain));
         }
         for step in &m.domain_status.setup {
-            let _ = writeln!(
-                out,
-                "  {} {step} (once the records `{}` asks for are served)",
-                st.yellow("~"),
-                m.provider
-            );
+            // A local provider's repairs wait for no record.
+            if m.domain_status.records.is_empty() {
+                let _ = writeln!(out, "  {} {step}", st.yellow("~"));
+            } else {
+                let _ = writeln!(
+                    out,
+                    "  {} {step} (once the records `{}` asks for are served)",
+                    st.yellow("~"),
+                    m.provider
+                );
+            }
         }
         for c in &m.changes {
             mail_change(&mut out, c, &st);

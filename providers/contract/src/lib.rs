@@ -15,11 +15,14 @@
 //! - [`name`]: domain-name and address normalisation shared by all sides.
 //! - [`interpolate`] and [`settings`]: `${env:...}`/`${file:...}` references,
 //!   and provider settings that hold secrets.
+//! - [`local_state`]: the lock file and symlink-aware writes of providers
+//!   whose state is local files.
 
 pub mod audit;
 pub mod dns;
 pub mod error;
 pub mod interpolate;
+pub mod local_state;
 pub mod mail;
 pub mod memory;
 pub mod name;

@@ -3,12 +3,18 @@
 //! `postmap` when configured, and only then renamed over the old one, so a
 //! reader (Postfix, Dovecot, the next mailform run) sees either the old or
 //! the new file, never half of one.
+//!
+//! A file that is a symbolic link is replaced at its target (the temporary
+//! file is written beside the target), and so is a `.db` that is one: the
+//! link stays, and what Postfix and Dovecot open through it is the new file.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use mailform_contract::local_state;
 
 /// Reads a file; a file that does not exist reads as empty.
 pub(crate) fn read_or_empty(path: &Path) -> io::Result<String> {
@@ -22,7 +28,10 @@ pub(crate) fn read_or_empty(path: &Path) -> io::Result<String> {
 /// A new version of one file, written but not yet in place.
 #[derive(Debug)]
 pub(crate) struct Staged {
+    /// The path as configured (for messages).
     path: PathBuf,
+    /// The file replaced: `path`, or the target of the link `path` is.
+    target: PathBuf,
     tmp: PathBuf,
     compiled: bool,
 }
@@ -38,15 +47,17 @@ impl Staged {
     /// permissions and owner (a passwd-file readable only by Dovecot must stay
     /// so), or `new_mode` when there is no old file.
     pub(crate) fn write(path: &Path, content: &str, new_mode: u32) -> io::Result<Staged> {
-        let name = path
+        let target = write_target(path)?;
+        let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{name}.mailform-tmp"));
+        // One name is enough: writers hold the estate's lock.
+        let tmp = target.with_file_name(format!(".{name}.mailform-tmp"));
         // Left over from a run that died; it was never in place.
         let _ = fs::remove_file(&tmp);
         let _ = fs::remove_file(db_path(&tmp));
-        let old = match fs::metadata(path) {
+        let old = match fs::metadata(&target) {
             Ok(m) => Some(m),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
@@ -56,6 +67,7 @@ impl Staged {
             .map_or(new_mode, |m| m.permissions().mode() & 0o7777);
         let staged = Staged {
             path: path.to_path_buf(),
+            target,
             tmp,
             compiled: false,
         };
@@ -119,14 +131,31 @@ impl Staged {
     /// what the next plan wants, so that run redoes both.
     pub(crate) fn commit(&self) -> io::Result<()> {
         if self.compiled {
-            fs::rename(db_path(&self.tmp), db_path(&self.path))?;
+            // Postfix opens `<path as configured>.db`, which may be a link
+            // of its own, elsewhere than the source's target.
+            let db = write_target(&db_path(&self.path))?;
+            let built = db_path(&self.tmp);
+            if db.parent() != built.parent() {
+                let beside = db.with_file_name(format!(
+                    ".{}.mailform-tmp",
+                    db.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                let copied = fs::copy(&built, &beside)
+                    .and_then(|_| File::open(&beside)?.sync_all())
+                    .and_then(|()| fs::rename(&beside, &db));
+                if let Err(e) = copied {
+                    let _ = fs::remove_file(&beside);
+                    return Err(e);
+                }
+                let _ = fs::remove_file(&built);
+                sync_parent(&db)?;
+            } else {
+                fs::rename(&built, &db)?;
+            }
         }
-        fs::rename(&self.tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            // The renames are durable only once the directory is flushed.
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        fs::rename(&self.tmp, &self.target)?;
+        // The renames are durable only once the directory is flushed.
+        sync_parent(&self.target)
     }
 
     /// Removes the temporary files; the old file is untouched.
@@ -137,6 +166,33 @@ impl Staged {
 
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+fn sync_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+fn write_target(path: &Path) -> io::Result<PathBuf> {
+    local_state::write_target(path).map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// Whether the compiled `.db` of the map at `path` is missing or older than
+/// the map, so Postfix does not see what the map says. `false` when the map
+/// itself does not exist.
+pub(crate) fn db_is_stale(path: &Path) -> io::Result<bool> {
+    let source = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match fs::metadata(db_path(path)) {
+        Ok(db) => Ok(db.modified()? < source.modified()?),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e),
     }
 }
 

@@ -53,8 +53,20 @@
 //! temporary file in the same directory and flushed; with the `postmap`
 //! setting, each changed map is compiled (`postmap hash:<file>`) before
 //! anything is replaced; then the new files and `.db` files are renamed into
-//! place. Applies through one provider are serialised; do not run two
-//! mailform applies against the same directory at once.
+//! place. A file that is a symbolic link is replaced at its target.
+//!
+//! Runs are serialised across processes by `flock(2)` on `.mailform.lock`
+//! in the directory (exclusive for an apply, from its read to its last
+//! rename; shared for a read), and an edit by hand meanwhile is caught by
+//! comparing the files with what was read before they are replaced.
+//!
+//! # Drift
+//!
+//! Every file the provider writes is live state. Where the files disagree
+//! (a mailbox with no `virtual_mailbox_maps` entry, a domain with mailboxes
+//! missing from `virtual_mailbox_domains`, with `postmap` a map newer than
+//! its `.db`), the domain's status lists the repair as a setup step: the
+//! plan shows it and the apply writes the model back.
 //!
 //! # Postfix and Dovecot settings
 //!
@@ -94,6 +106,7 @@
 //! so that Dovecot reads the maildirs Postfix delivers to (the default
 //! `maildir` template, `{domain}/{local}/`, matches `home=/var/vmail/%d/%n`).
 
+mod changes;
 mod config;
 mod fsio;
 mod passwd;

@@ -4,16 +4,28 @@
 //! An apply is all or nothing per domain: every change is checked against a
 //! fresh read before anything is written, and the files are only replaced
 //! once every new file (and, with `postmap`, every compiled map) is ready.
+//!
+//! Every file the provider writes is live state: where the files disagree
+//! (a mailbox with no maildir entry, a domain missing from
+//! `virtual_mailbox_domains`, a map newer than its `.db`), the domain's
+//! status lists the repair as a setup step, which the plan shows and
+//! [`MailProvider::complete_setup`] carries out.
+//!
+//! Runs are serialised across processes by `flock(2)` on `.mailform.lock`
+//! in the directory: exclusive from an apply's read to its last rename,
+//! shared for reads. Edits by hand meanwhile are caught by comparing the
+//! files with what was read just before they are replaced.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use mailform_contract::local_state::{StateLock, LOCK_WAIT};
 use mailform_contract::name::normalize_name;
 use mailform_contract::provider::PasswordPolicy;
 use mailform_contract::{
-    ApplyReport, ChangeOutcome, MailCapabilities, MailChange, MailDomainState, MailProvider,
-    ProviderError,
+    ApplyReport, ChangeOutcome, DomainStatus, MailCapabilities, MailChange, MailDomainState,
+    MailProvider, ProviderError,
 };
 
 use crate::config::Config;
@@ -98,6 +110,21 @@ impl MailProvider for PostfixProvider {
         self.blocking(move |inner| inner.read(&domain)).await?
     }
 
+    /// Ready, with the repairs the files need as setup steps.
+    async fn domain_status(&self, domain: &str) -> Result<DomainStatus, ProviderError> {
+        let domain = domain.to_string();
+        let repairs = self.blocking(move |inner| inner.repairs(&domain)).await??;
+        Ok(DomainStatus {
+            setup: repairs,
+            ..DomainStatus::ready()
+        })
+    }
+
+    async fn complete_setup(&self, domain: &str) -> Result<Vec<String>, ProviderError> {
+        let domain = domain.to_string();
+        self.blocking(move |inner| inner.repair(&domain)).await?
+    }
+
     async fn apply_domain(&self, domain: &str, changes: &[MailChange]) -> ApplyReport {
         let domain = domain.to_string();
         let count = changes.len();
@@ -144,14 +171,89 @@ impl Inner {
             contents[file as usize] = fsio::read_or_empty(&path)
                 .map_err(|e| ProviderError::Io(format!("cannot read {}: {e}", path.display())))?;
         }
-        let estate = Estate::load(domain, &contents, &self.dir)?;
+        let estate = Estate::load(domain, &contents, &self.dir, &self.config)?;
         Ok((estate, contents))
+    }
+
+    /// The lock file shared by every mailform run on this directory.
+    fn lock_path(&self) -> PathBuf {
+        self.dir.join(".mailform.lock")
+    }
+
+    fn what(&self) -> String {
+        format!("the postfix files in {}", self.dir.display())
+    }
+
+    fn shared_lock(&self) -> Result<Option<StateLock>, ProviderError> {
+        StateLock::shared(&self.lock_path(), &self.what(), LOCK_WAIT)
+    }
+
+    fn exclusive_lock(&self) -> Result<StateLock, ProviderError> {
+        StateLock::exclusive(&self.lock_path(), &self.what(), LOCK_WAIT)
     }
 
     fn read(&self, domain: &str) -> Result<MailDomainState, ProviderError> {
         let domain = self.checked_domain(domain)?;
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _lock = self.shared_lock()?;
         Ok(self.load(&domain)?.0.model.state())
+    }
+
+    /// The maps whose `.db` Postfix would read stale, when this provider
+    /// compiles them.
+    fn stale_maps(&self) -> Result<Vec<FileId>, ProviderError> {
+        if self.config.postmap.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut stale = Vec::new();
+        for file in FileId::ALL.into_iter().filter(|f| f.is_map()) {
+            let path = self.dir.join(file.name());
+            if fsio::db_is_stale(&path).map_err(|e| {
+                ProviderError::Io(format!(
+                    "cannot compare {} with its .db: {e}",
+                    path.display()
+                ))
+            })? {
+                stale.push(file);
+            }
+        }
+        Ok(stale)
+    }
+
+    /// What the files need repaired for `estate`'s domain, one line each.
+    fn repairs_of(&self, estate: &Estate, stale: &[FileId]) -> Vec<String> {
+        let mut repairs = estate.repairs.clone();
+        repairs.extend(stale.iter().map(|f| {
+            format!(
+                "repair {0}.db: compile it with postmap (missing or older than {0}, so Postfix \
+                 does not see what the map says)",
+                f.name()
+            )
+        }));
+        repairs
+    }
+
+    fn repairs(&self, domain: &str) -> Result<Vec<String>, ProviderError> {
+        let domain = self.checked_domain(domain)?;
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _lock = self.shared_lock()?;
+        let (estate, _) = self.load(&domain)?;
+        Ok(self.repairs_of(&estate, &self.stale_maps()?))
+    }
+
+    /// Writes the domain's model back where the files disagree; what it
+    /// repaired, nothing when nothing needed it.
+    fn repair(&self, domain: &str) -> Result<Vec<String>, ProviderError> {
+        let domain = self.checked_domain(domain)?;
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _lock = self.exclusive_lock()?;
+        let (estate, old) = self.load(&domain)?;
+        let stale = self.stale_maps()?;
+        let repairs = self.repairs_of(&estate, &stale);
+        if !repairs.is_empty() {
+            self.write(&old, &estate.render(), &stale)?;
+        }
+        Ok(repairs)
     }
 
     fn apply(&self, domain: &str, changes: &[MailChange]) -> ApplyReport {
@@ -163,6 +265,12 @@ impl Inner {
             Err(e) => return ApplyReport::all_failed(changes.len(), e),
         };
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Held from the read to the last rename: another mailform run
+        // applying meanwhile would otherwise have its lines overwritten.
+        let _lock = match self.exclusive_lock() {
+            Ok(lock) => lock,
+            Err(e) => return ApplyReport::all_failed(changes.len(), e),
+        };
         let (mut estate, old) = match self.load(&domain) {
             Ok(loaded) => loaded,
             Err(e) => return ApplyReport::all_failed(changes.len(), e),
@@ -189,7 +297,7 @@ impl Inner {
         }
 
         let new = estate.render();
-        match self.write(&old, &new) {
+        match self.write(&old, &new, &[]) {
             Ok(()) => ApplyReport::all_applied(changes.len()),
             Err(e) => {
                 // Which change a failed write belongs to cannot be told
@@ -201,26 +309,37 @@ impl Inner {
         }
     }
 
-    /// Replaces the files whose contents changed, all or (up to the final
-    /// renames) nothing.
-    fn write(&self, old: &[String; 5], new: &[String; 5]) -> Result<(), ProviderError> {
+    /// Replaces the files whose contents changed (and the maps in
+    /// `recompile`, whose `.db` is stale), all or (up to the final renames)
+    /// nothing. `old` is what was read; a file that no longer holds it was
+    /// edited meanwhile, and nothing is written.
+    fn write(
+        &self,
+        old: &[String; 5],
+        new: &[String; 5],
+        recompile: &[FileId],
+    ) -> Result<(), ProviderError> {
         let postmap: Option<Vec<String>> = self
             .config
             .postmap
             .as_ref()
             .map(|p| p.split_whitespace().map(str::to_string).collect());
         let mut staged: Vec<Staged> = Vec::new();
+        let mut which: Vec<FileId> = Vec::new();
         let discard = |staged: &[Staged]| staged.iter().for_each(Staged::discard);
         for file in FileId::ALL {
             let i = file as usize;
-            if old[i] == new[i] {
+            if old[i] == new[i] && !recompile.contains(&file) {
                 continue;
             }
             let path = self.dir.join(file.name());
             // The passwd-file holds password hashes: not for every local user.
             let mode = if file.is_map() { 0o644 } else { 0o640 };
             match Staged::write(&path, &new[i], mode) {
-                Ok(s) => staged.push(s),
+                Ok(s) => {
+                    staged.push(s);
+                    which.push(file);
+                }
                 Err(e) => {
                     discard(&staged);
                     return Err(ProviderError::Io(format!(
@@ -240,6 +359,24 @@ impl Inner {
                     )));
                 }
             }
+        }
+        // Other mailform runs wait for the lock; an edit by hand or by
+        // another tool does not, and must not be overwritten.
+        for (s, file) in staged.iter().zip(&which) {
+            let error = match fsio::read_or_empty(s.path()) {
+                Ok(now) if now == old[*file as usize] => continue,
+                Ok(_) => ProviderError::Conflict(format!(
+                    "{} was changed by someone else while mailform was applying; nothing was \
+                     written; run plan again",
+                    s.path().display()
+                )),
+                Err(e) => ProviderError::Io(format!(
+                    "cannot read {} again: {e}; nothing was written",
+                    s.path().display()
+                )),
+            };
+            discard(&staged);
+            return Err(error);
         }
         let mut done: Vec<String> = Vec::new();
         let mut rest = staged.into_iter();

@@ -1,6 +1,7 @@
 //! One domain's mailboxes, aliases and groups as the five files hold them:
-//! reading the files into a model, applying contract changes to that model,
-//! and writing the model back into the files.
+//! reading the files into a model (with what must be repaired where the
+//! files disagree), and writing the model back into the files. Changes to
+//! the model are in `changes.rs`.
 //!
 //! Only the domain's own entries are ever rewritten: the rest of every file
 //! (other domains, comments, entries this provider does not manage such as a
@@ -9,7 +10,7 @@
 use std::path::Path;
 
 use mailform_contract::name::normalize_address;
-use mailform_contract::{Alias, Group, MailChange, MailDomainState, Mailbox, ProviderError};
+use mailform_contract::{Alias, Group, MailDomainState, Mailbox, ProviderError};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -90,6 +91,12 @@ pub(crate) struct Model {
 pub(crate) struct Estate {
     segments: [Vec<Segment>; 5],
     pub model: Model,
+    /// What the files disagree on that writing the model back repairs, one
+    /// line each for the plan. Empty when the files are consistent.
+    pub repairs: Vec<String>,
+    /// `recipient_access` entries of the domain's addresses that are not
+    /// groups: segment index, address, value.
+    access_others: Vec<(usize, String, String)>,
 }
 
 /// Where a parse error points.
@@ -108,7 +115,7 @@ impl Loc<'_> {
 }
 
 /// The lower-cased address when `key` is `local@domain`.
-fn domain_address(key: &str, domain: &str) -> Option<String> {
+pub(crate) fn domain_address(key: &str, domain: &str) -> Option<String> {
     let key = key.to_ascii_lowercase();
     let (local, d) = key.rsplit_once('@')?;
     (d == domain && !local.is_empty()).then_some(key)
@@ -216,12 +223,16 @@ impl Estate {
     /// Reads the domain's objects from the files' `contents` (indexed like
     /// [`FileId::ALL`]; a missing file is empty). `dir` only names files in
     /// errors. Any line of the domain that cannot be understood fails the
-    /// whole read.
+    /// whole read, and so does a disagreement between the files that has no
+    /// one repair; the others are read as they should be and listed in
+    /// [`Estate::repairs`].
     pub(crate) fn load(
         domain: &str,
         contents: &[String; 5],
         dir: &Path,
+        config: &Config,
     ) -> Result<Estate, ProviderError> {
+        let mut repairs = Vec::new();
         let mut segments: [Vec<Segment>; 5] = Default::default();
         let mut model = Model {
             domain: domain.to_string(),
@@ -303,16 +314,27 @@ impl Estate {
                 ));
             }
         }
+        // A sign-in line without a maildir entry: the mailbox was created
+        // and its maildir entry lost (Postfix rejects its mail), so the entry
+        // the provider would write for it is the repair.
         for (line, user) in &users {
             if !maildirs.iter().any(|(_, a, _)| *a == user.user) {
-                return Err(loc(FileId::Users).err(
-                    *line,
-                    format!(
-                        "{} can sign in but has no virtual_mailbox_maps entry, so it receives \
-                         no mail; add its maildir there or remove this line",
-                        user.user
-                    ),
+                let maildir = config.maildir_for(&user.user).map_err(|why| {
+                    loc(FileId::Users).err(
+                        *line,
+                        format!(
+                            "{} can sign in but has no virtual_mailbox_maps entry, so it receives \
+                             no mail, and its entry cannot be made again: {why}",
+                            user.user
+                        ),
+                    )
+                })?;
+                repairs.push(format!(
+                    "repair virtual_mailbox_maps: add `{} {maildir}` (dovecot-users line \
+                     {line} has no maildir entry, so Postfix rejects its mail)",
+                    user.user
                 ));
+                maildirs.push((0, user.user.clone(), maildir));
             }
         }
         for (_, address, maildir) in maildirs {
@@ -401,12 +423,15 @@ impl Estate {
         // recipient_access: which groups are closed to outside senders.
         let file = FileId::RecipientAccess;
         let segs = &mut segments[file.index()];
+        let mut access_others = Vec::new();
         for (idx, entry) in load_table(text(file), false, domain, &loc(file), segs)? {
             let Some(address) = domain_address(&entry.key, domain) else {
                 continue;
             };
             let Some(group) = model.groups.iter_mut().find(|g| g.address == address) else {
-                // Access rules for other addresses are the admin's own.
+                // Access rules for other addresses are the admin's own,
+                // unless a group of that address is created (see render).
+                access_others.push((idx, address, entry.value));
                 continue;
             };
             if !entry.value.eq_ignore_ascii_case(INTERNAL_ONLY) {
@@ -423,7 +448,20 @@ impl Estate {
             segs[idx] = owned(entry.raw, &address, map_text(&address, INTERNAL_ONLY));
         }
 
-        Ok(Estate { segments, model })
+        if !model.mailboxes.is_empty() && !model.listed {
+            repairs.push(format!(
+                "repair virtual_mailbox_domains: list {domain} (missing, so Postfix rejects the \
+                 mail of its {} mailbox(es))",
+                model.mailboxes.len()
+            ));
+        }
+
+        Ok(Estate {
+            segments,
+            model,
+            repairs,
+            access_others,
+        })
     }
 
     /// The new contents of every file, indexed like [`FileId::ALL`].
@@ -465,7 +503,19 @@ impl Estate {
                 ));
             }
         }
-        std::array::from_fn(|i| tables::merge(&self.segments[i], &wanted[i]))
+        let mut segments = self.segments.clone();
+        // A group created where an access entry was left behind (its
+        // virtual_alias_maps lines deleted by hand) owns that entry: written
+        // as a second line it would make the next read fail as a duplicate.
+        for (idx, address, value) in &self.access_others {
+            if m.groups.iter().any(|g| g.address == *address) {
+                segments[FileId::RecipientAccess.index()][*idx].owned = Some(Owned {
+                    key: address.clone(),
+                    canon: map_text(address, value),
+                });
+            }
+        }
+        std::array::from_fn(|i| tables::merge(&segments[i], &wanted[i]))
     }
 }
 
@@ -479,287 +529,6 @@ impl Model {
             groups: self.groups.clone(),
         }
     }
-
-    fn occupant(&self, address: &str) -> Option<&'static str> {
-        if self.mailboxes.iter().any(|r| r.mailbox.address == address) {
-            Some("a mailbox")
-        } else if self.aliases.iter().any(|a| a.address == address) {
-            Some("an alias")
-        } else if self.groups.iter().any(|g| g.address == address) {
-            Some("a group")
-        } else {
-            None
-        }
-    }
-
-    fn check_address(&self, address: &str) -> Result<(), ProviderError> {
-        if domain_address(address, &self.domain).as_deref() != Some(address)
-            || !valid_address(address)
-        {
-            return Err(ProviderError::Rejected(format!(
-                "{address:?} is not a lower-case address in {} that a lookup table can hold \
-                 (no spaces, commas, colons or control characters)",
-                self.domain
-            )));
-        }
-        Ok(())
-    }
-
-    fn check_create(&self, kind: &str, address: &str) -> Result<(), ProviderError> {
-        self.check_address(address)?;
-        match self.occupant(address) {
-            Some(what) => Err(conflict(
-                kind,
-                address,
-                &format!("{what} with this address exists now"),
-            )),
-            None => Ok(()),
-        }
-    }
-
-    /// Applies one change, after checking it against the model as it is.
-    /// On error the model is unchanged.
-    pub(crate) fn apply(
-        &mut self,
-        change: &MailChange,
-        config: &Config,
-    ) -> Result<(), ProviderError> {
-        match change {
-            MailChange::CreateMailbox { new, password } => {
-                self.check_create("mailbox", &new.address)?;
-                no_mailbox_aliases(new)?;
-                let successor = checked_successor(new)?;
-                let hash = passwd::check_password(&new.address, password.as_ref())?;
-                let maildir = config
-                    .maildir_for(&new.address)
-                    .map_err(ProviderError::Rejected)?;
-                let mut entry = PasswdEntry::new(&new.address, hash, config.uid, config.gid);
-                entry.set_display_name(new.display_name.as_deref());
-                entry.set_state(new.state);
-                self.mailboxes.push(MailboxRecord {
-                    mailbox: Mailbox {
-                        id: None,
-                        address: new.address.clone(),
-                        display_name: entry.display_name(),
-                        state: new.state,
-                        successor,
-                        aliases: Vec::new(),
-                        kind: Default::default(),
-                        delegates: vec![],
-                    },
-                    maildir,
-                    passwd: entry,
-                });
-            }
-            MailChange::UpdateMailbox { old, new } => {
-                same_address("mailbox", &old.address, &new.address)?;
-                no_mailbox_aliases(new)?;
-                let successor = checked_successor(new)?;
-                let rec = self
-                    .mailboxes
-                    .iter_mut()
-                    .find(|r| r.mailbox.address == old.address)
-                    .ok_or_else(|| conflict("mailbox", &old.address, "it no longer exists"))?;
-                if !rec.mailbox.same_as(old) {
-                    return Err(conflict(
-                        "mailbox",
-                        &old.address,
-                        "it differs from what the plan saw",
-                    ));
-                }
-                // Passwords are create-only: the hash stays as it is.
-                rec.passwd.set_display_name(new.display_name.as_deref());
-                rec.passwd.set_state(new.state);
-                rec.mailbox.display_name = rec.passwd.display_name();
-                rec.mailbox.state = new.state;
-                rec.mailbox.successor = successor;
-            }
-            MailChange::DeleteMailbox { old } => {
-                let pos = self
-                    .mailboxes
-                    .iter()
-                    .position(|r| r.mailbox.address == old.address)
-                    .ok_or_else(|| conflict("mailbox", &old.address, "it no longer exists"))?;
-                if !self.mailboxes[pos].mailbox.same_as(old) {
-                    return Err(conflict(
-                        "mailbox",
-                        &old.address,
-                        "it differs from what the plan saw",
-                    ));
-                }
-                // Only the lines go; the maildir stays on disk.
-                self.mailboxes.remove(pos);
-            }
-            MailChange::CreateAlias { new } => {
-                self.check_create("alias", &new.address)?;
-                let targets = checked_targets("alias", &new.address, &new.targets)?;
-                self.aliases.push(Alias {
-                    address: new.address.clone(),
-                    targets,
-                });
-            }
-            MailChange::UpdateAlias { old, new } => {
-                same_address("alias", &old.address, &new.address)?;
-                let targets = checked_targets("alias", &new.address, &new.targets)?;
-                let alias = self
-                    .aliases
-                    .iter_mut()
-                    .find(|a| a.address == old.address)
-                    .ok_or_else(|| conflict("alias", &old.address, "it no longer exists"))?;
-                if !alias.same_as(old) {
-                    return Err(conflict(
-                        "alias",
-                        &old.address,
-                        "it differs from what the plan saw",
-                    ));
-                }
-                alias.targets = targets;
-            }
-            MailChange::DeleteAlias { old } => {
-                let pos = self
-                    .aliases
-                    .iter()
-                    .position(|a| a.address == old.address)
-                    .ok_or_else(|| conflict("alias", &old.address, "it no longer exists"))?;
-                if !self.aliases[pos].same_as(old) {
-                    return Err(conflict(
-                        "alias",
-                        &old.address,
-                        "it differs from what the plan saw",
-                    ));
-                }
-                self.aliases.remove(pos);
-            }
-            MailChange::CreateGroup { new } => {
-                self.check_create("group", &new.address)?;
-                let group = checked_group(new)?;
-                self.groups.push(group);
-            }
-            MailChange::UpdateGroup { old, new } => {
-                same_address("group", &old.address, &new.address)?;
-                let updated = checked_group(new)?;
-                let group = self
-                    .groups
-                    .iter_mut()
-                    .find(|g| g.address == old.address)
-                    .ok_or_else(|| conflict("group", &old.address, "it no longer exists"))?;
-                if !group.same_as(old) {
-                    return Err(conflict(
-                        "group",
-                        &old.address,
-                        "it differs from what the plan saw",
-                    ));
-                }
-                *group = updated;
-            }
-            MailChange::DeleteGroup { old } => {
-                let pos = self
-                    .groups
-                    .iter()
-                    .position(|g| g.address == old.address)
-                    .ok_or_else(|| conflict("group", &old.address, "it no longer exists"))?;
-                if !self.groups[pos].same_as(old) {
-                    return Err(conflict(
-                        "group",
-                        &old.address,
-                        "it differs from what the plan saw",
-                    ));
-                }
-                self.groups.remove(pos);
-            }
-        }
-        Ok(())
-    }
-}
-
-fn conflict(kind: &str, address: &str, detail: &str) -> ProviderError {
-    ProviderError::Conflict(format!(
-        "{kind} {address} changed since the plan was made ({detail}); run plan again"
-    ))
-}
-
-fn same_address(kind: &str, old: &str, new: &str) -> Result<(), ProviderError> {
-    if old != new {
-        return Err(ProviderError::Rejected(format!(
-            "cannot rename {kind} {old} to {new}; create the new address and delete the old one"
-        )));
-    }
-    Ok(())
-}
-
-/// Whether a lookup table line can hold `address` as a key or target.
-fn valid_address(address: &str) -> bool {
-    !address.is_empty()
-        && !address.starts_with('#')
-        && !address
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == ':')
-}
-
-fn checked_targets(
-    kind: &str,
-    address: &str,
-    targets: &[String],
-) -> Result<Vec<String>, ProviderError> {
-    let targets: Vec<String> = targets.iter().map(|t| normalize_address(t)).collect();
-    if targets.is_empty() {
-        return Err(ProviderError::Rejected(format!(
-            "{kind} {address} has no targets, and a virtual_alias_maps entry needs at least one; \
-             add a target or delete the {kind}"
-        )));
-    }
-    if let Some(bad) = targets
-        .iter()
-        .find(|t| !valid_address(t) || !t.contains('@'))
-    {
-        return Err(ProviderError::Rejected(format!(
-            "{kind} {address}: target {bad:?} is not an address a lookup table can hold"
-        )));
-    }
-    Ok(targets)
-}
-
-fn checked_successor(mailbox: &Mailbox) -> Result<Option<String>, ProviderError> {
-    let Some(successor) = &mailbox.successor else {
-        return Ok(None);
-    };
-    let successor =
-        checked_targets("mailbox", &mailbox.address, std::slice::from_ref(successor))?.remove(0);
-    if successor == mailbox.address {
-        return Err(ProviderError::Rejected(format!(
-            "mailbox {} cannot be its own successor; name the person who takes over its mail",
-            mailbox.address
-        )));
-    }
-    Ok(Some(successor))
-}
-
-fn no_mailbox_aliases(mailbox: &Mailbox) -> Result<(), ProviderError> {
-    if !mailbox.aliases.is_empty() {
-        return Err(ProviderError::Unsupported(format!(
-            "mailbox {}: the postfix provider keeps extra addresses as aliases, not on the mailbox",
-            mailbox.address
-        )));
-    }
-    Ok(())
-}
-
-fn checked_group(group: &Group) -> Result<Group, ProviderError> {
-    if !group.aliases.is_empty() {
-        return Err(ProviderError::Unsupported(format!(
-            "group {}: the postfix provider keeps extra addresses as aliases, not on the group",
-            group.address
-        )));
-    }
-    Ok(Group {
-        id: None,
-        address: group.address.clone(),
-        display_name: group.display_name.clone().filter(|n| !n.is_empty()),
-        members: checked_targets("group", &group.address, &group.members)?,
-        aliases: Vec::new(),
-        allow_external: group.allow_external,
-        kind: Default::default(),
-    })
 }
 
 #[cfg(test)]
@@ -769,7 +538,8 @@ mod tests {
 
     fn load(files: [&str; 5]) -> Result<Estate, ProviderError> {
         let contents = files.map(str::to_string);
-        Estate::load("example.com", &contents, Path::new("/srv/mail"))
+        let config: Config = serde_json::from_str(r#"{"directory": "mail"}"#).unwrap();
+        Estate::load("example.com", &contents, Path::new("/srv/mail"), &config)
     }
 
     const USERS: &str = "# dovecot users\nalice@example.com:{SHA512-CRYPT}$6$a$b:5000:5000:Alice Liddell:::\nbob@example.com:{SHA512-CRYPT}$6$c$d::::::nologin=y reason=offboarded\nzed@other.org:{SHA512-CRYPT}$6$e$f::::::\n";
@@ -811,7 +581,7 @@ mod tests {
 
     #[test]
     fn malformed_lines_of_the_domain_fail_with_file_and_line() {
-        let cases: [([&str; 5], &str); 7] = [
+        let cases: [([&str; 5], &str); 6] = [
             (
                 ["", "a@example.com\n", "", "", ""],
                 "virtual_mailbox_maps:1:",
@@ -833,10 +603,6 @@ mod tests {
             (
                 ["", "a@example.com x/\n", "", "", ""],
                 "virtual_mailbox_maps:1:",
-            ),
-            (
-                ["a@example.com:x:::::::\n", "", "", "", ""],
-                "dovecot-users:1:",
             ),
             (
                 [
@@ -888,5 +654,56 @@ mod tests {
         ])
         .unwrap_err();
         assert!(two.to_string().contains("exactly one address"), "{two}");
+    }
+
+    #[test]
+    fn disagreeing_files_read_as_what_they_should_be_with_the_repairs() {
+        // Bob's maildir entry and the domain's listing are gone.
+        let vmm = "alice@example.com example.com/alice/\nzed@other.org other.org/zed/\n";
+        let estate = load([USERS, vmm, VAM, RA, "other.org OK\n"]).unwrap();
+        let state = estate.model.state();
+        assert_eq!(state.mailboxes.len(), 2);
+        assert_eq!(estate.repairs.len(), 2, "{:?}", estate.repairs);
+        assert!(estate.repairs[0].contains("`bob@example.com example.com/bob/`"));
+        assert!(estate.repairs[1].contains("virtual_mailbox_domains"));
+        let files = estate.render();
+        assert_eq!(files[FileId::MailboxMaps.index()], "alice@example.com example.com/alice/\nbob@example.com example.com/bob/\nzed@other.org other.org/zed/\n");
+        assert_eq!(
+            files[FileId::MailboxDomains.index()],
+            "other.org OK\nexample.com OK\n"
+        );
+        // Once written back, nothing is left to repair.
+        let again = load(std::array::from_fn(|i| files[i].as_str())).unwrap();
+        assert!(again.repairs.is_empty(), "{:?}", again.repairs);
+        assert_eq!(again.render(), files);
+    }
+
+    #[test]
+    fn a_group_created_again_owns_the_access_entry_left_behind() {
+        let ra = "sales@example.com internal_only\nabuse@example.com OK\n";
+        let config: Config = serde_json::from_str(r#"{"directory": "mail"}"#).unwrap();
+        for (allow_external, want) in [
+            (
+                false,
+                "sales@example.com internal_only\nabuse@example.com OK\n",
+            ),
+            (true, "abuse@example.com OK\n"),
+        ] {
+            let mut estate = load(["", "", "", ra, ""]).unwrap();
+            let group = Group {
+                id: None,
+                address: "sales@example.com".into(),
+                display_name: None,
+                members: vec!["a@example.com".into()],
+                aliases: Vec::new(),
+                allow_external,
+                kind: Default::default(),
+            };
+            let change = mailform_contract::MailChange::CreateGroup { new: group };
+            estate.model.apply(&change, &config).unwrap();
+            let files = estate.render();
+            assert_eq!(files[FileId::RecipientAccess.index()], want);
+            assert!(load(std::array::from_fn(|i| files[i].as_str())).is_ok());
+        }
     }
 }

@@ -35,9 +35,11 @@ fn provider(dir: &Path) -> PostfixProvider {
     PostfixProvider::new(config, Path::new("/nonexistent"))
 }
 
+/// Every file of `dir` but the (empty) lock file, with its bytes.
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut all: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
         .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name() != ".mailform.lock")
         .map(|e| {
             let e = e.unwrap();
             let bytes = if e.path().is_file() {
@@ -611,4 +613,46 @@ fn capabilities_ask_for_hashes() {
             "ARGON2I"
         ])
     );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_edit_by_hand_during_an_apply_is_a_conflict_not_lost() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let report = provider(d)
+        .apply_domain("example.com", &initial_changes())
+        .await;
+    assert_all_applied(&report.outcomes);
+    // A "postmap" that, while mailform compiles, lets someone edit the map.
+    let script = d.join("edit-then-compile");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho 'hand@other.org x@other.org' >> {}\ntouch \"${{1#hash:}}.db\"\n",
+            d.join("virtual_alias_maps").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let config: Config = serde_json::from_value(serde_json::json!({
+        "directory": d, "postmap": script.display().to_string()
+    }))
+    .unwrap();
+    let p = PostfixProvider::new(config, Path::new("/nonexistent"));
+    let change = MailChange::CreateAlias {
+        new: alias("new@example.com", &["alice@example.com"]),
+    };
+    let report = p.apply_domain("example.com", &[change]).await;
+    let ChangeOutcome::Failed(ProviderError::Conflict(msg)) = &report.outcomes[0] else {
+        panic!("{report:?}")
+    };
+    assert!(msg.contains("changed by someone else") && msg.contains("nothing was written"));
+    let map = fs::read_to_string(d.join("virtual_alias_maps")).unwrap();
+    assert!(
+        map.contains("hand@other.org") && !map.contains("new@example.com"),
+        "{map}"
+    );
+    assert!(!d.join("virtual_alias_maps.db").exists());
 }

@@ -8,7 +8,8 @@
 //! - `write`: record sets → zone file text, in one canonical layout.
 //! - `serial`: the SOA serial after a change (RFC 1982).
 //! - `apply`: a batch of changes applied in memory, all or nothing.
-//! - `store`: file locations, reading, atomic replacement.
+//! - `store`: file locations, reading, atomic replacement (at the target of
+//!   a symbolic link), the lock file of an apply.
 //! - `provider`: [`ZonefileProvider`], the [`mailform_contract::DnsProvider`].
 
 mod apply;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use mailform_contract::local_state::{StateLock, LOCK_WAIT};
 use mailform_contract::name::normalize_name;
 use mailform_contract::{
     ApplyReport, DnsCapabilities, DnsChange, DnsProvider, ProviderError, RecordSet, RecordType,
@@ -82,6 +83,21 @@ impl Inner {
         Ok((path, Some((bytes, sets))))
     }
 
+    /// The exclusive lock of `zone`'s file, for an apply. Reads take none:
+    /// the file is replaced by one rename, so they see the old zone or the
+    /// new one.
+    fn lock(&self, zone: &str) -> Result<StateLock, ProviderError> {
+        let path = store::zone_path(&self.directory, zone)?;
+        let lock = store::lock_path(&path)?;
+        // The directory may not exist before the zone's first apply.
+        if let Some(dir) = lock.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ProviderError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let what = format!("the zone file {}", path.display());
+        StateLock::exclusive(&lock, &what, LOCK_WAIT)
+    }
+
     fn read_zone(&self, zone: &str) -> Result<ZoneState, ProviderError> {
         let (_, loaded) = self.load(zone)?;
         Ok(ZoneState {
@@ -95,6 +111,12 @@ impl Inner {
         if changes.is_empty() {
             return ApplyReport::all_applied(0);
         }
+        // Held from the read to the rename: another mailform run applying
+        // to this zone meanwhile would otherwise have its change overwritten.
+        let _lock = match self.lock(zone) {
+            Ok(lock) => lock,
+            Err(e) => return ApplyReport::all_failed(changes.len(), e),
+        };
         let (path, loaded) = match self.load(zone) {
             Ok(loaded) => loaded,
             Err(e) => return ApplyReport::all_failed(changes.len(), e),
@@ -296,7 +318,13 @@ mod tests {
         };
         assert!(message.contains("run plan again"), "{message}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), REALISTIC);
-        assert_eq!(std::fs::read_dir(p.directory()).unwrap().count(), 1);
+        // The zone file and the lock file beside it: no temporary file.
+        let mut names: Vec<String> = std::fs::read_dir(p.directory())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".example.com.zone.lock", "example.com.zone"]);
     }
 
     #[tokio::test]

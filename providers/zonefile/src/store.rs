@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use mailform_contract::ProviderError;
+use mailform_contract::{local_state, ProviderError};
 
 /// The file of `zone` in `directory`: `<zone>.zone`.
 pub(crate) fn zone_path(directory: &Path, zone: &str) -> Result<PathBuf, ProviderError> {
@@ -27,11 +27,16 @@ pub(crate) fn zone_path(directory: &Path, zone: &str) -> Result<PathBuf, Provide
     Ok(directory.join(format!("{zone}.zone")))
 }
 
-/// The file's bytes, or `None` when it does not exist.
+/// The file's bytes, or `None` when it does not exist. A symbolic link
+/// whose target is missing is an error, not an absent zone: planning to
+/// create the zone would write wherever the link points.
 pub(crate) fn read(path: &Path) -> Result<Option<Vec<u8>>, ProviderError> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            local_state::write_target(path)?;
+            Ok(None)
+        }
         Err(e) => Err(ProviderError::Io(format!(
             "cannot read {}: {e}",
             path.display()
@@ -39,8 +44,20 @@ pub(crate) fn read(path: &Path) -> Result<Option<Vec<u8>>, ProviderError> {
     }
 }
 
+/// Where the lock file of the zone file at `path` is: beside the file that
+/// is really written (the target of a link), `.<name>.lock`.
+pub(crate) fn lock_path(path: &Path) -> Result<PathBuf, ProviderError> {
+    let target = local_state::write_target(path)?;
+    let name = target
+        .file_name()
+        .map_or_else(|| "zone".into(), |n| n.to_string_lossy().into_owned());
+    Ok(target.with_file_name(format!(".{name}.lock")))
+}
+
 /// Replaces `path` with `contents`: a temporary file in the same directory
-/// is written and flushed to disk, then renamed over the file.
+/// is written and flushed to disk, then renamed over the file. When `path`
+/// is a symbolic link, the file it points to is replaced (the temporary
+/// file is written beside it) and the link stays.
 ///
 /// `expected` is what the file held when the changes were checked (`None`:
 /// it did not exist). It is compared again just before the rename, so that
@@ -51,6 +68,9 @@ pub(crate) fn replace(
     contents: &[u8],
     expected: Option<&[u8]>,
 ) -> Result<(), ProviderError> {
+    let shown = path;
+    let target = local_state::write_target(path)?;
+    let path = target.as_path();
     let io = |what: &str, e: std::io::Error| {
         ProviderError::Io(format!("cannot {what} {}: {e}", path.display()))
     };
@@ -77,7 +97,7 @@ pub(crate) fn replace(
             return Err(ProviderError::Conflict(format!(
                 "{} was changed by someone else while mailform was applying; nothing was \
                  written; run plan again",
-                path.display()
+                shown.display()
             )));
         }
         fs::rename(&tmp_path, path).map_err(|e| io("replace", e))?;
