@@ -302,7 +302,8 @@ pub(super) fn compile_mail(
         }
         let hash = mb.password_hash.as_ref().and_then(|p| {
             let value = resolve(ctx, &p.value, Loc::of(p), &format!("{path}.password_hash"))?;
-            check_password_hash(ctx, &value, Loc::of(p), &format!("{path}.password_hash"))?;
+            let value =
+                check_password_hash(ctx, &value, Loc::of(p), &format!("{path}.password_hash"))?;
             Some(InitialPassword::Hash(Secret::new(value)))
         });
         let plain = mb
@@ -337,7 +338,7 @@ pub(super) fn compile_mail(
                     StateConfig::Suspended => MailboxState::Suspended,
                     StateConfig::Offboarded => MailboxState::Offboarded,
                 },
-                successor,
+                successor: successor.clone(),
                 aliases: mailbox_aliases.clone(),
                 kind: match kind {
                     MailboxType::User => MailboxKind::User,
@@ -352,6 +353,17 @@ pub(super) fn compile_mail(
         });
         for a in mailbox_aliases {
             edges.entry(a).or_default().push((address.clone(), loc));
+        }
+        // An offboarded mailbox forwards new mail to its successor, and a
+        // deleted one's addresses become the successor's aliases: either
+        // way mail moves along this edge, so it takes part in loops.
+        if let (Some(s), Some(target)) = (&mb.successor, &successor) {
+            if matches!(state, StateConfig::Offboarded | StateConfig::Deleted) {
+                edges
+                    .entry(address.clone())
+                    .or_default()
+                    .push((target.clone(), Loc::of(s)));
+            }
         }
     }
     for (address, loc, path, alias) in aliases {

@@ -30,7 +30,7 @@ use super::names::domain_to_ascii;
 use crate::desired::{Desired, DesiredMailDomain, DesiredZone};
 use mail::{check_alias_domains, compile_mail};
 use policies::compile_policies;
-use records::compile_records;
+use records::{check_cname_loops, compile_records};
 
 /// Default TTL when neither the record set, the domain nor `defaults` set one.
 pub const DEFAULT_TTL: u32 = 3600;
@@ -211,6 +211,7 @@ pub fn compile(
         }
     }
 
+    check_cname_loops(&mut ctx, &desired.zones);
     check_alias_domains(&mut ctx, &aliases, &mut mail_domains, &mut broken);
     compile_mail(&mut ctx, config, &mut mail_domains, &broken);
     desired.mail = mail_domains.into_values().collect();

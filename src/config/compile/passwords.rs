@@ -32,6 +32,15 @@ pub(super) fn initial_password(
     }
     let value = resolve(ctx, raw, Loc::of(p), path)?;
     let value = value.trim_end_matches(['\n', '\r']).to_string();
+    if let Some(problem) = unprintable(&value, false) {
+        ctx.diags.error(
+            Loc::of(p),
+            path,
+            format!("`initial_password` {problem}"),
+            Some("keep the password on one line of the referenced file or variable (one line break at its end is dropped)".to_string()),
+        );
+        return None;
+    }
     if value.is_empty() {
         ctx.diags.error(
             Loc::of(p),
@@ -47,7 +56,57 @@ pub(super) fn initial_password(
     Some(InitialPassword::Plain(Secret::new(value)))
 }
 
-pub(super) fn check_password_hash(ctx: &mut Ctx, value: &str, loc: Loc, path: &str) -> Option<()> {
+/// Longer than any hash the accepted schemes make (SHA512-CRYPT with its
+/// rounds is about 120 bytes, Argon2 with a long salt a few hundred), and
+/// short enough that a pasted file or a mistake stops here.
+const MAX_SECRET_BYTES: usize = 1024;
+
+/// What makes a secret unusable in the files providers write (a Dovecot
+/// passwd-file line is `user:hash:...`, one entry per line), without
+/// saying anything about the secret's value; `None` if nothing does.
+/// Spaces and `:` are fine in a clear-text password, not in a hash.
+fn unprintable(value: &str, hash: bool) -> Option<String> {
+    if value.len() > MAX_SECRET_BYTES {
+        return Some(format!(
+            "is {} bytes long; mailform accepts at most {MAX_SECRET_BYTES}",
+            value.len()
+        ));
+    }
+    let bad = value
+        .chars()
+        .find(|c| c.is_control() || (hash && (c.is_whitespace() || *c == ':' || !c.is_ascii())))?;
+    Some(match bad {
+        '\n' | '\r' => "contains a line break".to_string(),
+        '\t' => "contains a tab".to_string(),
+        ' ' => "contains a space".to_string(),
+        ':' => "contains `:`, which separates the fields of a Dovecot passwd-file".to_string(),
+        c if c.is_control() => format!("contains the control character U+{:04X}", c as u32),
+        _ => "contains a character that is not printable ASCII".to_string(),
+    })
+}
+
+/// Checks a `password_hash` and returns it without the one line break a
+/// file read through `${file:...}` ends with. The value is never echoed:
+/// it may be a clear-text password written by mistake.
+pub(super) fn check_password_hash(
+    ctx: &mut Ctx,
+    value: &str,
+    loc: Loc,
+    path: &str,
+) -> Option<String> {
+    let value = value
+        .strip_suffix('\n')
+        .map(|v| v.strip_suffix('\r').unwrap_or(v))
+        .unwrap_or(value);
+    if let Some(problem) = unprintable(value, true) {
+        ctx.diags.error(
+            loc,
+            path,
+            format!("`password_hash` {problem}"),
+            Some("a hash is one word of printable ASCII: paste exactly the one line `doveadm pw -s SHA512-CRYPT` prints, e.g. `{SHA512-CRYPT}$6$...`".to_string()),
+        );
+        return None;
+    }
     const SCHEMES: [&str; 7] = [
         "SHA512-CRYPT",
         "SHA256-CRYPT",
@@ -59,7 +118,7 @@ pub(super) fn check_password_hash(ctx: &mut Ctx, value: &str, loc: Loc, path: &s
     ];
     let scheme = value.strip_prefix('{').and_then(|r| r.split_once('}'));
     match scheme {
-        Some((s, rest)) if SCHEMES.contains(&s) && !rest.is_empty() => Some(()),
+        Some((s, rest)) if SCHEMES.contains(&s) && !rest.is_empty() => Some(value.to_string()),
         Some((s, _)) if SCHEMES.contains(&s) => {
             ctx.diags.error(
                 loc,

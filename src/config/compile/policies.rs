@@ -8,7 +8,7 @@ use mailform_contract::name::absolute_name;
 use mailform_contract::{RecordSet, RecordType};
 use serde_saphyr::Spanned;
 
-use super::records::example_for;
+use super::records::{check_rdata, example_for};
 use super::{resolve, Ctx};
 use crate::config::diagnostic::{did_you_mean, key, Loc};
 use crate::config::model::DomainConfig;
@@ -101,7 +101,10 @@ pub(super) fn compile_policies(
             (None, Some(c)) => {
                 if let Some(text) = resolve(ctx, &c.value, Loc::of(c), &path) {
                     match RData::parse(&RecordType::Cname, &text) {
-                        Ok(r) => built.push((name, r, at(loc, path))),
+                        Ok(r) => match check_rdata(&r) {
+                            Ok(()) => built.push((name, r, at(loc, path))),
+                            Err((message, fix)) => ctx.diags.error(Loc::of(c), &path, message, Some(fix)),
+                        },
                         Err(e) => ctx.diags.error(Loc::of(c), &path, e.0, Some(example_for(&RecordType::Cname).to_string())),
                     }
                 }
@@ -282,13 +285,25 @@ fn expand_service(
         |ctx: &mut Ctx, rel: &str, rtype: &RecordType, template: &str| match crate::presets::fill(
             template, zone, &params,
         ) {
-            Ok(text) => match RData::parse(rtype, &text) {
+            Ok(text) => match RData::parse(rtype, &text)
+                .map_err(|e| (e.0, None))
+                .and_then(|r| check_rdata(&r).map(|()| r).map_err(|(m, f)| (m, Some(f))))
+            {
                 Ok(r) => built.push((rel.to_string(), r, origin.clone())),
-                Err(e) => ctx.diags.error(
+                // Presets are checked when they are built, so a bad value
+                // comes from a parameter.
+                Err((message, fix)) => ctx.diags.error(
                     origin.loc,
                     path,
-                    format!("preset `{}` gives an invalid value: {}", preset.id, e.0),
-                    None,
+                    format!(
+                        "preset `{}` gives an invalid {rel} {rtype} value: {message}",
+                        preset.id
+                    ),
+                    Some(format!(
+                        "check the values under `params:`{}",
+                        fix.map(|f| format!("; for this record: {f}"))
+                            .unwrap_or_default()
+                    )),
                 ),
             },
             Err(_) if reported_missing => {}

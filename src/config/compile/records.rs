@@ -1,9 +1,10 @@
 //! The `records:` section of a domain: names, types, TTLs and values
 //! become record sets, with the checks RFC 1034/1035 impose on them (one
 //! CNAME per name and nothing beside it, none at the apex, targets that are
-//! host names, TXT character-strings of at most 255 bytes).
+//! host names in ASCII, TXT character-strings of at most 255 bytes, record
+//! data of at most 65,535 bytes, no CNAME loops).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mailform_contract::dns::RData;
 use mailform_contract::name::absolute_name;
@@ -12,10 +13,10 @@ use serde_saphyr::Spanned;
 
 use super::{check_ttl, resolve, Ctx};
 use crate::config::diagnostic::{did_you_mean, key, Loc};
-use crate::config::names::check_record_name;
+use crate::config::names::{check_record_name, check_target, TargetProblem};
 use crate::config::records::{RecordSpec, RecordValue};
 use crate::config::spanned_map::SpannedMap;
-use crate::desired::{Declared, Origin};
+use crate::desired::{Declared, DesiredZone, Origin};
 
 pub(super) fn compile_records(
     ctx: &mut Ctx,
@@ -149,6 +150,156 @@ pub(super) fn compile_records(
 }
 
 fn compile_value(
+    ctx: &mut Ctx,
+    rtype: &RecordType,
+    value: &Spanned<RecordValue>,
+    path: &str,
+) -> Option<RData> {
+    let rdata = parse_value(ctx, rtype, value, path)?;
+    match check_rdata(&rdata) {
+        Ok(()) => Some(rdata),
+        Err((message, fix)) => {
+            ctx.diags.error(Loc::of(value), path, message, Some(fix));
+            None
+        }
+    }
+}
+
+/// RDLENGTH is 16 bits (RFC 1035 §3.2.1): a zone holding a record with
+/// more data does not load at all.
+const MAX_RDATA: usize = 65_535;
+
+/// Checks what [`RData::parse`] leaves open: that the host names in the
+/// data are names a zone file holds as written (so the value read back is
+/// the value declared), and that the data fits in one record. Returns the
+/// message and the fix.
+pub(super) fn check_rdata(rdata: &RData) -> Result<(), (String, String)> {
+    let rtype = rdata.rtype();
+    if let Some(target) = target_of(rdata) {
+        match check_target(target) {
+            Ok(()) => {}
+            Err(TargetProblem::NotAscii { ascii: Some(ascii) }) => {
+                return Err((
+                    format!("{rtype} target `{target}` is not ASCII: DNS carries host names in their xn-- (punycode) form, and a zone holding the raw UTF-8 serves other bytes than the file declares"),
+                    format!("write `{}`, and check that the xn-- form names the host you meant (a look-alike letter from another script makes a different name)", with_target(rdata, &ascii).presentation()),
+                ));
+            }
+            Err(TargetProblem::NotAscii { ascii: None }) => {
+                return Err((
+                    format!("{rtype} target `{target}` is not ASCII, nor a valid internationalised domain name"),
+                    "write the host name in ASCII, with internationalised labels in their xn-- (punycode) form".to_string(),
+                ));
+            }
+            Err(TargetProblem::Syntax(e)) => {
+                return Err((
+                    format!("{rtype} target `{target}` is not a host name a zone can hold: {e}"),
+                    example_for(&rtype).to_string(),
+                ));
+            }
+        }
+    }
+    let len = wire_len(rdata);
+    if len > MAX_RDATA {
+        let strings = match rdata {
+            RData::Txt { chunks } => format!(" ({} strings)", chunks.len()),
+            _ => String::new(),
+        };
+        return Err((
+            format!("{rtype} value is {len} bytes on the wire{strings}; one record holds at most {MAX_RDATA} bytes of data (RFC 1035 §3.2.1), and a zone with a larger record does not load at all"),
+            "shorten it, or spread the text over several values (each value is its own record)".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// The host name a record points at, if its type has one.
+fn target_of(rdata: &RData) -> Option<&str> {
+    match rdata {
+        RData::Cname { target } | RData::Ns { target } | RData::Srv { target, .. } => Some(target),
+        RData::Mx { exchange, .. } => Some(exchange),
+        _ => None,
+    }
+}
+
+fn with_target(rdata: &RData, name: &str) -> RData {
+    let mut out = rdata.clone();
+    match &mut out {
+        RData::Cname { target } | RData::Ns { target } | RData::Srv { target, .. } => {
+            *target = name.to_string()
+        }
+        RData::Mx { exchange, .. } => *exchange = name.to_string(),
+        _ => {}
+    }
+    out
+}
+
+/// The length of the record's data in wire format, for the types whose
+/// data the file can make long.
+fn wire_len(rdata: &RData) -> usize {
+    match rdata {
+        RData::Txt { chunks } => chunks.iter().map(|c| 1 + c.len()).sum(),
+        RData::Caa { tag, value, .. } => 2 + tag.len() + value.len(),
+        _ => 0,
+    }
+}
+
+/// A CNAME to itself, or a chain of CNAMEs in the file that comes back to
+/// where it started: resolvers give up on such a name (SERVFAIL). The
+/// chain may cross zones of the file.
+pub(super) fn check_cname_loops(ctx: &mut Ctx, zones: &[DesiredZone]) {
+    let cnames: BTreeMap<&str, (&str, &Origin)> = zones
+        .iter()
+        .flat_map(|z| z.records.iter())
+        .filter_map(|d| match d.item.values.first() {
+            Some(RData::Cname { target }) if d.item.rtype == RecordType::Cname => {
+                Some((d.item.name.as_str(), (target.as_str(), &d.origin)))
+            }
+            _ => None,
+        })
+        .collect();
+    // Each name has at most one CNAME, so every chain is a path that
+    // either ends or enters a cycle; names already walked are not walked
+    // again, which keeps this linear.
+    let mut done: HashSet<&str> = HashSet::new();
+    for start in cnames.keys() {
+        let mut chain: Vec<&str> = Vec::new();
+        let mut at = *start;
+        while !done.contains(at) {
+            let Some((target, _)) = cnames.get(at) else {
+                break;
+            };
+            done.insert(at);
+            chain.push(at);
+            at = target;
+        }
+        let Some(pos) = chain.iter().position(|n| *n == at) else {
+            continue;
+        };
+        let cycle = &chain[pos..];
+        let last = cycle[cycle.len() - 1];
+        let origin = cnames[last].1;
+        let (message, fix) = if cycle.len() == 1 {
+            (
+                format!("`{last}` is a CNAME to itself: resolvers give up on it"),
+                "point it at the host that serves the name, or remove the CNAME".to_string(),
+            )
+        } else {
+            let mut names: Vec<&str> = cycle.to_vec();
+            names.push(at);
+            (
+                format!(
+                    "CNAME loop: {}; resolvers give up on every name in it",
+                    names.join(" → ")
+                ),
+                "point one of them at a host that has A/AAAA records".to_string(),
+            )
+        };
+        ctx.diags
+            .error(origin.loc, &origin.path, message, Some(fix));
+    }
+}
+
+fn parse_value(
     ctx: &mut Ctx,
     rtype: &RecordType,
     value: &Spanned<RecordValue>,
