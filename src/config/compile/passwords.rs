@@ -85,6 +85,19 @@ fn unprintable(value: &str, hash: bool) -> Option<String> {
     })
 }
 
+/// How a hash of each scheme starts (the crypt(3) or PHC identifier).
+fn crypt_prefixes(scheme: &str) -> &'static [&'static str] {
+    match scheme {
+        "SHA512-CRYPT" => &["$6$"],
+        "SHA256-CRYPT" => &["$5$"],
+        "MD5-CRYPT" => &["$1$"],
+        "BLF-CRYPT" | "BCRYPT" => &["$2y$", "$2b$", "$2a$"],
+        "ARGON2ID" => &["$argon2id$"],
+        "ARGON2I" => &["$argon2i$"],
+        _ => &[],
+    }
+}
+
 /// Checks a `password_hash` and returns it without the one line break a
 /// file read through `${file:...}` ends with. The value is never echoed:
 /// it may be a clear-text password written by mistake.
@@ -118,7 +131,22 @@ pub(super) fn check_password_hash(
     ];
     let scheme = value.strip_prefix('{').and_then(|r| r.split_once('}'));
     match scheme {
-        Some((s, rest)) if SCHEMES.contains(&s) && !rest.is_empty() => Some(value.to_string()),
+        Some((s, rest)) if SCHEMES.contains(&s) && !rest.is_empty() => {
+            let prefixes = crypt_prefixes(s);
+            // The crypt(3) and PHC string alphabets, as the postfix provider
+            // checks them at apply.
+            let alphabet = |c: char| c.is_ascii_alphanumeric() || "./$=,+-".contains(c);
+            if prefixes.iter().any(|p| rest.starts_with(p)) && rest.chars().all(alphabet) {
+                return Some(value.to_string());
+            }
+            ctx.diags.error(
+                loc,
+                path,
+                format!("the `{{{s}}}` hash is not in that scheme's format: it starts with {} and holds only letters, digits and `./$=,+-`", prefixes.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" or ")),
+                Some(format!("make it with `doveadm pw -s {s}` and paste its whole output")),
+            );
+            None
+        }
         Some((s, _)) if SCHEMES.contains(&s) => {
             ctx.diags.error(
                 loc,

@@ -329,8 +329,13 @@ fn expand_service(
                     origin.loc,
                     path,
                     format!(
-                        "preset `{}` needs parameter(s) {} for {rel} {rtype}",
+                        "preset `{}` needs {} {} for {rel} {rtype}",
                         preset.id,
+                        if missing.len() == 1 {
+                            "parameter"
+                        } else {
+                            "parameters"
+                        },
                         missing.join(", ")
                     ),
                     Some(format!("add them under `params:`: {}", descr.join("; "))),
