@@ -83,7 +83,7 @@ const ESTATE: &str = r#"domains:
 mailboxes:
   zhang.wei@example.com:
     name: 张伟
-    aliases: [wei@example.com, sales-cn@example.com]
+    aliases: [wei@example.com, sales-cn@example.com, postmaster@example.com, abuse@example.com]
     initial_password: generate
   li.na@example.com:
     name: Li Na

@@ -28,7 +28,7 @@ domains:
     records:
       www: {A: 192.0.2.2}
 mailboxes:
-  alice@a.example: {password_hash: "{SHA512-CRYPT}$6$abc$def"}
+  alice@a.example: {password_hash: "{SHA512-CRYPT}$6$abc$def", aliases: [abuse@a.example]}
 aliases:
   postmaster@a.example: {to: [alice@a.example]}
 "#;

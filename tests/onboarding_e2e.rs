@@ -109,6 +109,7 @@ mailboxes:
   ann@{ZONE}:
     name: Ann Onboard
     password_hash: ${{file:initial.hash}}
+    aliases: [postmaster@{ZONE}, abuse@{ZONE}]
 "#
     );
     std::fs::write(d.join("mailform.yaml"), yaml).unwrap();
@@ -201,6 +202,7 @@ mailboxes:
   ann@example.com:
     name: Ann Alias
     password_hash: ${{file:initial.hash}}
+    aliases: [postmaster@example.com, abuse@example.com]
 "#
     );
     std::fs::write(d.join("mailform.yaml"), yaml).unwrap();

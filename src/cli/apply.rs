@@ -212,7 +212,10 @@ fn report(result: &apply::ApplyResult) {
         }
     }
     if result.complete() {
-        println!("\nApply complete: {} change(s) applied.", result.applied());
+        println!(
+            "\nApply complete: {} applied.",
+            crate::render::count(result.applied(), "change", "changes")
+        );
     } else {
         println!(
             "\nApply incomplete: {} applied, {} failed, {} not attempted. Fix the cause and run apply again: it continues from what is live.",
@@ -228,7 +231,7 @@ fn report(result: &apply::ApplyResult) {
         });
         if unknown > 0 {
             println!(
-                "{unknown} of the failed change(s) may have been carried out (UNKNOWN above): nothing was sent twice; `mailform plan` shows what is live."
+                "{unknown} of the failed changes may have been carried out (UNKNOWN above): nothing was sent twice; `mailform plan` shows what is live."
             );
         }
     }

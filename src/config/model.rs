@@ -1,8 +1,8 @@
 //! The YAML file format, version 1: the serde and JSON Schema types.
 //!
 //! These types hold what the user wrote, with source locations, and nothing
-//! derived. [`super::validate`] checks them and [`crate::desired`] compiles
-//! them into the desired state the planner compares with live state. Every
+//! derived. [`super::compile`] checks them and compiles them into the
+//! [`crate::desired`] state the planner compares with live state. Every
 //! field's doc comment becomes its description in the JSON Schema.
 
 use schemars::JsonSchema;

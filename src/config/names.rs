@@ -41,6 +41,39 @@ pub fn check_record_name(name: &str) -> Result<(), String> {
     check_labels(rest, true)
 }
 
+/// What is wrong with a host name in record data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetProblem {
+    /// Unicode: zone files and DNS carry names as ASCII, so the name must
+    /// be written in its xn-- form; `ascii` is that form, if the name is a
+    /// valid internationalised domain name.
+    NotAscii { ascii: Option<String> },
+    /// Not a name a zone file can hold as written (an empty or too long
+    /// label, a character that is not a letter, digit, hyphen or
+    /// underscore).
+    Syntax(String),
+}
+
+/// Checks a host name in record data (an MX exchange, a CNAME, NS or SRV
+/// target): absolute, lower-case, without the trailing dot, empty for the
+/// root (a null MX, an SRV "no service"). Unicode is refused rather than
+/// converted, as in record names: the xn-- form the user writes is what
+/// the zone holds and the plan shows, and a look-alike letter from another
+/// script (a homograph) shows up as a visibly different xn-- label instead
+/// of passing unseen.
+pub fn check_target(name: &str) -> Result<(), TargetProblem> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    if !name.is_ascii() {
+        let ascii = idna::domain_to_ascii(name)
+            .ok()
+            .filter(|a| check_labels(a, true).is_ok());
+        return Err(TargetProblem::NotAscii { ascii });
+    }
+    check_labels(name, true).map_err(TargetProblem::Syntax)
+}
+
 fn check_labels(name: &str, allow_underscore: bool) -> Result<(), String> {
     if name.len() > 253 {
         return Err(format!(
@@ -111,6 +144,35 @@ mod tests {
         assert!(domain_to_ascii("localhost").is_err());
         assert!(domain_to_ascii("-bad.com").is_err());
         assert!(domain_to_ascii(&format!("{}.com", "a".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn targets() {
+        for ok in [
+            "",
+            "mx1.example.com",
+            "_sip._tcp.example.com",
+            "xn--bcher-kva.example",
+        ] {
+            assert_eq!(check_target(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            check_target("mx.bücher.example"),
+            Err(TargetProblem::NotAscii {
+                ascii: Some("mx.xn--bcher-kva.example".into())
+            })
+        );
+        for bad in [
+            "mx..example.com",
+            "a;b.example.com",
+            "a b.example.com",
+            "-x.example.com",
+        ] {
+            assert!(
+                matches!(check_target(bad), Err(TargetProblem::Syntax(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Mail-deliverability lint: offline checks of the SPF, DMARC, DKIM, MX
 //! and MTA-STS records a file declares (by hand or through presets and
-//! policy blocks), each finding under a stable rule id ([`rules`]).
+//! policy blocks) and of the role addresses a mail domain must have, each
+//! finding under a stable rule id ([`rules`]).
 //! `validate`, `plan` and `apply` all run it: an error-level finding stops
 //! the file like any other error.
 
@@ -63,6 +64,7 @@ pub fn run(desired: &Desired, diags: &mut Diagnostics) {
             }
         }
         check_dmarc_present(diags, desired, zone, &sets);
+        check_role_addresses(diags, desired, zone, &sets);
         let mta_sts = format!("_mta-sts.{}", zone.zone);
         if let Some(m) = sets.get(&(mta_sts, RecordType::Txt)) {
             if !sets.contains_key(&(format!("_smtp._tls.{}", zone.zone), RecordType::Txt)) {
@@ -421,6 +423,110 @@ fn check_dmarc_present(
             .unwrap_or((Loc::default(), String::new()));
         diags.lint(&DMARC_MISSING, None, at.0, &at.1, format!("`{}` handles mail but publishes no DMARC policy", zone.zone), "add `dmarc: {p: none, rua: [\"mailto:dmarc-reports@...\"]}` and tighten `p` once reports look right");
     }
+}
+
+/// The local parts every domain that receives mail must accept:
+/// `postmaster` (RFC 5321 §4.5.1, a MUST) and `abuse` (RFC 2142 §4).
+const ROLE_LOCAL_PARTS: [&str; 2] = ["postmaster", "abuse"];
+
+/// Whether the zone's apex MX set names a host (is not absent or a null MX).
+fn receives_mail(zone: &DesiredZone) -> bool {
+    zone.records
+        .iter()
+        .filter(|d| d.item.name == zone.zone && d.item.rtype == RecordType::Mx)
+        .flat_map(|d| d.item.values.iter())
+        .any(|v| matches!(v, RData::Mx { exchange, .. } if !exchange.is_empty()))
+}
+
+/// A domain whose apex MX receives mail (not a null MX) and whose mail
+/// this file manages must have the role addresses as some mailbox, alias
+/// or group (an alias domain has them when its parent does). Without a
+/// `mail:` provider the addresses may live anywhere, so nothing is said.
+fn check_role_addresses(
+    diags: &mut Diagnostics,
+    desired: &Desired,
+    zone: &DesiredZone,
+    sets: &BTreeMap<(String, RecordType), &Declared<RecordSet>>,
+) {
+    let Some(mx) = sets.get(&(zone.zone.clone(), RecordType::Mx)) else {
+        return;
+    };
+    let Some(mail) = desired.mail.iter().find(|m| m.domain == zone.zone) else {
+        return;
+    };
+    if !receives_mail(zone) {
+        return;
+    }
+    let home = match &mail.alias_of {
+        // The parent's own finding, if it receives mail here too, says it.
+        Some(parent)
+            if desired
+                .zones
+                .iter()
+                .any(|z| &z.zone == parent && receives_mail(z)) =>
+        {
+            return
+        }
+        Some(parent) => match desired.mail.iter().find(|m| &m.domain == parent) {
+            Some(p) => p,
+            None => return,
+        },
+        None => mail,
+    };
+    let mut addresses: Vec<&str> = Vec::new();
+    for m in home.mailboxes.iter().filter(|m| !m.delete) {
+        addresses.push(&m.mailbox.address);
+        addresses.extend(m.mailbox.aliases.iter().map(String::as_str));
+    }
+    addresses.extend(home.aliases.iter().map(|a| a.item.address.as_str()));
+    for g in &home.groups {
+        addresses.push(&g.item.address);
+        addresses.extend(g.item.aliases.iter().map(String::as_str));
+    }
+    let missing: Vec<String> = ROLE_LOCAL_PARTS
+        .iter()
+        .map(|local| format!("{local}@{}", home.domain))
+        .filter(|a| !addresses.contains(&a.as_str()))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let admin = home
+        .mailboxes
+        .iter()
+        .find(|m| !m.delete && m.mailbox.kind == mailform_contract::MailboxKind::User)
+        .map(|m| m.mailbox.address.clone())
+        .unwrap_or_else(|| format!("admin@{}", home.domain));
+    let entries: Vec<String> = missing
+        .iter()
+        .map(|a| format!("`{a}: {{to: [{admin}]}}`"))
+        .collect();
+    let at_parent = match &mail.alias_of {
+        Some(parent) => format!(
+            " (`{}` is an alias of `{parent}`: declare them there)",
+            zone.zone
+        ),
+        None => String::new(),
+    };
+    diags.lint(
+        &ROLE_ADDRESSES,
+        None,
+        mx.origin.loc,
+        &mx.origin.path,
+        format!(
+            "`{}` receives mail but has no {}: mail servers send delivery problems to postmaster@ and report abuse to abuse@, and such mail would bounce",
+            zone.zone,
+            missing
+                .iter()
+                .map(|a| format!("`{}@{}`", a.split('@').next().unwrap_or(""), zone.zone))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+        format!(
+            "add {} under `aliases:`{at_parent}, pointing at whoever runs mail, or list them among the `aliases` of that mailbox or group",
+            entries.join(" and ")
+        ),
+    );
 }
 
 fn check_dkim(diags: &mut Diagnostics, set: &RecordSet, loc: Loc, path: &str) {

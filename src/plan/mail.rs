@@ -66,8 +66,15 @@ pub fn plan_domain(
     let kind_clash = |problems: &mut Vec<Problem>, address: &str, want: &str, origin: &Origin| {
         if let Some(have) = live_kind(address) {
             if have != want && !(have == "mailbox" && deleting.contains(address)) {
+                let article = |noun: &str| {
+                    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "an"
+                    } else {
+                        "a"
+                    }
+                };
                 problems.push(Problem::at(
-                    format!("`{address}` is declared as a {want} but exists at the provider as a {have}; mailform will not convert one into the other — remove the {have} first (for a mailbox: `state: deleted` and `apply --allow-destroy`), then apply again"),
+                    format!("`{address}` is declared as {} {want} but exists at the provider as {} {have}; mailform will not convert one into the other — remove the {have} first (for a mailbox: `state: deleted` and `apply --allow-destroy`), then apply again", article(want), article(have)),
                     origin,
                     file,
                 ));

@@ -201,8 +201,8 @@ pub fn describe_all() -> String {
         ));
         if !p.unverified.is_empty() {
             out.push_str(&format!(
-                "  {} value(s) could not be confirmed on a vendor page; see presets/{}.yaml\n",
-                p.unverified.len(),
+                "  {} could not be confirmed on a vendor page; see presets/{}.yaml\n",
+                crate::render::count(p.unverified.len(), "value", "values"),
                 p.id
             ));
         }

@@ -142,7 +142,9 @@ pub fn plan(plan: &Plan) -> String {
     if unmanaged > 0 {
         let _ = writeln!(
             out,
-            "_{unmanaged} live object(s) not in the file are left alone._"
+            "_{} not in the file {} left alone._",
+            super::count(unmanaged, "live object", "live objects"),
+            if unmanaged == 1 { "is" } else { "are" }
         );
     }
     for t in plan.thresholds() {

@@ -11,6 +11,11 @@ use mailform_contract::{DnsChange, MailChange, Mailbox};
 
 use crate::plan::Plan;
 
+/// `n` and the noun in the number it needs: `1 record set`, `2 record sets`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Output formats of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

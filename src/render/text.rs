@@ -47,7 +47,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         if z.changes.is_empty() {
             let _ = writeln!(out, "  {}", st.dim("no changes"));
         }
-        unmanaged(&mut out, &z.unmanaged, "record sets", &st);
+        unmanaged(&mut out, &z.unmanaged, ("record set", "record sets"), &st);
         for n in &z.notes {
             let _ = writeln!(out, "  {} {n}", st.dim("note:"));
         }
@@ -91,7 +91,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         if m.changes.is_empty() && m.onboarding.is_none() && m.domain_status.setup.is_empty() {
             let _ = writeln!(out, "  {}", st.dim("no changes"));
         }
-        unmanaged(&mut out, &m.unmanaged, "objects", &st);
+        unmanaged(&mut out, &m.unmanaged, ("object", "objects"), &st);
         footer(&mut out, &m.problems, m.threshold.as_ref(), &st);
         out.push('\n');
     }
@@ -118,8 +118,8 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             out,
             "{}",
             st.red(&format!(
-                "Deletes {} mailbox(es): apply needs --allow-destroy.",
-                deletions.len()
+                "Deletes {}: apply needs --allow-destroy.",
+                super::count(deletions.len(), "mailbox", "mailboxes")
             ))
         );
     }
@@ -135,8 +135,8 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             out,
             "{}",
             st.red(&format!(
-                "{} problem(s) must be fixed before apply.",
-                plan.problems().len()
+                "{} must be fixed before apply.",
+                super::count(plan.problems().len(), "problem", "problems")
             ))
         );
     }
@@ -368,7 +368,7 @@ fn mail_change(out: &mut String, change: &MailChange, st: &Style) {
     }
 }
 
-fn unmanaged(out: &mut String, items: &[Unmanaged], noun: &str, st: &Style) {
+fn unmanaged(out: &mut String, items: &[Unmanaged], noun: (&str, &str), st: &Style) {
     let groups = [
         (UnmanagedReason::NotDeclared, "not in the file, left alone"),
         (UnmanagedReason::MailboxNotDeclared, "mailboxes not in the file, left alone (mailboxes are never deleted unless marked `state: deleted`)"),
@@ -395,15 +395,16 @@ fn unmanaged(out: &mut String, items: &[Unmanaged], noun: &str, st: &Style) {
         } else {
             String::new()
         };
+        let n = names.len();
         let label = if reason == UnmanagedReason::MailboxNotDeclared {
-            String::new()
+            n.to_string()
         } else {
-            format!("{noun} ")
+            super::count(n, noun.0, noun.1)
         };
         let _ = writeln!(
             out,
             "  {}",
-            st.dim(&format!("{} {label}{text}: {shown}{more}", names.len()))
+            st.dim(&format!("{label} {text}: {shown}{more}"))
         );
     }
 }

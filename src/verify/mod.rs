@@ -603,10 +603,10 @@ pub fn render(report: &Report) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "Verify: {} zone(s), {} record set(s) not served as declared, {} error finding(s).\n",
-        report.zones.len(),
-        report.differences(),
-        report.error_findings()
+        "Verify: {}, {} not served as declared, {}.\n",
+        crate::render::count(report.zones.len(), "zone", "zones"),
+        crate::render::count(report.differences(), "record set", "record sets"),
+        crate::render::count(report.error_findings(), "error finding", "error findings")
     ));
     out
 }
