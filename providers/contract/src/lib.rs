@@ -14,10 +14,12 @@
 //! - [`secret`]: a string that never prints itself.
 //! - [`name`]: domain-name and address normalisation shared by all sides.
 //! - [`interpolate`] and [`settings`]: `${env:...}`/`${file:...}` references,
-//!   and provider settings that hold secrets.
+//!   and provider settings that hold secrets; [`file`]: bounded reads of
+//!   regular files only.
 
 pub mod dns;
 pub mod error;
+pub mod file;
 pub mod interpolate;
 pub mod mail;
 pub mod memory;
