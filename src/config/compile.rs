@@ -607,7 +607,7 @@ fn example_for(rtype: &RecordType) -> &'static str {
 }
 
 fn resolve(ctx: &mut Ctx, raw: &str, loc: Loc, path: &str) -> Option<String> {
-    match interpolate(raw, ctx.base_dir, ctx.env) {
+    match interpolate(raw, path, ctx.base_dir, ctx.env) {
         Ok(s) => Some(s),
         Err(e) => {
             ctx.diags.error(loc, path, e.message, Some(e.fix));
