@@ -19,7 +19,7 @@ const NODES_PER_BYTE: usize = 4;
 /// The node budget of a small file.
 const MIN_NODES: usize = 250_000;
 /// Values one alias may expand to, on average, within the alias budget.
-const REPLAY_PER_ALIAS: usize = 100;
+const REPLAY_PER_ALIAS: usize = 50;
 /// mailform's format nests about ten levels deep at most.
 const MAX_DEPTH: usize = 32;
 
