@@ -167,6 +167,10 @@ fn a_fifo_or_a_device_is_refused_at_once() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["validate", "-f", "pipe.yaml"], "named pipe (FIFO)"),
         (vec!["plan", "-f", "pipe.yaml"], "named pipe (FIFO)"),
+        (
+            vec!["mta-sts-policy", "example.com", "-f", "pipe.yaml"],
+            "named pipe (FIFO)",
+        ),
         (vec!["validate", "-f", "/dev/zero"], "character device"),
         (vec!["validate", "-f", "/dev/urandom"], "character device"),
         (vec!["validate", "-f", "zones"], "directory"),

@@ -105,11 +105,31 @@ pub fn read_source(path: &Path, env: &dyn Env) -> Result<String, LoadError> {
     String::from_utf8(bytes).map_err(|_| read_err(ReadError::NotUtf8))
 }
 
+/// Reads and parses the file at `path` without checking it, for commands
+/// that work on files validation would refuse (`mta-sts-policy`).
+pub fn parse_file(path: &Path, env: &dyn Env) -> Result<Config, LoadError> {
+    let source = read_source(path, env)?;
+    let limits = limits(env)?;
+    yaml::parse_with(&source, &limits).map_err(|e| {
+        let mut diags = Diagnostics::new(path, &source);
+        yaml::push_error(&mut diags, &source, &e, &limits);
+        LoadError::Invalid(diags.into_sorted())
+    })
+}
+
+fn limits(env: &dyn Env) -> Result<yaml::Limits, LoadError> {
+    yaml::Limits::from_env(env).map_err(|e| {
+        LoadError::Limit(format!(
+            "{e}\n  = fix: set it to a whole number, e.g. {}=5000",
+            yaml::MAX_ALIASES_VAR
+        ))
+    })
+}
+
 /// Reads and checks the file at `path`.
 pub fn load(path: &Path, options: &LoadOptions, env: &dyn Env) -> Result<Loaded, LoadError> {
     let source = read_source(path, env)?;
-    let limits = yaml::Limits::from_env(env)
-        .map_err(|e| LoadError::Limit(format!("{e}\n  = fix: set it to a whole number, e.g. {}=5000", yaml::MAX_ALIASES_VAR)))?;
+    let limits = limits(env)?;
     let base_dir = path
         .parent()
         .map(|p| {
