@@ -157,6 +157,14 @@ fn describe(e: &YamlError, limits: &Limits) -> (String, Option<String>) {
             format!("expected {}, found {}", plain_type(expected), plain_type(unexpected)),
             None,
         ),
+        YamlError::SerdeUnknownVariant { variant, expected, .. } => (
+            format!("unknown value `{variant}`, expected one of {}", expected.join(", ")),
+            None,
+        ),
+        YamlError::TaggedScalarCannotDeserializeIntoString { .. } => (
+            "a YAML type tag (such as `!!int`) makes this value something other than the text expected here".to_string(),
+            Some("remove the tag".to_string()),
+        ),
         YamlError::NullIntoString { .. } => ("a value is missing here".to_string(), None),
         YamlError::Eof { .. } => ("the file ends in the middle of a value".to_string(), None),
         YamlError::UnknownAnchor { .. } => (
@@ -224,7 +232,14 @@ pub fn push_error(diags: &mut Diagnostics, source: &str, e: &YamlError, limits: 
         .location()
         .map(|l| Loc::new(l.line(), l.column()))
         .unwrap_or(Loc { line: 1, column: 1 });
-    let (message, fix) = describe(e, limits);
+    let (message, fix) = if is_blank(source) {
+        (
+            "the file holds no settings".to_string(),
+            Some("start it with `version: 1`; see the README's example".to_string()),
+        )
+    } else {
+        describe(e, limits)
+    };
     let key = key_before(source, loc.line, loc.column);
     let mut path = key_path_at(source, loc.line);
     if let Some(k) = &key {
@@ -234,6 +249,13 @@ pub fn push_error(diags: &mut Diagnostics, source: &str, e: &YamlError, limits: 
     }
     let fix = fix.or_else(|| fix_for(&message, &path, key.as_deref()));
     diags.error(loc, &path, message, fix);
+}
+
+/// Whether the text has nothing but blank lines and comments.
+fn is_blank(source: &str) -> bool {
+    source
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
 }
 
 /// serde-saphyr appends " at line N, column M"; the diagnostic shows the
@@ -316,7 +338,7 @@ fn fix_for(message: &str, path: &str, key: Option<&str>) -> Option<String> {
         let rest = m.split(prefix).nth(1)?;
         Some(rest.split('`').next()?.to_string())
     };
-    for prefix in ["unknown field `", "unknown variant `"] {
+    for prefix in ["unknown field `", "unknown value `"] {
         if let Some(word) = quoted(message, prefix) {
             let expected = message.split("expected ").nth(1).unwrap_or("");
             let candidates: Vec<&str> = expected
