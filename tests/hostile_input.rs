@@ -78,7 +78,11 @@ fn run(mut c: Command) -> Run {
 #[test]
 fn a_pull_request_cannot_print_a_ci_secret_through_the_plan() {
     let d = Dir::new();
-    std::fs::write(d.dir.path().parent().unwrap().join("mf-outside.txt"), SENTINEL).ok();
+    std::fs::write(
+        d.dir.path().parent().unwrap().join("mf-outside.txt"),
+        SENTINEL,
+    )
+    .ok();
     let outside = d.dir.path().parent().unwrap().join("mf-outside.txt");
     d.write("token.txt", SENTINEL);
     #[cfg(unix)]
@@ -98,7 +102,11 @@ fn a_pull_request_cannot_print_a_ci_secret_through_the_plan() {
         ] {
             let r = run(d.cmd(args));
             assert_eq!(r.code, Some(1), "{txt} {args:?}: {}", r.out);
-            assert!(!r.out.contains(SENTINEL), "{txt} {args:?} leaked:\n{}", r.out);
+            assert!(
+                !r.out.contains(SENTINEL),
+                "{txt} {args:?} leaked:\n{}",
+                r.out
+            );
             assert!(r.out.contains("= fix:"), "{txt}: {}", r.out);
         }
     }
@@ -137,7 +145,10 @@ fn files_outside_the_tree_need_the_opt_in() {
     let outer = tempfile::tempdir().unwrap();
     let d = Dir::new();
     std::fs::write(outer.path().join("verify.txt"), "public-verification-token").unwrap();
-    let txt = format!("\"${{file:{}}}\"", outer.path().join("verify.txt").display());
+    let txt = format!(
+        "\"${{file:{}}}\"",
+        outer.path().join("verify.txt").display()
+    );
     d.write("mailform.yaml", &zone_yaml(&txt));
     let r = run(d.cmd(&["validate", "-f", "mailform.yaml"]));
     assert_eq!(r.code, Some(1), "{}", r.out);
@@ -178,8 +189,16 @@ fn a_fifo_or_a_device_is_refused_at_once() {
     for (args, want) in cases {
         let r = run(d.cmd(&args));
         assert_eq!(r.code, Some(1), "{args:?}: {}", r.out);
-        assert!(r.out.contains(want) && r.out.contains("= fix:"), "{args:?}: {}", r.out);
-        assert!(r.elapsed < Duration::from_secs(10), "{args:?} took {:?}", r.elapsed);
+        assert!(
+            r.out.contains(want) && r.out.contains("= fix:"),
+            "{args:?}: {}",
+            r.out
+        );
+        assert!(
+            r.elapsed < Duration::from_secs(10),
+            "{args:?} took {:?}",
+            r.elapsed
+        );
     }
     d.write(
         "mailform.yaml",
@@ -253,7 +272,11 @@ fn fifty_thousand_errors_are_reported_in_linear_time() {
     d.write("mailform.yaml", &many_records(50_000, true));
     let r = run(d.cmd(&["validate", "-f", "mailform.yaml"]));
     assert_eq!(r.code, Some(1));
-    assert!(r.out.contains("50000 errors found"), "{}", &r.out[r.out.len().saturating_sub(500)..]);
+    assert!(
+        r.out.contains("50000 errors found"),
+        "{}",
+        &r.out[r.out.len().saturating_sub(500)..]
+    );
     assert!(r.out.contains("mailform.yaml:100010:12"));
     eprintln!("50,000 errors reported in {:?}", r.elapsed);
     assert!(r.elapsed < Duration::from_secs(60), "took {:?}", r.elapsed);

@@ -202,9 +202,7 @@ fn breach_name(b: &BudgetBreach) -> &'static str {
 fn plain_type(t: &str) -> String {
     let t = t.trim();
     match t {
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
-            "a whole number (0 or more)".to_string()
-        }
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number (0 or more)".to_string(),
         "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number".to_string(),
         "f32" | "f64" => "a number".to_string(),
         "bool" | "boolean" | "a boolean" => "`true` or `false`".to_string(),
@@ -422,7 +420,10 @@ mod tests {
     #[test]
     fn library_words_are_put_in_plain_words() {
         assert_eq!(plain_type("u32"), "a whole number (0 or more)");
-        assert_eq!(plain_type("mapping start"), "a mapping (`key: value` lines)");
+        assert_eq!(
+            plain_type("mapping start"),
+            "a mapping (`key: value` lines)"
+        );
         assert_eq!(plain_type("struct Foo"), "a mapping (`key: value` lines)");
     }
 }

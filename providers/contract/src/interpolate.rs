@@ -309,7 +309,11 @@ fn file_limit(env: &dyn Env) -> Result<u64, InterpolationError> {
     }
 }
 
-fn read_referenced(written: &str, full: &Path, env: &dyn Env) -> Result<String, InterpolationError> {
+fn read_referenced(
+    written: &str,
+    full: &Path,
+    env: &dyn Env,
+) -> Result<String, InterpolationError> {
     let limit = file_limit(env)?;
     let shown = full.display();
     match read_to_string_bounded(full, limit) {
@@ -390,7 +394,13 @@ mod tests {
             interpolate(p, "${env:MAILFORM_PUBLIC_IP}", Path::new("."), &e).unwrap(),
             "192.0.2.1"
         );
-        assert!(interpolate(Place::Secret, "${env:MAILFORM_PUBLIC_IP}", Path::new("."), &e).is_err());
+        assert!(interpolate(
+            Place::Secret,
+            "${env:MAILFORM_PUBLIC_IP}",
+            Path::new("."),
+            &e
+        )
+        .is_err());
         let mut e = e;
         e.1.secret_vars.insert("MAILFORM_PUBLIC_IP".into());
         assert!(interpolate(p, "${env:MAILFORM_PUBLIC_IP}", Path::new("."), &e).is_err());
@@ -408,19 +418,34 @@ mod tests {
         std::os::unix::fs::symlink(outer.path().join("secret.txt"), root.join("link")).unwrap();
         let e = env(&[]);
         let p = Place::Printable;
-        assert_eq!(interpolate(p, "${file:dkim/a.pub}", &root, &e).unwrap(), "MIIB");
-        assert_eq!(interpolate(p, "${file:dkim/../dkim/a.pub}", &root, &e).unwrap(), "MIIB");
+        assert_eq!(
+            interpolate(p, "${file:dkim/a.pub}", &root, &e).unwrap(),
+            "MIIB"
+        );
+        assert_eq!(
+            interpolate(p, "${file:dkim/../dkim/a.pub}", &root, &e).unwrap(),
+            "MIIB"
+        );
         let abs = format!("${{file:{}}}", outer.path().join("secret.txt").display());
-        for bad in [abs.as_str(), "${file:../secret.txt}", "${file:link}", "${file:dkim/a.key}"] {
+        for bad in [
+            abs.as_str(),
+            "${file:../secret.txt}",
+            "${file:link}",
+            "${file:dkim/a.key}",
+        ] {
             let x = interpolate(p, bad, &root, &e).unwrap_err();
             assert!(!x.message.contains("s3cr3t"), "{bad}: {x:?}");
         }
         // The same files are fine where nothing is printed.
-        assert_eq!(interpolate(Place::Secret, "${file:link}", &root, &e).unwrap(), "s3cr3t");
+        assert_eq!(
+            interpolate(Place::Secret, "${file:link}", &root, &e).unwrap(),
+            "s3cr3t"
+        );
         let mut e = e;
         e.1.allow_file_outside = true;
         assert_eq!(interpolate(p, "${file:link}", &root, &e).unwrap(), "s3cr3t");
-        e.1.secret_files.insert(root.join("dkim/a.pub").canonicalize().unwrap());
+        e.1.secret_files
+            .insert(root.join("dkim/a.pub").canonicalize().unwrap());
         assert!(interpolate(p, "${file:dkim/a.pub}", &root, &e).is_err());
     }
 
@@ -430,6 +455,9 @@ mod tests {
         std::fs::write(dir.path().join("big"), "x".repeat(100)).unwrap();
         let e = env(&[(MAX_REFERENCED_FILE_BYTES_VAR, "10")]);
         let x = interpolate(Place::Secret, "${file:big}", dir.path(), &e).unwrap_err();
-        assert!(x.message.contains("10 bytes") && x.fix.contains(MAX_REFERENCED_FILE_BYTES_VAR), "{x:?}");
+        assert!(
+            x.message.contains("10 bytes") && x.fix.contains(MAX_REFERENCED_FILE_BYTES_VAR),
+            "{x:?}"
+        );
     }
 }
