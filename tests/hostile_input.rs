@@ -213,6 +213,34 @@ fn a_fifo_or_a_device_is_refused_at_once() {
     assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
 }
 
+/// The MTA-STS policy file is only compared, but it is read too.
+#[cfg(unix)]
+#[test]
+fn an_mta_sts_policy_file_that_is_a_device_does_not_hang() {
+    let d = Dir::new();
+    mkfifo(&d.path("policy.txt"));
+    for file in ["/dev/zero", "policy.txt"] {
+        d.write(
+            "mailform.yaml",
+            &zone_yaml("\"v=spf1 -all\"").replace(
+                "    records:\n",
+                &format!("    mta_sts: {{mode: testing, mx: [mx.example.com], max_age: 86400, policy_file: {file}}}\n    records:\n"),
+            ),
+        );
+        let r = run(d.cmd(&["validate", "-f", "mailform.yaml"]));
+        assert!(
+            r.out.contains("does not hold the MTA-STS policy"),
+            "{file}: {}",
+            r.out
+        );
+        assert!(
+            r.elapsed < Duration::from_secs(10),
+            "{file} took {:?}",
+            r.elapsed
+        );
+    }
+}
+
 #[test]
 fn size_limits_name_themselves_and_how_to_raise_them() {
     let d = Dir::new();
