@@ -130,10 +130,14 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::MtaStsPolicy { domain } => {
             // Parsed, not validated: a stale policy file (which validation
             // reports) is exactly what this command is for.
-            let source = std::fs::read_to_string(&cli.global.file)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", cli.global.file.display()))?;
-            let config = config::parse(&source)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", cli.global.file.display()))?;
+            let config = match config::parse_file(&cli.global.file, &ProcessEnv) {
+                Ok(config) => config,
+                Err(LoadError::Invalid(diags)) => {
+                    eprintln!("{}", LoadError::Invalid(diags));
+                    return Ok(EXIT_ERROR);
+                }
+                Err(e) => return Err(e.into()),
+            };
             let found = config.domains.iter().find(|(k, _, _)| {
                 k.trim_end_matches('.')
                     .eq_ignore_ascii_case(domain.trim_end_matches('.'))

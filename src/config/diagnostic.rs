@@ -1,11 +1,12 @@
 //! Diagnostics: an error or warning about the user's file, with where it is
 //! (file:line:column and the key path), what is wrong and how to fix it.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// A position in a source file, 1-based.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
 pub struct Loc {
     pub line: u32,
     pub column: u32,
@@ -24,14 +25,14 @@ impl Loc {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Error,
     Warning,
 }
 
 /// One finding about the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     pub severity: Severity,
     pub file: PathBuf,
@@ -101,6 +102,9 @@ impl fmt::Display for Diagnostic {
 pub struct Diagnostics<'a> {
     file: &'a Path,
     source: &'a str,
+    /// Where each line starts, built at the first diagnostic: finding a
+    /// line by scanning the source each time made many errors quadratic.
+    line_starts: OnceCell<Vec<usize>>,
     pub items: Vec<Diagnostic>,
 }
 
@@ -109,8 +113,26 @@ impl<'a> Diagnostics<'a> {
         Diagnostics {
             file,
             source,
+            line_starts: OnceCell::new(),
             items: Vec::new(),
         }
+    }
+
+    /// Line `line` (1-based) of the source, without its line break.
+    fn line(&self, line: u32) -> Option<&'a str> {
+        let source = self.source;
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+                .filter(|&i| i < source.len())
+                .collect()
+        });
+        let idx = (line as usize).checked_sub(1)?;
+        let start = *starts.get(idx)?;
+        let end = starts.get(idx + 1).copied().unwrap_or(source.len());
+        let text = &source[start..end];
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        Some(text.strip_suffix('\r').unwrap_or(text))
     }
 
     fn push(
@@ -121,10 +143,7 @@ impl<'a> Diagnostics<'a> {
         message: String,
         fix: Option<String>,
     ) {
-        let source_line = (loc.line > 0)
-            .then(|| self.source.lines().nth(loc.line as usize - 1))
-            .flatten()
-            .map(redact_line);
+        let source_line = self.line(loc.line).map(redact_line);
         self.items.push(Diagnostic {
             severity,
             file: self.file.to_path_buf(),
@@ -267,6 +286,17 @@ mod tests {
             Some("mailboxes")
         );
         assert_eq!(did_you_mean("zzz", ["mailboxes", "domains"]), None);
+    }
+
+    #[test]
+    fn finds_lines_like_str_lines() {
+        let src = "a\r\nb\n\nd";
+        let d = Diagnostics::new(Path::new("m.yaml"), src);
+        let want: Vec<&str> = src.lines().collect();
+        let got: Vec<&str> = (1..=4).map_while(|n| d.line(n)).collect();
+        assert_eq!(got, want);
+        assert_eq!(d.line(0), None);
+        assert_eq!(d.line(5), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod policy;
 pub mod profile;
 pub mod records;
 pub mod spanned_map;
+pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -20,11 +21,15 @@ use sha2::{Digest, Sha256};
 
 use crate::desired::Desired;
 use diagnostic::{did_you_mean, Diagnostic, Diagnostics, Loc};
-use interpolate::Env;
+use interpolate::{Env, FileEnv};
+use mailform_contract::file::{read_bounded, ReadError};
 use model::Config;
+pub use yaml::parse;
 
-/// Files larger than this are refused before parsing.
-const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// Files larger than this are refused before parsing, unless raised.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+/// The variable that raises [`DEFAULT_MAX_FILE_BYTES`].
+pub const MAX_FILE_BYTES_VAR: &str = "MAILFORM_MAX_FILE_BYTES";
 
 /// How to load.
 #[derive(Debug, Clone, Default)]
@@ -50,11 +55,10 @@ pub struct Loaded {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {}: {error}{}", path.display(), if error.kind() == std::io::ErrorKind::NotFound { " (pass the file with -f FILE, or set MAILFORM_FILE)" } else { "" })]
-    Read {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    #[error("cannot read {}: {error}\n  = fix: {}", path.display(), read_fix(error))]
+    Read { path: PathBuf, error: ReadError },
+    #[error("{0}")]
+    Limit(String),
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
 }
@@ -69,26 +73,63 @@ fn render(diags: &[Diagnostic]) -> String {
     out.join("\n\n")
 }
 
-/// Reads and checks the file at `path`.
-pub fn load(path: &Path, options: &LoadOptions, env: &dyn Env) -> Result<Loaded, LoadError> {
+fn read_fix(error: &ReadError) -> String {
+    match error {
+        ReadError::TooLarge { .. } => format!(
+            "if the file is meant to be this large, raise the limit with {MAX_FILE_BYTES_VAR}=<bytes>"
+        ),
+        ReadError::NotRegular(_) => "pass a regular file with -f FILE".to_string(),
+        ReadError::NotUtf8 => "save the file as UTF-8".to_string(),
+        e if e.is_not_found() => "pass the file with -f FILE, or set MAILFORM_FILE".to_string(),
+        ReadError::Io(_) => "check the path and its permissions".to_string(),
+    }
+}
+
+/// The text of the mailform file at `path`: a regular file (a FIFO or a
+/// device is refused before it is opened for a blocking read), at most
+/// [`DEFAULT_MAX_FILE_BYTES`] or what [`MAX_FILE_BYTES_VAR`] says.
+pub fn read_source(path: &Path, env: &dyn Env) -> Result<String, LoadError> {
+    let limit = match env.var(MAX_FILE_BYTES_VAR) {
+        None => DEFAULT_MAX_FILE_BYTES,
+        Some(v) => v.trim().parse().map_err(|_| {
+            LoadError::Limit(format!(
+                "{MAX_FILE_BYTES_VAR} is `{v}`, not a number of bytes\n  = fix: set it to a whole number of bytes, e.g. {MAX_FILE_BYTES_VAR}=33554432"
+            ))
+        })?,
+    };
     let read_err = |error| LoadError::Read {
         path: path.to_path_buf(),
         error,
     };
-    let meta = std::fs::metadata(path).map_err(read_err)?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(read_err(std::io::Error::other(format!(
-            "the file is {} bytes; mailform reads at most {MAX_FILE_BYTES}",
-            meta.len()
-        ))));
-    }
-    let bytes = std::fs::read(path).map_err(read_err)?;
-    let source = String::from_utf8(bytes).map_err(|_| {
-        read_err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "the file is not valid UTF-8",
+    let bytes = read_bounded(path, limit).map_err(read_err)?;
+    String::from_utf8(bytes).map_err(|_| read_err(ReadError::NotUtf8))
+}
+
+/// Reads and parses the file at `path` without checking it, for commands
+/// that work on files validation would refuse (`mta-sts-policy`).
+pub fn parse_file(path: &Path, env: &dyn Env) -> Result<Config, LoadError> {
+    let source = read_source(path, env)?;
+    let limits = limits(env)?;
+    yaml::parse_with(&source, &limits).map_err(|e| {
+        let mut diags = Diagnostics::new(path, &source);
+        yaml::push_error(&mut diags, &source, &e, &limits);
+        LoadError::Invalid(diags.into_sorted())
+    })
+}
+
+fn limits(env: &dyn Env) -> Result<yaml::Limits, LoadError> {
+    yaml::Limits::from_env(env).map_err(|e| {
+        LoadError::Limit(format!(
+            "{e}\n  = fix: set it to a whole number, e.g. {}=5000",
+            yaml::MAX_ALIASES_VAR
         ))
-    })?;
+    })
+}
+
+/// Reads and checks the file at `path`.
+pub fn load(path: &Path, options: &LoadOptions, env: &dyn Env) -> Result<Loaded, LoadError> {
+    let source = read_source(path, env)?;
+    let limits = limits(env)?;
     let base_dir = path
         .parent()
         .map(|p| {
@@ -103,13 +144,15 @@ pub fn load(path: &Path, options: &LoadOptions, env: &dyn Env) -> Result<Loaded,
     let source_sha256 = to_hex(&Sha256::digest(source.as_bytes()));
     let mut diags = Diagnostics::new(path, &source);
 
-    let mut config = match parse(&source) {
+    let mut config = match yaml::parse_with(&source, &limits) {
         Ok(c) => c,
         Err(e) => {
-            push_parse_error(&mut diags, &source, &e);
+            yaml::push_error(&mut diags, &source, &e, &limits);
             return Err(LoadError::Invalid(diags.into_sorted()));
         }
     };
+    let file_env = FileEnv::new(env, &config, &base_dir);
+    let env: &dyn Env = &file_env;
     check_other_profiles(
         &config,
         options.profile.as_deref(),
@@ -184,6 +227,7 @@ fn check_other_profiles(
     // Errors of the base file are reported once, not again per profile.
     let mut base = Diagnostics::new(diags.file(), diags.source());
     compile::compile(config, base_dir, env, &mut base);
+    let base: std::collections::HashSet<Diagnostic> = base.items.into_iter().collect();
     for name in config.profiles.keys() {
         if Some(name) == chosen {
             continue;
@@ -195,7 +239,7 @@ fn check_other_profiles(
             compile::compile(&overlaid, base_dir, env, &mut scratch);
         }
         for mut d in scratch.items.into_iter().filter(Diagnostic::is_error) {
-            if !base.items.contains(&d) {
+            if !base.contains(&d) {
                 d.message = format!("with profile `{name}`: {}", d.message);
                 diags.items.push(d);
             }
@@ -203,226 +247,7 @@ fn check_other_profiles(
     }
 }
 
-/// Parses YAML text into the model, with limits that make alias bombs and
-/// deep nesting fail fast.
-pub fn parse(source: &str) -> Result<Config, serde_saphyr::Error> {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_aliases = 1_000;
-    budget.max_anchors = 1_000;
-    budget.max_events = 500_000;
-    budget.max_depth = 32;
-    let mut limits = serde_saphyr::options::AliasLimits::default();
-    limits.max_total_replayed_events = 100_000;
-    limits.max_replay_stack_depth = 16;
-    let options = serde_saphyr::options! {
-        budget: Some(budget),
-        alias_limits: limits,
-        with_snippet: false,
-    };
-    serde_saphyr::from_str_with_options(source, options)
-}
-
-fn push_parse_error(diags: &mut Diagnostics, source: &str, e: &serde_saphyr::Error) {
-    let loc = e
-        .location()
-        .map(|l| Loc::new(l.line(), l.column()))
-        .unwrap_or(Loc { line: 1, column: 1 });
-    let raw = e.without_snippet().to_string();
-    let message = tidy_message(&strip_position(&raw));
-    let key = key_before(source, loc.line, loc.column);
-    let mut path = key_path_at(source, loc.line);
-    if let Some(k) = &key {
-        if !path.ends_with(k.as_str()) && !path.is_empty() {
-            path = format!("{path}.{k}");
-        }
-    }
-    let fix = fix_for(&message, &path, key.as_deref());
-    diags.error(loc, &path, message, fix);
-}
-
-/// serde-saphyr appends " at line N, column M"; the diagnostic shows the
-/// position itself.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
-}
-
-/// The key path of the block mapping entry on `line`, from indentation:
-/// exact for block-style YAML, which is what people write.
-fn key_path_at(source: &str, line: u32) -> String {
-    let lines: Vec<&str> = source.lines().collect();
-    let Some(mut idx) = (line as usize).checked_sub(1) else {
-        return String::new();
-    };
-    if idx >= lines.len() {
-        return String::new();
-    }
-    let indent = |l: &str| l.len() - l.trim_start().len();
-    let key_of = |l: &str| -> Option<String> {
-        let t = l.trim_start().trim_start_matches("- ");
-        if t.starts_with('#') {
-            return None;
-        }
-        let (k, _) = t.split_once(':')?;
-        let k = k.trim().trim_matches('"').trim_matches('\'');
-        (!k.is_empty() && !k.contains(' ')).then(|| diagnostic::key(k))
-    };
-    let mut parts = Vec::new();
-    let mut current = indent(lines[idx]) + 1;
-    loop {
-        let l = lines[idx];
-        if !l.trim().is_empty() && indent(l) < current {
-            if let Some(k) = key_of(l) {
-                parts.push(k);
-                current = indent(l);
-            }
-        }
-        if idx == 0 || current == 0 {
-            break;
-        }
-        idx -= 1;
-    }
-    parts.reverse();
-    parts.join(".")
-}
-
-/// The message to show for a parser error: library advice the user cannot
-/// act on is dropped, debug dumps are put in words.
-fn tidy_message(message: &str) -> String {
-    let m = message.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
-    if let Some(rest) = m.strip_prefix("budget breached: ") {
-        return format!(
-            "the file exceeds mailform's limits on YAML aliases, anchors or nesting ({rest})"
-        );
-    }
-    m
-}
-
-/// The key written just before `column` on `line`, for scalar errors in
-/// flow mappings (`{ttl: -300}`) where indentation says nothing.
-fn key_before(source: &str, line: u32, column: u32) -> Option<String> {
-    let text = source.lines().nth(line.checked_sub(1)? as usize)?;
-    let prefix: String = text
-        .chars()
-        .take(column.saturating_sub(1) as usize)
-        .collect();
-    let before_colon = prefix.trim_end().strip_suffix(':')?;
-    let key: String = before_colon
-        .chars()
-        .rev()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    (!key.is_empty()).then_some(key)
-}
-
-fn fix_for(message: &str, path: &str, key: Option<&str>) -> Option<String> {
-    let quoted = |m: &str, prefix: &str| -> Option<String> {
-        let rest = m.split(prefix).nth(1)?;
-        Some(rest.split('`').next()?.to_string())
-    };
-    for prefix in ["unknown field `", "unknown variant `"] {
-        if let Some(word) = quoted(message, prefix) {
-            let expected = message.split("expected ").nth(1).unwrap_or("");
-            let candidates: Vec<&str> = expected
-                .trim_start_matches("one of ")
-                .split([',', ' '])
-                .map(|s| s.trim_matches(|c| c == '`' || c == ' '))
-                .filter(|s| !s.is_empty() && *s != "or")
-                .collect();
-            return Some(match did_you_mean(&word, candidates.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None if candidates.is_empty() => "remove it".to_string(),
-                None => format!("expected one of: {}", candidates.join(", ")),
-            });
-        }
-    }
-    if let Some(field) = quoted(message, "missing field `") {
-        return Some(format!("add `{field}:` here"));
-    }
-    if message.contains("duplicate mapping key") {
-        return Some("each key may appear once in a mapping; merge the entries".into());
-    }
-    let key = key.or_else(|| path.rsplit('.').next()).unwrap_or("");
-    let scalar_error = message.starts_with("invalid u")
-        || message.starts_with("invalid i")
-        || message.starts_with("invalid boolean")
-        || message.starts_with("invalid type")
-        || message.starts_with("expected");
-    if scalar_error || message.contains("out of range") {
-        return Some(match key {
-            "ttl" => format!(
-                "a TTL is a whole number of seconds from 1 to {}",
-                compile::MAX_TTL
-            ),
-            "version" => "this mailform reads `version: 1`".to_string(),
-            k if k.ends_with("_percent") => {
-                "write a whole number of percent, e.g. `33`".to_string()
-            }
-            "min_existing" => "write a whole number, e.g. `10`".to_string(),
-            "allow_external" => "write `true` or `false`".to_string(),
-            _ if message.starts_with("invalid boolean") => "write `true` or `false`".to_string(),
-            _ if message.starts_with("invalid u") || message.starts_with("invalid i") => {
-                "write a whole number here".to_string()
-            }
-            _ => "check the value's type against `mailform schema` or the README's examples"
-                .to_string(),
-        });
-    }
-    if message.contains("limits on YAML aliases")
-        || message.contains("replay")
-        || message.contains("depth")
-    {
-        return Some(
-            "write the values out instead of repeating YAML aliases, and nest less deeply".into(),
-        );
-    }
-    if message.contains("'}'")
-        || message.contains("']'")
-        || message.contains("flow")
-        || message.contains("':' indicator")
-    {
-        return Some("a `{` or `[` is not closed, or an entry lacks its comma: check the brackets on this line and the lines above".into());
-    }
-    Some("check the indentation and quoting here and on the lines above (YAML indents with spaces, never tabs)".into())
-}
-
 /// Lower-case hex of `bytes`.
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_path_from_indentation() {
-        let src = "domains:\n  example.com:\n    records:\n      www:\n        A: x\n";
-        assert_eq!(key_path_at(src, 5), "domains.\"example.com\".records.www.A");
-        assert_eq!(key_path_at(src, 1), "domains");
-    }
-
-    #[test]
-    fn key_before_a_flow_value() {
-        assert_eq!(
-            key_before("  A: {ttl: -300, values: []}", 1, 12).as_deref(),
-            Some("ttl")
-        );
-        assert_eq!(key_before("version: x", 1, 10).as_deref(), Some("version"));
-    }
-
-    #[test]
-    fn suggestions_for_unknown_fields() {
-        let fix = fix_for(
-            "unknown field `mailboxs`, expected one of version, mailboxes, domains",
-            "mailboxs",
-            None,
-        );
-        assert_eq!(fix.as_deref(), Some("did you mean `mailboxes`?"));
-    }
 }

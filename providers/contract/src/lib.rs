@@ -14,13 +14,15 @@
 //! - [`secret`]: a string that never prints itself.
 //! - [`name`]: domain-name and address normalisation shared by all sides.
 //! - [`interpolate`] and [`settings`]: `${env:...}`/`${file:...}` references,
-//!   and provider settings that hold secrets.
+//!   and provider settings that hold secrets; [`file`]: bounded reads of
+//!   regular files only.
 //! - [`local_state`]: the lock file and symlink-aware writes of providers
 //!   whose state is local files.
 
 pub mod audit;
 pub mod dns;
 pub mod error;
+pub mod file;
 pub mod interpolate;
 pub mod local_state;
 pub mod mail;

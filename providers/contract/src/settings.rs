@@ -1,14 +1,17 @@
 //! Provider settings that hold secrets (API tokens, keys): written in the
 //! YAML as `${env:NAME}` or `${file:path}` (or, discouraged, literally),
 //! checked by the engine at load time through [`ProviderSettings`], and
-//! resolved by the provider when it needs the value.
+//! resolved by the provider when it needs the value. A secret setting is
+//! a secret place in the sense of [`crate::interpolate`]: it may read any
+//! variable not named `MAILFORM_PUBLIC_*` and any regular file, since its
+//! value is never printed.
 
 use std::path::Path;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::interpolate::{interpolate, Env, ProcessEnv};
+use crate::interpolate::{interpolate, references, Env, Place, ProcessEnv, Reference};
 use crate::secret::Secret;
 
 /// A setting whose value is a secret. Its `Debug` shows a reference
@@ -32,9 +35,16 @@ impl SecretSetting {
     }
 
     pub fn resolve_with(&self, base_dir: &Path, env: &dyn Env) -> Result<Secret, String> {
-        interpolate(&self.0, base_dir, env)
+        interpolate(Place::Secret, &self.0, base_dir, env)
             .map(Secret::new)
             .map_err(|e| format!("{} ({})", e.message, e.fix))
+    }
+
+    /// The references the value is made of, so that the engine can keep
+    /// them out of printable places; none if it is malformed (which
+    /// resolving reports).
+    pub fn references(&self) -> Vec<Reference<'_>> {
+        references(&self.0).unwrap_or_default()
     }
 
     /// Whether the value is written in the file rather than referenced.
@@ -89,5 +99,18 @@ mod tests {
             .resolve(Path::new("."))
             .unwrap_err()
             .contains("is not set"));
+    }
+
+    #[test]
+    fn a_secret_setting_reads_any_file_but_no_public_variable() {
+        let outer = tempfile::tempdir().unwrap();
+        std::fs::write(outer.path().join("tok"), "t0k\n").unwrap();
+        let base = outer.path().join("repo");
+        std::fs::create_dir(&base).unwrap();
+        let s = SecretSetting::new("${file:../tok}");
+        assert_eq!(s.resolve(&base).unwrap().expose(), "t0k");
+        assert_eq!(s.references(), vec![Reference::File("../tok")]);
+        let public = SecretSetting::new("${env:MAILFORM_PUBLIC_TOKEN}");
+        assert!(public.resolve(&base).unwrap_err().contains("public"));
     }
 }

@@ -281,7 +281,7 @@ fn check_provider(
 }
 
 fn resolve(ctx: &mut Ctx, raw: &str, loc: Loc, path: &str) -> Option<String> {
-    match interpolate(raw, ctx.base_dir, ctx.env) {
+    match interpolate(raw, path, ctx.base_dir, ctx.env) {
         Ok(s) => Some(s),
         Err(e) => {
             ctx.diags.error(loc, path, e.message, Some(e.fix));

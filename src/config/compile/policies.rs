@@ -442,7 +442,7 @@ fn check_mta_sts_file(ctx: &mut Ctx, zone: &str, domain_path: &str, m: &Spanned<
     };
     let want = crate::policy::mta_sts::policy_text(&m.value);
     let path = ctx.base_dir.join(&file.value);
-    let have = std::fs::read_to_string(&path).ok();
+    let have = mailform_contract::file::read_to_string_bounded(&path, 1 << 20).ok();
     if have.as_deref() != Some(want.as_str()) {
         ctx.diags.lint(
             &crate::lint::rules::MTA_STS_POLICY_FILE,
