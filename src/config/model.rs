@@ -194,20 +194,24 @@ impl ProviderConfig {
         }
     }
 
+    /// The provider's settings, as the contract sees them.
+    pub fn settings(&self) -> &dyn mailform_contract::settings::ProviderSettings {
+        match self {
+            ProviderConfig::Zonefile(c) => c,
+            ProviderConfig::Postfix(c) => c,
+            ProviderConfig::Cloudflare(c) => c,
+            ProviderConfig::Powerdns(c) => c,
+            ProviderConfig::Rfc2136(c) => c,
+            ProviderConfig::Alidns(c) => c,
+            ProviderConfig::GoogleWorkspace(c) => c,
+            ProviderConfig::Alimail(c) => c,
+            ProviderConfig::Microsoft365(c) => c,
+        }
+    }
+
     /// The settings holding secrets, checked at load time.
     pub fn secrets(&self) -> Vec<(&'static str, &mailform_contract::settings::SecretSetting)> {
-        use mailform_contract::settings::ProviderSettings;
-        match self {
-            ProviderConfig::Zonefile(c) => c.secrets(),
-            ProviderConfig::Postfix(c) => c.secrets(),
-            ProviderConfig::Cloudflare(c) => c.secrets(),
-            ProviderConfig::Powerdns(c) => c.secrets(),
-            ProviderConfig::Rfc2136(c) => c.secrets(),
-            ProviderConfig::Alidns(c) => c.secrets(),
-            ProviderConfig::GoogleWorkspace(c) => c.secrets(),
-            ProviderConfig::Alimail(c) => c.secrets(),
-            ProviderConfig::Microsoft365(c) => c.secrets(),
-        }
+        self.settings().secrets()
     }
 
     pub fn role(&self) -> Role {

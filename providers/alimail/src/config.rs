@@ -96,6 +96,17 @@ impl ProviderSettings for Config {
         }
         v
     }
+
+    fn endpoints(&self) -> Vec<(&'static str, &str)> {
+        [("endpoint", &self.endpoint)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+            .collect()
+    }
+
+    fn vendor_hosts(&self) -> &'static [&'static str] {
+        &["*.aliyuncs.com"]
+    }
 }
 
 /// An environment given as a function, for tests.

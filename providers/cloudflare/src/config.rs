@@ -65,6 +65,17 @@ impl ProviderSettings for Config {
     fn secrets(&self) -> Vec<(&'static str, &SecretSetting)> {
         self.token.iter().map(|t| ("token", t)).collect()
     }
+
+    fn endpoints(&self) -> Vec<(&'static str, &str)> {
+        self.endpoint
+            .iter()
+            .map(|e| ("endpoint", e.as_str()))
+            .collect()
+    }
+
+    fn vendor_hosts(&self) -> &'static [&'static str] {
+        &["api.cloudflare.com"]
+    }
 }
 
 /// An environment given as a function, for tests.

@@ -82,11 +82,111 @@ pub trait ProviderSettings {
     fn secrets(&self) -> Vec<(&'static str, &SecretSetting)> {
         Vec::new()
     }
+
+    /// The URL settings the file sets (defaults left out), by YAML key:
+    /// where the provider sends its credentials.
+    fn endpoints(&self) -> Vec<(&'static str, &str)> {
+        Vec::new()
+    }
+
+    /// The hosts of the vendor's own API, where credentials may always go:
+    /// exact names, or `*.suffix` for any name under `suffix`.
+    fn vendor_hosts(&self) -> &'static [&'static str] {
+        &[]
+    }
+}
+
+/// The variable that lists, in the environment of the run (never in the
+/// file), the endpoint hosts besides the vendor's own that may receive a
+/// provider's credentials.
+pub const TRUSTED_ENDPOINT_HOSTS_VAR: &str = "MAILFORM_TRUSTED_ENDPOINT_HOSTS";
+
+/// Why credentials must not be sent to `url`, or `None` when they may: its
+/// host is loopback, one of `vendor`, or one of `trusted` (from
+/// [`TRUSTED_ENDPOINT_HOSTS_VAR`]).
+///
+/// The file is untrusted input in a pull request's plan: a file that could
+/// point a provider at a host of its choosing could make CI send that
+/// provider's token there. So a host outside the vendor's is taken only
+/// from the run's environment, which a pull request does not control.
+pub fn endpoint_refusal(url: &str, vendor: &[&str], trusted: &[&str]) -> Option<String> {
+    let host = match endpoint_host(url) {
+        Some(h) => h,
+        None => return Some(format!("`{url}` is not an http(s) URL")),
+    };
+    let matches = |pattern: &str| {
+        let pattern = pattern.trim().to_ascii_lowercase();
+        match pattern.strip_prefix("*.") {
+            Some(suffix) => host.ends_with(&format!(".{suffix}")),
+            None => !pattern.is_empty() && host == pattern,
+        }
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback || vendor.iter().any(|p| matches(p)) || trusted.iter().any(|p| matches(p)) {
+        return None;
+    }
+    Some(format!(
+        "it would send this provider's credentials to `{host}`, which is not the vendor's API ({}) \
+         nor listed in {TRUSTED_ENDPOINT_HOSTS_VAR}",
+        if vendor.is_empty() {
+            "this provider has no fixed vendor host".to_string()
+        } else {
+            vendor.join(", ")
+        }
+    ))
+}
+
+/// The lower-case host of an http(s) URL (IPv6 without brackets).
+fn endpoint_host(url: &str) -> Option<String> {
+    let rest = url
+        .trim()
+        .strip_prefix("https://")
+        .or_else(|| url.trim().strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_go_only_to_the_vendor_loopback_or_trusted_hosts() {
+        let vendor = ["api.cloudflare.com", "*.aliyuncs.com"];
+        for ok in [
+            "https://api.cloudflare.com/client/v4",
+            "https://alidns.cn-hangzhou.aliyuncs.com/",
+            "http://127.0.0.1:8080",
+            "http://[::1]:9/x",
+            "http://localhost:8081/api",
+            "https://pdns.corp.example:8081/",
+        ] {
+            assert_eq!(
+                endpoint_refusal(ok, &vendor, &["pdns.corp.example"]),
+                None,
+                "{ok}"
+            );
+        }
+        for bad in [
+            "https://evil.example/client/v4",
+            "https://api.cloudflare.com.evil.example/",
+            "https://user@evil.example/",
+            "https://aliyuncs.com.evil.example/",
+            "ftp://api.cloudflare.com/",
+        ] {
+            assert!(endpoint_refusal(bad, &vendor, &[]).is_some(), "{bad}");
+        }
+        assert!(endpoint_refusal("https://x.corp.example/", &[], &["*.corp.example"]).is_none());
+    }
 
     #[test]
     fn literals_never_print_and_references_resolve() {

@@ -123,6 +123,31 @@ impl ProviderSettings for Config {
             .map(|c| vec![("credentials", c)])
             .unwrap_or_default()
     }
+
+    fn endpoints(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("gmail_endpoint", &self.gmail_endpoint),
+            ("directory_endpoint", &self.directory_endpoint),
+            ("groups_settings_endpoint", &self.groups_settings_endpoint),
+            (
+                "site_verification_endpoint",
+                &self.site_verification_endpoint,
+            ),
+            ("batch_endpoint", &self.batch_endpoint),
+            (
+                "groups_settings_batch_endpoint",
+                &self.groups_settings_batch_endpoint,
+            ),
+            ("token_endpoint", &self.token_endpoint),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+
+    fn vendor_hosts(&self) -> &'static [&'static str] {
+        &["*.googleapis.com"]
+    }
 }
 
 fn trim(url: &str) -> String {

@@ -156,6 +156,35 @@ impl ProviderSettings for Config {
         }
         out
     }
+
+    fn endpoints(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("graph_endpoint", &self.graph_endpoint),
+            ("login_endpoint", &self.login_endpoint),
+            ("exchange_endpoint", &self.exchange_endpoint),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+
+    /// The worldwide service and the national clouds (US Government, China
+    /// operated by 21Vianet).
+    fn vendor_hosts(&self) -> &'static [&'static str] {
+        &[
+            "graph.microsoft.com",
+            "login.microsoftonline.com",
+            "outlook.office365.com",
+            "graph.microsoft.us",
+            "dod-graph.microsoft.us",
+            "login.microsoftonline.us",
+            "outlook.office365.us",
+            "webmail.apps.mil",
+            "microsoftgraph.chinacloudapi.cn",
+            "login.chinacloudapi.cn",
+            "partner.outlook.cn",
+        ]
+    }
 }
 
 fn trim(url: &str) -> String {

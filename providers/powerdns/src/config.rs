@@ -56,6 +56,12 @@ impl ProviderSettings for Config {
     fn secrets(&self) -> Vec<(&'static str, &SecretSetting)> {
         self.api_key.iter().map(|k| ("api_key", k)).collect()
     }
+
+    /// A PowerDNS server is the user's own: its host must be loopback or
+    /// trusted through the environment.
+    fn endpoints(&self) -> Vec<(&'static str, &str)> {
+        vec![("endpoint", self.endpoint.as_str())]
+    }
 }
 
 /// The kind of a zone PowerDNS creates.

@@ -25,7 +25,7 @@ use serde_saphyr::Spanned;
 
 use super::diagnostic::{did_you_mean, key, Diagnostics, Loc};
 use super::interpolate::{interpolate, Env};
-use super::model::{Config, Role};
+use super::model::{Config, ProviderConfig, Role};
 use super::names::domain_to_ascii;
 use crate::desired::{Desired, DesiredMailDomain, DesiredZone};
 use mail::{check_alias_domains, compile_mail};
@@ -77,6 +77,7 @@ pub fn compile(
                 );
             }
         }
+        check_endpoints(&mut ctx, name, loc, provider);
     }
     let default_ttl = config
         .defaults
@@ -286,6 +287,30 @@ fn resolve(ctx: &mut Ctx, raw: &str, loc: Loc, path: &str) -> Option<String> {
         Err(e) => {
             ctx.diags.error(loc, path, e.message, Some(e.fix));
             None
+        }
+    }
+}
+
+/// A provider's URL settings may send its credentials only to the vendor's
+/// hosts, loopback, or hosts the run's environment trusts: a pull request
+/// must not be able to point CI's token at a server of its own.
+fn check_endpoints(ctx: &mut Ctx, name: &str, loc: Loc, provider: &ProviderConfig) {
+    use mailform_contract::settings::{endpoint_refusal, TRUSTED_ENDPOINT_HOSTS_VAR};
+    let settings = provider.settings();
+    let trusted = ctx.env.var(TRUSTED_ENDPOINT_HOSTS_VAR).unwrap_or_default();
+    let trusted: Vec<&str> = trusted.split(',').map(str::trim).collect();
+    for (key_name, url) in settings.endpoints() {
+        if let Some(why) = endpoint_refusal(url, settings.vendor_hosts(), &trusted) {
+            ctx.diags.error(
+                loc,
+                &format!("providers.{}.{}.{key_name}", key(name), provider.kind()),
+                format!("provider `{name}`: `{key_name}`: {why}"),
+                Some(format!(
+                    "if this is your own server or a proxy you trust, list its host in the \
+                     {TRUSTED_ENDPOINT_HOSTS_VAR} environment variable of the run (comma-separated, \
+                     `*.example.com` for a whole domain) — in CI's settings, never in this file"
+                )),
+            );
         }
     }
 }
