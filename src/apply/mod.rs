@@ -20,6 +20,7 @@ use mailform_contract::ChangeOutcome;
 use serde::Serialize;
 
 use crate::plan::Plan;
+use crate::render::plural;
 use crate::registry::Registry;
 use order::{steps, Phase, StepChanges};
 
@@ -82,6 +83,14 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
             if deletions.len() == 1 { "" } else { "es" },
             deletions.join(", "),
             if deletions.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    let roles = plan.role_address_deletions();
+    if !roles.is_empty() && !options.allow_destroy {
+        return Err(Refused(format!(
+            "the plan deletes {} ({}), which every mail domain must answer (RFC 5321 §4.5.1, RFC 2142): reports of abuse and delivery problems would bounce; if that is intended, run apply again with --allow-destroy",
+            plural(roles.len(), "role address", "role addresses"),
+            roles.join(", "),
         )));
     }
     let breaches = plan.thresholds();

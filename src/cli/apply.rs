@@ -12,7 +12,7 @@ use super::{Global, EXIT_ERROR, EXIT_OK};
 use crate::apply::{self, ApplyOptions};
 use crate::plan::{Plan, PlanSource, PLAN_FORMAT_VERSION};
 use crate::registry::Registry;
-use crate::render;
+use crate::render::{self, plural};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -73,14 +73,21 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
         Some((source, _)) => {
             if global.profile.is_some() && global.profile != source.profile {
                 anyhow::bail!(
-                    "the saved plan was made with profile {:?}; do not pass another --profile",
-                    source.profile
+                    "the saved plan was made {}; do not pass another --profile",
+                    match &source.profile {
+                        Some(p) => format!("with profile `{p}`"),
+                        None => "without a profile".to_string(),
+                    }
                 );
             }
             if !global.targets.is_empty() && global.targets != source.targets {
                 anyhow::bail!(
-                    "the saved plan was made with --target {:?}; do not pass other targets",
-                    source.targets
+                    "the saved plan was made {}; do not pass other targets",
+                    if source.targets.is_empty() {
+                        "for every domain (no --target)".to_string()
+                    } else {
+                        format!("with --target {}", source.targets.join(", --target "))
+                    }
                 );
             }
             (source.profile.clone(), source.targets.clone())
@@ -160,7 +167,14 @@ fn read_saved(path: &PathBuf) -> anyhow::Result<(PlanSource, serde_json::Value)>
         .get("format_version")
         .and_then(serde_json::Value::as_u64);
     if version != Some(PLAN_FORMAT_VERSION as u64) {
-        anyhow::bail!("{} has plan format version {version:?}; this mailform reads version {PLAN_FORMAT_VERSION}. Run plan again with this mailform", path.display());
+        let has = match value.get("format_version") {
+            None => "has no plan format version".to_string(),
+            Some(v) => match version {
+                Some(n) => format!("has plan format version {n}"),
+                None => format!("has an invalid plan format version ({v})"),
+            },
+        };
+        anyhow::bail!("{} {has}; this mailform reads version {PLAN_FORMAT_VERSION}. Run plan again with this mailform", path.display());
     }
     let source: PlanSource =
         serde_json::from_value(value.get("source").cloned().unwrap_or_default())
@@ -212,7 +226,10 @@ fn report(result: &apply::ApplyResult) {
         }
     }
     if result.complete() {
-        println!("\nApply complete: {} change(s) applied.", result.applied());
+        println!(
+            "\nApply complete: {} applied.",
+            plural(result.applied(), "change", "changes")
+        );
     } else {
         println!(
             "\nApply incomplete: {} applied, {} failed, {} not attempted. Fix the cause and run apply again: it continues from what is live.",
@@ -228,7 +245,7 @@ fn report(result: &apply::ApplyResult) {
         });
         if unknown > 0 {
             println!(
-                "{unknown} of the failed change(s) may have been carried out (UNKNOWN above): nothing was sent twice; `mailform plan` shows what is live."
+                "{unknown} of the failed changes may have been carried out (UNKNOWN above): nothing was sent twice; `mailform plan` shows what is live."
             );
         }
     }

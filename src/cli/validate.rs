@@ -6,6 +6,7 @@ use super::{Global, EXIT_ERROR, EXIT_OK};
 use crate::config::diagnostic::{Diagnostic, Severity};
 use crate::config::{self, interpolate::ProcessEnv, LoadError, LoadOptions};
 use crate::registry::Registry;
+use crate::render::plural;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -69,12 +70,15 @@ pub fn run(global: &Global, args: &ValidateArgs) -> anyhow::Result<i32> {
         let records: usize = loaded.desired.zones.iter().map(|z| z.records.len()).sum();
         let mailboxes: usize = loaded.desired.mail.iter().map(|m| m.mailboxes.len()).sum();
         println!(
-            "{} is valid: {zones} zone(s), {records} record set(s), {mailboxes} mailbox(es){}.",
+            "{} is valid: {}, {}, {}{}.",
             loaded.path.display(),
+            plural(zones, "zone", "zones"),
+            plural(records, "record set", "record sets"),
+            plural(mailboxes, "mailbox", "mailboxes"),
             if findings.is_empty() {
                 String::new()
             } else {
-                format!(", {} warning(s)", findings.len())
+                format!(", {}", plural(findings.len(), "warning", "warnings"))
             }
         );
     }

@@ -301,7 +301,11 @@ pub fn plan_domain(
         unmanaged,
         problems,
         existing_mailboxes: live.mailboxes.len(),
+        existing_aliases_and_groups: live.aliases.len() + live.groups.len(),
+        existing_group_members: live.groups.iter().map(|g| g.members.len()).sum(),
         threshold: None,
+        alias_threshold: None,
+        member_threshold: None,
         onboarding: None,
         domain_status: mailform_contract::DomainStatus::ready(),
     }
