@@ -84,3 +84,87 @@ fn a_deleted_mailbox_handed_to_its_successor_converges() {
         .success()
         .stdout(predicate::str::contains("problem").not());
 }
+
+/// The quickstart with `manage: domain` and twelve more aliases, applied.
+fn estate_with_many_aliases() -> Estate {
+    let e = Estate::new();
+    e.edit(
+        "    mail:\n      provider: mailserver\n",
+        "    mail:\n      provider: mailserver\n      manage: domain\n",
+    );
+    let more: String = (0..12)
+        .map(|i| format!("  team{i}@example.com:\n    to: [alice@example.com]\n"))
+        .collect();
+    e.edit(
+        "aliases:\n",
+        &format!("aliases:\n  abuse@example.com:\n    to: [alice@example.com]\n{more}"),
+    );
+    e.cmd(&["apply", "--auto-approve"]).assert().success();
+    e
+}
+
+#[test]
+fn dropping_the_aliases_section_needs_force_and_allow_destroy() {
+    let e = estate_with_many_aliases();
+    let text = std::fs::read_to_string(e.path("mailform.yaml")).unwrap();
+    let start = text.find("\naliases:\n").unwrap() + 1;
+    let end = text.find("\ngroups:\n").unwrap() + 1;
+    std::fs::write(
+        e.path("mailform.yaml"),
+        format!("{}{}", &text[..start], &text[end..]),
+    )
+    .unwrap();
+    e.cmd(&["plan"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("- alias team0@example.com"))
+        .stdout(predicate::str::contains(
+            "- alias postmaster@example.com → alice@example.com  (a role address; needs --allow-destroy)",
+        ))
+        .stdout(predicate::str::contains("aliases and groups of example.com would change"))
+        .stdout(predicate::str::contains(
+            "Deletes 2 role addresses every mail domain must answer (abuse@example.com, postmaster@example.com)",
+        ));
+    // The role addresses need explicit intent, however small their share.
+    e.cmd(&["apply", "--auto-approve", "--force"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("abuse@example.com, postmaster@example.com"))
+        .stderr(predicate::str::contains("--allow-destroy"))
+        .stderr(predicate::str::contains("nothing was changed"));
+    // The share needs --force.
+    e.cmd(&["apply", "--auto-approve", "--allow-destroy"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "15 of 19 aliases and groups of example.com (78%) would change; the limit is 10%",
+        ))
+        .stderr(predicate::str::contains("--force"));
+    assert!(e.mail_file("virtual_alias_maps").contains("team0@example.com"));
+    e.cmd(&["apply", "--auto-approve", "--allow-destroy", "--force"])
+        .assert()
+        .success();
+    assert!(!e.mail_file("virtual_alias_maps").contains("team0@example.com"));
+    e.cmd(&["plan", "--detailed-exitcode"]).assert().code(0);
+}
+
+#[test]
+fn removing_most_members_of_groups_needs_force() {
+    let e = Estate::new();
+    let outside: String = (0..12)
+        .map(|i| format!(", p{i}@partner.example"))
+        .collect();
+    e.edit(
+        "    name: All staff\n    members: [alice@example.com, bob@example.com]",
+        &format!("    name: All staff\n    members: [alice@example.com, bob@example.com{outside}]"),
+    );
+    e.cmd(&["apply", "--auto-approve"]).assert().success();
+    e.edit(&outside, "");
+    e.cmd(&["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "12 of 16 group members of example.com (75%) would change",
+        ));
+    e.cmd(&["apply", "--auto-approve", "--force"]).assert().success();
+}
