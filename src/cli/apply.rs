@@ -1,6 +1,6 @@
 //! `mailform apply`: confirm, check safety, apply, report.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use mailform_contract::ChangeOutcome;
 
+use super::output::{self, errln, outln};
 use super::{Global, EXIT_ERROR, EXIT_OK};
 use crate::apply::{self, ApplyOptions};
 use crate::plan::{Plan, PlanSource, PLAN_FORMAT_VERSION};
@@ -113,7 +114,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
         check_same(&plan, value)?;
     }
     let color = super::stdout_color(global);
-    print!("{}", render::text::plan(&plan, color));
+    output::out(&render::text::plan(&plan, color));
     if !plan.has_changes() {
         return Ok(EXIT_OK);
     }
@@ -121,7 +122,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
         Some(p) => match apply::passwords::PasswordFile::new(p) {
             Ok(f) => Some(f),
             Err(e) => {
-                eprintln!("error: --password-file: {e}\nnothing was changed");
+                errln!("error: --password-file: {e}\nnothing was changed");
                 return Ok(EXIT_ERROR);
             }
         },
@@ -141,11 +142,11 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
         },
     };
     if let Err(refused) = apply::preflight(&plan, &options) {
-        eprintln!("error: {refused}");
+        errln!("error: {refused}");
         return Ok(EXIT_ERROR);
     }
     if !args.auto_approve && !confirm()? {
-        eprintln!("Apply cancelled; nothing was changed.");
+        errln!("Apply cancelled; nothing was changed.");
         return Ok(EXIT_ERROR);
     }
     let rt = super::runtime()?;
@@ -205,8 +206,7 @@ fn confirm() -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("refusing to apply without confirmation: there is no terminal to ask on. Review the plan, then pass --auto-approve (as CI does after review)\nnothing was changed");
     }
-    eprint!("\nApply these changes? Only 'yes' will be accepted: ");
-    std::io::stderr().flush()?;
+    output::err("\nApply these changes? Only 'yes' will be accepted: ");
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
@@ -215,23 +215,23 @@ fn confirm() -> anyhow::Result<bool> {
 fn report(result: &apply::ApplyResult) {
     for e in &result.entries {
         match &e.outcome {
-            ChangeOutcome::Applied => println!("  done     {} {}", e.scope, e.change),
+            ChangeOutcome::Applied => outln!("  done     {} {}", e.scope, e.change),
             ChangeOutcome::Failed(err @ mailform_contract::ProviderError::Unknown(_)) => {
-                println!("  UNKNOWN  {} {}: {err}", e.scope, e.change)
+                outln!("  UNKNOWN  {} {}: {err}", e.scope, e.change)
             }
-            ChangeOutcome::Failed(err) => println!("  FAILED   {} {}: {err}", e.scope, e.change),
+            ChangeOutcome::Failed(err) => outln!("  FAILED   {} {}: {err}", e.scope, e.change),
             ChangeOutcome::NotAttempted(why) => {
-                println!("  skipped  {} {}: {why}", e.scope, e.change)
+                outln!("  skipped  {} {}: {why}", e.scope, e.change)
             }
         }
     }
     if result.complete() {
-        println!(
+        outln!(
             "\nApply complete: {} applied.",
             plural(result.applied(), "change", "changes")
         );
     } else {
-        println!(
+        outln!(
             "\nApply incomplete: {} applied, {} failed, {} not attempted. Fix the cause and run apply again: it continues from what is live.",
             result.applied(),
             result.failed(),
@@ -244,7 +244,7 @@ fn report(result: &apply::ApplyResult) {
             )
         });
         if unknown > 0 {
-            println!(
+            outln!(
                 "{unknown} of the failed changes may have been carried out (UNKNOWN above): nothing was sent twice; `mailform plan` shows what is live."
             );
         }
