@@ -168,3 +168,220 @@ fn removing_most_members_of_groups_needs_force() {
         ));
     e.cmd(&["apply", "--auto-approve", "--force"]).assert().success();
 }
+
+/// A pipe whose reading end is already closed: every write to it fails
+/// with EPIPE, however little is written, so the test does not depend on
+/// how much fits in a pipe's buffer.
+fn closed_pipe() -> std::process::Stdio {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills both descriptors on success; each is then owned
+    // exactly once.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (reader, writer) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(reader);
+    writer.into()
+}
+
+#[test]
+fn every_command_survives_a_reader_that_went_away() {
+    // Rust ignores SIGPIPE in its programs; a test harness may not.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let e = Estate::new();
+    e.cmd(&["apply", "--auto-approve"]).assert().success();
+    let commands: &[&[&str]] = &[
+        &["schema"],
+        &["completions", "bash"],
+        &["rules"],
+        &["presets"],
+        &["import"],
+        &["plan"],
+        &["plan", "--format", "json"],
+        &["plan", "--format", "markdown"],
+        &["validate", "--format", "json"],
+        &["mta-sts-policy", "example.com"],
+    ];
+    for args in commands {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("mailform"));
+        c.current_dir(e.dir.path()).args(*args);
+        if !matches!(args[0], "schema" | "completions" | "rules" | "presets") {
+            c.arg("-f").arg(e.path("mailform.yaml"));
+        }
+        let out = c.stdout(closed_pipe()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+    }
+    // An apply whose output nobody reads still applies everything and
+    // says so in its exit code.
+    e.edit("    name: Bob Builder\n", "    name: Bob the Builder\n");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("mailform"))
+        .args(["apply", "--auto-approve", "-f"])
+        .arg(e.path("mailform.yaml"))
+        .stdout(closed_pipe())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    e.cmd(&["plan", "--detailed-exitcode"]).assert().code(0);
+}
+
+#[test]
+fn a_full_disk_under_the_output_is_an_error() {
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("mailform"))
+        .arg("schema")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("error: cannot write to standard output: No space left on device"));
+}
+
+#[test]
+fn each_command_lists_only_the_flags_that_apply() {
+    let help = |args: &[&str]| -> String {
+        let out = Command::cargo_bin("mailform")
+            .unwrap()
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let flags = ["--file", "--profile", "--target", "--no-color", "--verbose"];
+    let expect: &[(&[&str], &[&str])] = &[
+        (&["schema"], &[]),
+        (&["completions"], &[]),
+        (&["presets"], &[]),
+        (&["rules"], &[]),
+        (&[], &[]),
+        (&["mta-sts-policy"], &["--file"]),
+        (&["validate"], &["--file", "--profile", "--target"]),
+        (&["import"], &["--file", "--target", "--verbose"]),
+        (&["verify"], &["--file", "--profile", "--target", "--verbose"]),
+        (&["plan"], &flags),
+        (&["apply"], &flags),
+    ];
+    for (cmd, listed) in expect {
+        let text = help(cmd);
+        for f in flags {
+            assert_eq!(
+                text.contains(f),
+                listed.contains(&f),
+                "`mailform {} --help` and {f}:\n{text}",
+                cmd.join(" ")
+            );
+        }
+    }
+    // Written before the command name, as scripts do: still accepted where
+    // it applies, refused by name where it does nothing.
+    let e = Estate::new();
+    Command::cargo_bin("mailform")
+        .unwrap()
+        .arg("-f")
+        .arg(e.path("mailform.yaml"))
+        .arg("validate")
+        .assert()
+        .success();
+    Command::cargo_bin("mailform")
+        .unwrap()
+        .args(["-f", "x.yaml", "schema"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "-f/--file does not apply to `mailform schema`",
+        ));
+    Command::cargo_bin("mailform")
+        .unwrap()
+        .args(["validate", "-v"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn control_characters_in_user_data_are_escaped_in_plans() {
+    let e = Estate::new();
+    e.edit(
+        "    name: Bob Builder\n",
+        "    name: \"Bob\\e[2J\\e]0;pwned\\aBuilder\\nApply complete\\u202e\"\n",
+    );
+    e.edit("    name: Sales\n", "    name: \"Sa\\e[31mles\"\n");
+    for format in ["text", "markdown"] {
+        let out = e
+            .cmd(&["plan", "--format", format])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(out.status.success(), "{text}");
+        assert!(
+            !text.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+            "{format}: {text:?}"
+        );
+        // Markdown names only the objects, not their display names.
+        assert!(
+            format == "markdown"
+                || text.contains(r"Bob\u{1b}[2J\u{1b}]0;pwned\u{7}Builder\nApply complete\u{202e}"),
+            "{format}: {text}"
+        );
+        assert!(!text.lines().any(|l| l.starts_with("Apply complete")), "{text}");
+    }
+    let out = e.cmd(&["plan"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(r#""Sa\u{1b}[31mles""#), "{text}");
+    // Applied, the name reads back from the provider and an update shows
+    // both sides escaped.
+    e.cmd(&["apply", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\u{1b}").not());
+    e.edit("Sa\\e[31mles", "Sales\\r");
+    e.cmd(&["plan"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(r"name: Sa\u{1b}[31mles → Sales\r"));
+}
+
+#[test]
+fn counts_are_in_words_not_in_parentheses() {
+    let e = Estate::new();
+    e.cmd(&["validate"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "is valid: 1 zone, 12 record sets, 3 mailboxes.",
+        ));
+    e.cmd(&["apply", "--auto-approve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(s)").not());
+    // One unmanaged record set, one unmanaged mailbox.
+    std::fs::write(
+        e.path("zones/example.com.zone"),
+        std::fs::read_to_string(e.path("zones/example.com.zone")).unwrap()
+            + "legacy 3600 IN A 192.0.2.99\n",
+    )
+    .unwrap();
+    e.edit("    state: offboarded\n", "    state: deleted\n");
+    e.cmd(&["plan"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 record set not in the file"))
+        .stdout(predicate::str::contains("Deletes 1 mailbox:"))
+        .stdout(predicate::str::contains("(s)").not())
+        .stdout(predicate::str::contains("(es)").not());
+    // A saved plan of an unknown format version is named in words.
+    std::fs::write(e.path("plan.json"), r#"{"format_version": 99}"#).unwrap();
+    e.cmd(&["apply", "plan.json"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("has plan format version 99;"))
+        .stderr(predicate::str::contains("Some(").not());
+    std::fs::write(e.path("plan.json"), r#"{"format_version": "1"}"#).unwrap();
+    e.cmd(&["apply", "plan.json"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("invalid plan format version (\"1\")"))
+        .stderr(predicate::str::contains("None").not());
+}
