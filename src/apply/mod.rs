@@ -37,7 +37,29 @@ pub struct ApplyOptions {
     pub password_file: Option<passwords::PasswordFile>,
     /// How onboarding waits for verification records to be served.
     pub dns_wait: onboard::DnsWait,
+    /// Raised when the user asks to stop (Ctrl-C): no further step starts.
+    pub interrupt: Interrupt,
 }
+
+/// A request to stop applying, raised from outside (the binary raises it
+/// on SIGINT). Steps already in flight finish — a provider call cut off
+/// halfway leaves its changes unknown — and every step not yet started is
+/// reported as not attempted, so the summary says exactly what was done.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Interrupt {
+    pub fn raise(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Why a step was not started after an interrupt.
+pub const INTERRUPTED: &str = "not started: apply was interrupted";
 
 /// Why an apply was refused before anything was changed.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +173,11 @@ impl ApplyResult {
     pub fn complete(&self) -> bool {
         self.applied() == self.entries.len()
     }
+
+    /// Changes not started because apply was interrupted.
+    pub fn interrupted(&self) -> usize {
+        self.count(|o| matches!(o, ChangeOutcome::NotAttempted(why) if why == INTERRUPTED))
+    }
 }
 
 /// Applies `plan`, made from `desired`. Call [`preflight`] first.
@@ -193,7 +220,9 @@ pub async fn apply(
     for step in steps {
         bar.set_message(format!("{} {}", step.phase.label(), step.scope));
         let domain = step.mail_domain.clone().unwrap_or_default();
-        let blocked = if step.phase.is_mail() && onboard_failed.contains(&domain) {
+        let blocked = if options.interrupt.is_raised() {
+            Some(INTERRUPTED.to_string())
+        } else if step.phase.is_mail() && onboard_failed.contains(&domain) {
             Some(format!("onboarding {domain} did not finish"))
         } else if step.phase.depends_on_mail() && failed_scopes.contains(&domain) {
             Some(format!("mail changes for {domain} did not all apply"))
@@ -268,6 +297,17 @@ pub async fn apply(
         bar.inc(step.len() as u64);
     }
     bar.finish_and_clear();
+    if options.interrupt.is_raised() {
+        for m in plan.mail.iter().filter(|m| !m.domain_status.setup.is_empty()) {
+            result.entries.push(Entry {
+                phase: Phase::Setup,
+                scope: m.domain.clone(),
+                change: m.domain_status.setup.join("; "),
+                outcome: ChangeOutcome::NotAttempted(INTERRUPTED.to_string()),
+            });
+        }
+        return result;
+    }
     result.entries.extend(
         onboard::setup_all(
             &plan,

@@ -140,6 +140,7 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
             interval: Duration::from_secs(args.dns_wait.clamp(1, 50) / 10)
                 .max(Duration::from_secs(1)),
         },
+        interrupt: apply::Interrupt::default(),
     };
     if let Err(refused) = apply::preflight(&plan, &options) {
         errln!("error: {refused}");
@@ -150,13 +151,50 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
         return Ok(EXIT_ERROR);
     }
     let rt = super::runtime()?;
-    let result = rt.block_on(apply::apply(&plan, &loaded.desired, &registry, &options));
+    let result = rt.block_on(async {
+        let watcher = watch_interrupts(options.interrupt.clone())?;
+        let result = apply::apply(&plan, &loaded.desired, &registry, &options).await;
+        watcher.abort();
+        anyhow::Ok(result)
+    })?;
     report(&result);
-    Ok(if result.complete() {
+    Ok(if result.interrupted() > 0 {
+        EXIT_INTERRUPTED
+    } else if result.complete() {
         EXIT_OK
     } else {
         EXIT_ERROR
     })
+}
+
+/// The exit code after Ctrl-C: 128 + SIGINT, as shells report it.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// From now on, the first Ctrl-C (SIGINT) raises `interrupt` — apply
+/// finishes what is in flight, starts nothing more and prints its summary
+/// — and a second one stops the process at once. The handler is in place
+/// when this returns, before the first change is sent.
+fn watch_interrupts(interrupt: apply::Interrupt) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    #[cfg(unix)]
+    let mut signals = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(tokio::spawn(async move {
+        for count in 0.. {
+            #[cfg(unix)]
+            let signalled = signals.recv().await.is_some();
+            #[cfg(not(unix))]
+            let signalled = tokio::signal::ctrl_c().await.is_ok();
+            if !signalled {
+                return;
+            }
+            if count == 0 {
+                interrupt.raise();
+                errln!("\nInterrupted: finishing the changes in flight and starting no more; the summary follows. Press Ctrl-C again to stop at once (changes in flight are then left unknown).");
+            } else {
+                errln!("\nStopped at once: changes in flight may or may not have been applied; `mailform plan` shows what is live.");
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+        }
+    }))
 }
 
 fn read_saved(path: &PathBuf) -> anyhow::Result<(PlanSource, serde_json::Value)> {
@@ -225,7 +263,15 @@ fn report(result: &apply::ApplyResult) {
             }
         }
     }
-    if result.complete() {
+    let interrupted = result.interrupted();
+    if interrupted > 0 {
+        outln!(
+            "\nApply interrupted: {} applied, {} failed, {} not started. Run apply again to make the rest: it continues from what is live.",
+            plural(result.applied(), "change", "changes"),
+            result.failed(),
+            interrupted
+        );
+    } else if result.complete() {
         outln!(
             "\nApply complete: {} applied.",
             plural(result.applied(), "change", "changes")
