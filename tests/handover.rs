@@ -122,11 +122,7 @@ async fn the_successor_takes_the_addresses_only_after_the_deletion() {
         let again = build(&l.desired, &live, &r, source());
         // The handed-over address reads back as what the file asked for:
         // the mailbox gone, its address the successor's.
-        assert!(
-            again.problems().is_empty(),
-            "{:?}",
-            again.problems()
-        );
+        assert!(again.problems().is_empty(), "{:?}", again.problems());
         assert!(
             !again.has_changes(),
             "{}",

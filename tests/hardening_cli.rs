@@ -63,8 +63,12 @@ fn a_deleted_mailbox_handed_to_its_successor_converges() {
     e.cmd(&["apply", "--auto-approve", "--allow-destroy"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("done     example.com - mailbox bob@example.com"))
-        .stdout(predicate::str::contains("done     example.com + alias bob@example.com"));
+        .stdout(predicate::str::contains(
+            "done     example.com - mailbox bob@example.com",
+        ))
+        .stdout(predicate::str::contains(
+            "done     example.com + alias bob@example.com",
+        ));
     // What the file asked for: the mailbox gone, its address the successor's.
     let aliases = e.mail_file("virtual_alias_maps");
     assert!(
@@ -129,7 +133,9 @@ fn dropping_the_aliases_section_needs_force_and_allow_destroy() {
     e.cmd(&["apply", "--auto-approve", "--force"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("abuse@example.com, postmaster@example.com"))
+        .stderr(predicate::str::contains(
+            "abuse@example.com, postmaster@example.com",
+        ))
         .stderr(predicate::str::contains("--allow-destroy"))
         .stderr(predicate::str::contains("nothing was changed"));
     // The share needs --force.
@@ -140,20 +146,22 @@ fn dropping_the_aliases_section_needs_force_and_allow_destroy() {
             "15 of 19 aliases and groups of example.com (78%) would change; the limit is 10%",
         ))
         .stderr(predicate::str::contains("--force"));
-    assert!(e.mail_file("virtual_alias_maps").contains("team0@example.com"));
+    assert!(e
+        .mail_file("virtual_alias_maps")
+        .contains("team0@example.com"));
     e.cmd(&["apply", "--auto-approve", "--allow-destroy", "--force"])
         .assert()
         .success();
-    assert!(!e.mail_file("virtual_alias_maps").contains("team0@example.com"));
+    assert!(!e
+        .mail_file("virtual_alias_maps")
+        .contains("team0@example.com"));
     e.cmd(&["plan", "--detailed-exitcode"]).assert().code(0);
 }
 
 #[test]
 fn removing_most_members_of_groups_needs_force() {
     let e = Estate::new();
-    let outside: String = (0..12)
-        .map(|i| format!(", p{i}@partner.example"))
-        .collect();
+    let outside: String = (0..12).map(|i| format!(", p{i}@partner.example")).collect();
     e.edit(
         "    name: All staff\n    members: [alice@example.com, bob@example.com]",
         &format!("    name: All staff\n    members: [alice@example.com, bob@example.com{outside}]"),
@@ -166,7 +174,9 @@ fn removing_most_members_of_groups_needs_force() {
         .stderr(predicate::str::contains(
             "12 of 16 group members of example.com (75%) would change",
         ));
-    e.cmd(&["apply", "--auto-approve", "--force"]).assert().success();
+    e.cmd(&["apply", "--auto-approve", "--force"])
+        .assert()
+        .success();
 }
 
 /// A pipe whose reading end is already closed: every write to it fails
@@ -221,7 +231,12 @@ fn every_command_survives_a_reader_that_went_away() {
         .stdout(closed_pipe())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     e.cmd(&["plan", "--detailed-exitcode"]).assert().code(0);
 }
 
@@ -259,7 +274,10 @@ fn each_command_lists_only_the_flags_that_apply() {
         (&["mta-sts-policy"], &["--file"]),
         (&["validate"], &["--file", "--profile", "--target"]),
         (&["import"], &["--file", "--target", "--verbose"]),
-        (&["verify"], &["--file", "--profile", "--target", "--verbose"]),
+        (
+            &["verify"],
+            &["--file", "--profile", "--target", "--verbose"],
+        ),
         (&["plan"], &flags),
         (&["apply"], &flags),
     ];
@@ -316,7 +334,9 @@ fn control_characters_in_user_data_are_escaped_in_plans() {
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(out.status.success(), "{text}");
         assert!(
-            !text.chars().any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
+            !text
+                .chars()
+                .any(|c| (c.is_control() && c != '\n') || c == '\u{202e}'),
             "{format}: {text:?}"
         );
         // Markdown names only the objects, not their display names.
@@ -325,7 +345,10 @@ fn control_characters_in_user_data_are_escaped_in_plans() {
                 || text.contains(r"Bob\u{1b}[2J\u{1b}]0;pwned\u{7}Builder\nApply complete\u{202e}"),
             "{format}: {text}"
         );
-        assert!(!text.lines().any(|l| l.starts_with("Apply complete")), "{text}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("Apply complete")),
+            "{text}"
+        );
     }
     let out = e.cmd(&["plan"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -382,6 +405,8 @@ fn counts_are_in_words_not_in_parentheses() {
     e.cmd(&["apply", "plan.json"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("invalid plan format version (\"1\")"))
+        .stderr(predicate::str::contains(
+            "invalid plan format version (\"1\")",
+        ))
         .stderr(predicate::str::contains("None").not());
 }

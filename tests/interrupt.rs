@@ -80,7 +80,11 @@ impl Estate {
             .command(&["plan", "--format", "json"])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         plan["zones"]
             .as_array()
@@ -103,8 +107,18 @@ fn sigint(child: &Child) {
 
 fn finish(mut child: Child) -> (Option<i32>, String, String) {
     let (mut out, mut err) = (String::new(), String::new());
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     (status.code(), out, err)
 }
@@ -117,7 +131,10 @@ fn ctrl_c_finishes_what_is_in_flight_and_reports_the_rest() {
     sigint(&child);
     let (code, out, err) = finish(child);
     assert_eq!(code, Some(130), "{out}\n{err}");
-    assert!(err.contains("Interrupted: finishing the changes in flight"), "{err}");
+    assert!(
+        err.contains("Interrupted: finishing the changes in flight"),
+        "{err}"
+    );
     assert!(out.contains("Apply interrupted:"), "{out}");
     assert!(!out.contains("FAILED") && !out.contains("UNKNOWN"), "{out}");
     // What the summary says was not started is exactly what is left.
@@ -143,7 +160,11 @@ fn ctrl_c_finishes_what_is_in_flight_and_reports_the_rest() {
     assert_eq!(left, not_started, "{out}");
     // And apply again finishes the job.
     let out = e.command(&["apply", "--auto-approve"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(e.planned().values().all(|n| *n == 0));
 }
 

@@ -20,8 +20,8 @@ use mailform_contract::ChangeOutcome;
 use serde::Serialize;
 
 use crate::plan::Plan;
-use crate::render::plural;
 use crate::registry::Registry;
+use crate::render::plural;
 use order::{steps, Phase, StepChanges};
 
 /// Switches that allow what a plan alone may not do.
@@ -298,7 +298,11 @@ pub async fn apply(
     }
     bar.finish_and_clear();
     if options.interrupt.is_raised() {
-        for m in plan.mail.iter().filter(|m| !m.domain_status.setup.is_empty()) {
+        for m in plan
+            .mail
+            .iter()
+            .filter(|m| !m.domain_status.setup.is_empty())
+        {
             result.entries.push(Entry {
                 phase: Phase::Setup,
                 scope: m.domain.clone(),

@@ -51,8 +51,11 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<i32> {
     };
     let registry = Registry::from_config(&loaded.config, &loaded.base_dir);
     let plan = make_plan(global, &loaded, &registry)?;
-    output::out(&render::render_plan(&plan, args.format, super::stdout_color(global))
-    );
+    output::out(&render::render_plan(
+        &plan,
+        args.format,
+        super::stdout_color(global),
+    ));
     if let Some(out) = &args.out {
         std::fs::write(out, render::json(&plan))
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;

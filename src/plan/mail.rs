@@ -67,7 +67,8 @@ pub fn plan_domain(
         if let Some(have) = live_kind(address) {
             if have != want && !(have == "mailbox" && deleting.contains(address)) {
                 let remove = if have == "mailbox" {
-                    "declare the mailbox `state: deleted` and run `apply --allow-destroy`".to_string()
+                    "declare the mailbox `state: deleted` and run `apply --allow-destroy`"
+                        .to_string()
                 } else {
                     format!("delete the {have} in the provider's console (or declare `{address}` as the {have} it is)")
                 };

@@ -270,9 +270,13 @@ pub fn is_role_address(address: &str) -> bool {
 impl MailPlan {
     /// Every limit this domain's changes go over.
     pub fn thresholds(&self) -> impl Iterator<Item = &ThresholdBreach> {
-        [&self.threshold, &self.alias_threshold, &self.member_threshold]
-            .into_iter()
-            .filter_map(Option::as_ref)
+        [
+            &self.threshold,
+            &self.alias_threshold,
+            &self.member_threshold,
+        ]
+        .into_iter()
+        .filter_map(Option::as_ref)
     }
 }
 

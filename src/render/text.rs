@@ -72,12 +72,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         );
         let _ = writeln!(out, "{}", st.bold(&header));
         if let Some(o) = &m.onboarding {
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                st.green("+"),
-                safe(&o.describe(&m.domain))
-            );
+            let _ = writeln!(out, "  {} {}", st.green("+"), safe(&o.describe(&m.domain)));
         }
         for step in &m.domain_status.setup {
             let _ = writeln!(
@@ -234,7 +229,12 @@ fn dns_change(out: &mut String, zone: &str, change: &DnsChange, st: &Style) {
                 let _ = writeln!(out, "      {}", st.dim(&safe(&v.presentation())));
             }
             for v in removed {
-                let _ = writeln!(out, "    {} {}", st.red("-"), st.red(&safe(&v.presentation())));
+                let _ = writeln!(
+                    out,
+                    "    {} {}",
+                    st.red("-"),
+                    st.red(&safe(&v.presentation()))
+                );
             }
             for v in added {
                 let _ = writeln!(
