@@ -47,6 +47,51 @@ impl Estate {
         c
     }
 
+    fn text(&self) -> String {
+        std::fs::read_to_string(self.path("mailform.yaml")).unwrap()
+    }
+
+    /// Removes the first mapping entry `key` (its line and the more
+    /// indented lines under it), whatever comments the example carries.
+    fn remove_entry(&self, key: &str) {
+        let text = self.text();
+        let mut out = Vec::new();
+        let mut skipping: Option<usize> = None;
+        let mut found = false;
+        for line in text.lines() {
+            let indent = line.len() - line.trim_start().len();
+            if let Some(level) = skipping {
+                if indent > level || line.trim().is_empty() {
+                    continue;
+                }
+                skipping = None;
+            }
+            if !found && line.trim_start().starts_with(&format!("{key}:")) {
+                found = true;
+                skipping = Some(indent);
+                continue;
+            }
+            out.push(line);
+        }
+        assert!(found, "no entry {key}");
+        std::fs::write(self.path("mailform.yaml"), out.join("\n") + "\n").unwrap();
+    }
+
+    /// The quickstart with `manage: domain` and both role addresses.
+    fn owning_its_aliases(self) -> Estate {
+        self.edit(
+            "    mail:\n      provider: mailserver\n",
+            "    mail:\n      provider: mailserver\n      manage: domain\n",
+        );
+        if !self.text().contains("  abuse@example.com:") {
+            self.edit(
+                "aliases:\n",
+                "aliases:\n  abuse@example.com:\n    to: [alice@example.com]\n",
+            );
+        }
+        self
+    }
+
     fn mail_file(&self, name: &str) -> String {
         std::fs::read_to_string(self.path(&format!("mail/{name}"))).unwrap_or_default()
     }
@@ -91,26 +136,25 @@ fn a_deleted_mailbox_handed_to_its_successor_converges() {
 
 /// The quickstart with `manage: domain` and twelve more aliases, applied.
 fn estate_with_many_aliases() -> Estate {
-    let e = Estate::new();
-    e.edit(
-        "    mail:\n      provider: mailserver\n",
-        "    mail:\n      provider: mailserver\n      manage: domain\n",
-    );
+    let e = Estate::new().owning_its_aliases();
     let more: String = (0..12)
         .map(|i| format!("  team{i}@example.com:\n    to: [alice@example.com]\n"))
         .collect();
-    e.edit(
-        "aliases:\n",
-        &format!("aliases:\n  abuse@example.com:\n    to: [alice@example.com]\n{more}"),
-    );
+    e.edit("aliases:\n", &format!("aliases:\n{more}"));
     e.cmd(&["apply", "--auto-approve"]).assert().success();
     e
 }
 
 #[test]
-fn dropping_the_aliases_section_needs_force_and_allow_destroy() {
+fn dropping_the_aliases_section_needs_force() {
     let e = estate_with_many_aliases();
-    let text = std::fs::read_to_string(e.path("mailform.yaml")).unwrap();
+    // The role addresses stay, as aliases of alice's mailbox (the same
+    // Postfix entries); everything else under `aliases:` goes.
+    e.edit(
+        "    aliases: [a.example@example.com]\n",
+        "    aliases: [a.example@example.com, postmaster@example.com, abuse@example.com]\n",
+    );
+    let text = e.text();
     let start = text.find("\naliases:\n").unwrap() + 1;
     let end = text.find("\ngroups:\n").unwrap() + 1;
     std::fs::write(
@@ -122,39 +166,67 @@ fn dropping_the_aliases_section_needs_force_and_allow_destroy() {
         .assert()
         .success()
         .stdout(predicate::str::contains("- alias team0@example.com"))
+        .stdout(predicate::str::contains("- alias dmarc-reports@example.com"))
+        .stdout(predicate::str::contains("postmaster").not())
         .stdout(predicate::str::contains(
-            "- alias postmaster@example.com → alice@example.com  (a role address; needs --allow-destroy)",
-        ))
-        .stdout(predicate::str::contains("aliases and groups of example.com would change"))
-        .stdout(predicate::str::contains(
-            "Deletes 2 role addresses every mail domain must answer (abuse@example.com, postmaster@example.com)",
+            "13 of 19 aliases and groups of example.com would change (68% > 10%); apply needs --force",
         ));
-    // The role addresses need explicit intent, however small their share.
-    e.cmd(&["apply", "--auto-approve", "--force"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "abuse@example.com, postmaster@example.com",
-        ))
-        .stderr(predicate::str::contains("--allow-destroy"))
-        .stderr(predicate::str::contains("nothing was changed"));
-    // The share needs --force.
     e.cmd(&["apply", "--auto-approve", "--allow-destroy"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "15 of 19 aliases and groups of example.com (78%) would change; the limit is 10%",
+            "13 of 19 aliases and groups of example.com (68%) would change; the limit is 10%",
         ))
-        .stderr(predicate::str::contains("--force"));
+        .stderr(predicate::str::contains("--force"))
+        .stderr(predicate::str::contains("nothing was changed"));
     assert!(e
         .mail_file("virtual_alias_maps")
         .contains("team0@example.com"));
-    e.cmd(&["apply", "--auto-approve", "--allow-destroy", "--force"])
+    e.cmd(&["apply", "--auto-approve", "--force"])
         .assert()
         .success();
-    assert!(!e
-        .mail_file("virtual_alias_maps")
-        .contains("team0@example.com"));
+    let aliases = e.mail_file("virtual_alias_maps");
+    assert!(!aliases.contains("team0@example.com"), "{aliases}");
+    assert!(
+        aliases.contains("postmaster@example.com alice@example.com"),
+        "{aliases}"
+    );
+    e.cmd(&["plan", "--detailed-exitcode"]).assert().code(0);
+}
+
+#[test]
+fn deleting_postmaster_or_abuse_needs_allow_destroy() {
+    let e = Estate::new().owning_its_aliases();
+    e.cmd(&["apply", "--auto-approve"]).assert().success();
+    // A domain that no longer declares MX may drop its role addresses
+    // (the lint asks for them only where mail is received), but not by
+    // accident: however small the share, it takes --allow-destroy.
+    e.remove_entry("MX");
+    e.remove_entry("postmaster@example.com");
+    e.remove_entry("abuse@example.com");
+    e.cmd(&["plan"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "- alias postmaster@example.com → alice@example.com  (a role address; needs --allow-destroy)",
+        ))
+        .stdout(predicate::str::contains(
+            "Deletes 2 role addresses every mail domain must answer (abuse@example.com, postmaster@example.com): apply needs --allow-destroy.",
+        ))
+        .stdout(predicate::str::contains("safety limit").not());
+    e.cmd(&["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "the plan deletes 2 role addresses (abuse@example.com, postmaster@example.com)",
+        ))
+        .stderr(predicate::str::contains("--allow-destroy"))
+        .stderr(predicate::str::contains("nothing was changed"));
+    assert!(e.mail_file("virtual_alias_maps").contains("postmaster@"));
+    e.cmd(&["apply", "--auto-approve", "--allow-destroy"])
+        .assert()
+        .success();
+    assert!(!e.mail_file("virtual_alias_maps").contains("postmaster@"));
     e.cmd(&["plan", "--detailed-exitcode"]).assert().code(0);
 }
 
@@ -409,4 +481,31 @@ fn counts_are_in_words_not_in_parentheses() {
             "invalid plan format version (\"1\")",
         ))
         .stderr(predicate::str::contains("None").not());
+}
+
+#[test]
+fn apply_fails_on_a_problem_even_without_changes() {
+    let e = Estate::new();
+    e.cmd(&["apply", "--auto-approve"]).assert().success();
+    // bob@ is a live mailbox; the file now calls it an alias.
+    e.edit(
+        "  bob@example.com:\n    name: Bob Builder\n    password_hash: ${file:secrets/bob.hash}\n",
+        "",
+    );
+    e.edit(
+        "aliases:\n",
+        "aliases:\n  bob@example.com:\n    to: [alice@example.com]\n",
+    );
+    e.cmd(&["plan", "--detailed-exitcode"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "is declared as an alias but exists at the provider as a mailbox",
+        ))
+        .stdout(predicate::str::contains("No changes."));
+    e.cmd(&["apply", "--auto-approve"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the plan has problems"))
+        .stderr(predicate::str::contains("nothing was changed"));
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::plan::Plan;
 use crate::registry::Registry;
-use crate::render::plural;
+use crate::render::count;
 use order::{steps, Phase, StepChanges};
 
 /// Switches that allow what a plan alone may not do.
@@ -111,7 +111,7 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
     if !roles.is_empty() && !options.allow_destroy {
         return Err(Refused(format!(
             "the plan deletes {} ({}), which every mail domain must answer (RFC 5321 §4.5.1, RFC 2142): reports of abuse and delivery problems would bounce; if that is intended, run apply again with --allow-destroy",
-            plural(roles.len(), "role address", "role addresses"),
+            count(roles.len(), "role address", "role addresses"),
             roles.join(", "),
         )));
     }

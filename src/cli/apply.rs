@@ -13,7 +13,7 @@ use super::{Global, EXIT_ERROR, EXIT_OK};
 use crate::apply::{self, ApplyOptions};
 use crate::plan::{Plan, PlanSource, PLAN_FORMAT_VERSION};
 use crate::registry::Registry;
-use crate::render::{self, plural};
+use crate::render::{self, count};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -115,7 +115,9 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
     }
     let color = super::stdout_color(global);
     output::out(&render::text::plan(&plan, color));
-    if !plan.has_changes() {
+    // A problem fails apply as it fails plan, changes or not: an apply
+    // that exits 0 over a problem would tell CI all is well.
+    if !plan.has_changes() && plan.problems().is_empty() {
         return Ok(EXIT_OK);
     }
     let password_file = match &args.password_file {
@@ -267,14 +269,14 @@ fn report(result: &apply::ApplyResult) {
     if interrupted > 0 {
         outln!(
             "\nApply interrupted: {} applied, {} failed, {} not started. Run apply again to make the rest: it continues from what is live.",
-            plural(result.applied(), "change", "changes"),
+            count(result.applied(), "change", "changes"),
             result.failed(),
             interrupted
         );
     } else if result.complete() {
         outln!(
             "\nApply complete: {} applied.",
-            plural(result.applied(), "change", "changes")
+            count(result.applied(), "change", "changes")
         );
     } else {
         outln!(

@@ -7,7 +7,7 @@ use super::{Global, EXIT_ERROR, EXIT_OK};
 use crate::config::diagnostic::{Diagnostic, Severity};
 use crate::config::{self, interpolate::ProcessEnv, LoadError, LoadOptions};
 use crate::registry::Registry;
-use crate::render::plural;
+use crate::render::count;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -73,13 +73,13 @@ pub fn run(global: &Global, args: &ValidateArgs) -> anyhow::Result<i32> {
         outln!(
             "{} is valid: {}, {}, {}{}.",
             loaded.path.display(),
-            plural(zones, "zone", "zones"),
-            plural(records, "record set", "record sets"),
-            plural(mailboxes, "mailbox", "mailboxes"),
+            count(zones, "zone", "zones"),
+            count(records, "record set", "record sets"),
+            count(mailboxes, "mailbox", "mailboxes"),
             if findings.is_empty() {
                 String::new()
             } else {
-                format!(", {}", plural(findings.len(), "warning", "warnings"))
+                format!(", {}", count(findings.len(), "warning", "warnings"))
             }
         );
     }

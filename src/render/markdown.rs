@@ -5,7 +5,7 @@ use std::fmt::Write;
 use mailform_contract::name::relative_name;
 use mailform_contract::{DnsChange, RData};
 
-use super::{mail_change_line, mailbox_diff, plural, safe, safe_join};
+use super::{count, mail_change_line, mailbox_diff, safe, safe_join};
 use crate::plan::Plan;
 
 pub fn plan(plan: &Plan) -> String {
@@ -147,7 +147,7 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "_{} not in the file {} left alone._",
-            plural(unmanaged, "live object", "live objects"),
+            count(unmanaged, "live object", "live objects"),
             if unmanaged == 1 { "is" } else { "are" }
         );
     }

@@ -121,7 +121,7 @@ pub fn list_diff(field: &str, old: &[String], new: &[String], out: &mut Vec<Stri
 }
 
 /// `1 mailbox`, `3 mailboxes`: a count with its noun in the right number.
-pub fn plural(n: usize, one: &str, many: &str) -> String {
+pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

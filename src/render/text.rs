@@ -8,7 +8,7 @@ use mailform_contract::{DnsChange, Group, MailChange, RData, RecordSet};
 use similar::{ChangeTag, TextDiff};
 
 use super::style::Style;
-use super::{list_diff, mailbox_diff, plural, safe, safe_join};
+use super::{count, list_diff, mailbox_diff, safe, safe_join};
 use crate::plan::{Plan, Unmanaged, UnmanagedReason};
 
 /// Values longer than this are diffed word by word rather than shown whole twice.
@@ -117,7 +117,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             "{}",
             st.red(&format!(
                 "Deletes {}: apply needs --allow-destroy.",
-                plural(deletions.len(), "mailbox", "mailboxes")
+                count(deletions.len(), "mailbox", "mailboxes")
             ))
         );
     }
@@ -128,7 +128,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             "{}",
             st.red(&format!(
                 "Deletes {} every mail domain must answer ({}): apply needs --allow-destroy.",
-                plural(roles.len(), "role address", "role addresses"),
+                count(roles.len(), "role address", "role addresses"),
                 safe(&roles.join(", "))
             ))
         );
@@ -146,7 +146,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             "{}",
             st.red(&format!(
                 "{} must be fixed before apply.",
-                plural(plan.problems().len(), "problem", "problems")
+                count(plan.problems().len(), "problem", "problems")
             ))
         );
     }
@@ -447,7 +447,7 @@ fn unmanaged(out: &mut String, items: &[Unmanaged], noun: (&str, &str), st: &Sty
         } else {
             noun
         };
-        let counted = plural(names.len(), one, many);
+        let counted = count(names.len(), one, many);
         let _ = writeln!(
             out,
             "  {}",
