@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::plan::Plan;
 use crate::registry::Registry;
-use crate::render::count;
+use crate::render::{count, safe};
 use order::{steps, Phase, StepChanges};
 
 /// Switches that allow what a plan alone may not do.
@@ -73,8 +73,8 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
         let list: Vec<String> = problems
             .iter()
             .map(|p| match &p.at {
-                Some(at) => format!("  - {at}: {}", p.message),
-                None => format!("  - {}", p.message),
+                Some(at) => format!("  - {}: {}", safe(at), safe(&p.message)),
+                None => format!("  - {}", safe(&p.message)),
             })
             .collect();
         return Err(Refused(format!(
@@ -93,7 +93,7 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
             generated.len(),
             if generated.len() == 1 { "" } else { "es" },
             if generated.len() == 1 { "s" } else { "" },
-            generated.join(", "),
+            safe(&generated.join(", ")),
             if generated.len() == 1 { "it" } else { "them" },
         )));
     }
@@ -103,7 +103,7 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
             "the plan deletes {} mailbox{} ({}), and the mail in {} may be lost; if that is intended, run apply again with --allow-destroy",
             deletions.len(),
             if deletions.len() == 1 { "" } else { "es" },
-            deletions.join(", "),
+            safe(&deletions.join(", ")),
             if deletions.len() == 1 { "it" } else { "them" },
         )));
     }
@@ -112,7 +112,7 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
         return Err(Refused(format!(
             "the plan deletes {} ({}), which every mail domain must answer (RFC 5321 §4.5.1, RFC 2142): reports of abuse and delivery problems would bounce; if that is intended, run apply again with --allow-destroy",
             count(roles.len(), "role address", "role addresses"),
-            roles.join(", "),
+            safe(&roles.join(", ")),
         )));
     }
     let breaches = plan.thresholds();

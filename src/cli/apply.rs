@@ -13,7 +13,7 @@ use super::{Global, EXIT_ERROR, EXIT_OK};
 use crate::apply::{self, ApplyOptions};
 use crate::plan::{Plan, PlanSource, PLAN_FORMAT_VERSION};
 use crate::registry::Registry;
-use crate::render::{self, count};
+use crate::render::{self, count, safe};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -254,14 +254,19 @@ fn confirm() -> anyhow::Result<bool> {
 
 fn report(result: &apply::ApplyResult) {
     for e in &result.entries {
+        // Provider messages can quote what the provider holds: escaped like
+        // every other piece of data printed.
+        let (scope, change) = (safe(&e.scope), safe(&e.change));
         match &e.outcome {
-            ChangeOutcome::Applied => outln!("  done     {} {}", e.scope, e.change),
+            ChangeOutcome::Applied => outln!("  done     {scope} {change}"),
             ChangeOutcome::Failed(err @ mailform_contract::ProviderError::Unknown(_)) => {
-                outln!("  UNKNOWN  {} {}: {err}", e.scope, e.change)
+                outln!("  UNKNOWN  {scope} {change}: {}", safe(&err.to_string()))
             }
-            ChangeOutcome::Failed(err) => outln!("  FAILED   {} {}: {err}", e.scope, e.change),
+            ChangeOutcome::Failed(err) => {
+                outln!("  FAILED   {scope} {change}: {}", safe(&err.to_string()))
+            }
             ChangeOutcome::NotAttempted(why) => {
-                outln!("  skipped  {} {}: {why}", e.scope, e.change)
+                outln!("  skipped  {scope} {change}: {}", safe(why))
             }
         }
     }

@@ -41,7 +41,10 @@ pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<i32> {
     let imported = crate::import::to_yaml(&source, &loaded.desired, &live, &generates)
         .map_err(|e| anyhow::anyhow!("cannot write the YAML: {e}"))?;
     for s in &imported.skipped {
-        errln!("note: skipped {s}: this record type cannot be declared in a mailform file yet");
+        errln!(
+            "note: skipped {}: this record type cannot be declared in a mailform file yet",
+            crate::render::safe(s)
+        );
     }
     match &args.out {
         None => output::out(&imported.yaml),
