@@ -190,3 +190,116 @@ fn a_second_ctrl_c_stops_at_once() {
     assert!(err.contains("Stopped at once"), "{err}");
     assert!(!out.contains("Apply interrupted"), "{out}");
 }
+
+/// The library side: an interrupt also gives up a wait for DNS during
+/// onboarding (only questions are in flight then), and nothing after it
+/// starts. Against the in-memory providers, with a "server" that never
+/// answers and a wait of ten minutes.
+mod onboarding {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use mailform::apply::{apply, onboard::DnsWait, order::Phase, ApplyOptions, INTERRUPTED};
+    use mailform::config::{interpolate::ProcessEnv, load, LoadOptions};
+    use mailform::live;
+    use mailform::plan::{build, PlanSource};
+    use mailform::registry::Registry;
+    use mailform_contract::memory::{MemoryDns, MemoryMail};
+    use mailform_contract::{ChangeOutcome, DomainStage};
+
+    const YAML: &str = r#"
+version: 1
+providers:
+  zones: {zonefile: {directory: ./zones}}
+  mailserver: {postfix: {directory: ./mail}}
+domains:
+  c.example:
+    dns: {provider: zones, manage: zone}
+    mail: {provider: mailserver}
+    records:
+      www: {A: 192.0.2.7}
+mailboxes:
+  alice@c.example: {password_hash: "{SHA512-CRYPT}$6$abc$def"}
+"#;
+
+    #[tokio::test]
+    async fn an_interrupt_gives_up_the_wait_for_dns_and_starts_nothing_after() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.yaml"), YAML).unwrap();
+        let loaded = load(
+            &dir.path().join("m.yaml"),
+            &LoadOptions::default(),
+            &ProcessEnv,
+        )
+        .unwrap();
+        let dns = Arc::new(MemoryDns::default());
+        let mail = Arc::new(MemoryMail::default());
+        mail.onboarding
+            .lock()
+            .unwrap()
+            .insert("c.example".into(), DomainStage::Absent);
+        let mut registry = Registry::default();
+        registry.dns.insert("zones".into(), dns.clone());
+        registry.mail.insert("mailserver".into(), mail.clone());
+        let live = live::read(&loaded.desired, &registry).await.unwrap();
+        let source = PlanSource {
+            file: "m.yaml".into(),
+            sha256: String::new(),
+            profile: None,
+            targets: vec![],
+        };
+        let plan = build(&loaded.desired, &live, &registry, source);
+        assert!(plan.mail[0].onboarding.is_some());
+        let options = ApplyOptions {
+            dns_wait: DnsWait {
+                // Nothing listens there: the record is never seen served.
+                authoritative: vec!["127.0.0.1:9".parse().unwrap()],
+                timeout: Duration::from_secs(600),
+                interval: Duration::from_millis(200),
+                ..DnsWait::default()
+            },
+            ..ApplyOptions::default()
+        };
+        let interrupt = options.interrupt.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            interrupt.raise();
+        });
+        let started = Instant::now();
+        let result = tokio::time::timeout(
+            Duration::from_secs(30),
+            apply(&plan, &loaded.desired, &registry, &options),
+        )
+        .await
+        .expect("the wait for DNS was not given up");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let onboard = result
+            .entries
+            .iter()
+            .find(|e| e.phase == Phase::Onboard)
+            .unwrap();
+        match &onboard.outcome {
+            ChangeOutcome::Failed(e) => {
+                assert!(e.to_string().contains("interrupted while waiting"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let later: Vec<_> = result
+            .entries
+            .iter()
+            .filter(|e| e.phase != Phase::Onboard)
+            .collect();
+        assert!(!later.is_empty());
+        for e in later {
+            assert!(
+                matches!(&e.outcome, ChangeOutcome::NotAttempted(why) if why == INTERRUPTED),
+                "{e:?}"
+            );
+        }
+        assert!(result.interrupted() > 0);
+        let state = mail.domains.lock().unwrap();
+        assert!(state
+            .get("c.example")
+            .is_none_or(|d| d.mailboxes.is_empty()));
+    }
+}

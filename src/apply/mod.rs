@@ -56,6 +56,14 @@ impl Interrupt {
     pub fn is_raised(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
+
+    /// Resolves once raised: for waits that may be given up, such as
+    /// waiting for DNS to serve a record, where nothing is being written.
+    pub async fn raised(&self) {
+        while !self.is_raised() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// Why a step was not started after an interrupt.
@@ -194,7 +202,7 @@ pub async fn apply(
     let mut dns_failed: std::collections::BTreeSet<String> = Default::default();
     let mut plan = plan.clone();
     let (entries, after, onboard_failed) =
-        onboard::onboard_all(&plan, registry, &options.dns_wait).await;
+        onboard::onboard_all(&plan, registry, &options.dns_wait, &options.interrupt).await;
     failed_scopes.extend(onboard_failed.iter().cloned());
     result.entries.extend(entries);
     let mut unplanned: std::collections::BTreeMap<String, String> = Default::default();
@@ -321,6 +329,7 @@ pub async fn apply(
             &after,
             &onboard_failed,
             &dns_failed,
+            &options.interrupt,
         )
         .await,
     );
