@@ -325,11 +325,10 @@ pub async fn apply(
             &plan,
             desired,
             registry,
-            &options.dns_wait,
+            options,
             &after,
             &onboard_failed,
             &dns_failed,
-            &options.interrupt,
         )
         .await,
     );

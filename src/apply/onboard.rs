@@ -391,12 +391,12 @@ pub async fn setup_all(
     plan: &Plan,
     desired: &Desired,
     registry: &Registry,
-    wait: &DnsWait,
+    options: &super::ApplyOptions,
     after: &BTreeMap<String, Vec<ProviderRecord>>,
     onboard_failed: &BTreeSet<String>,
     dns_failed: &BTreeSet<String>,
-    interrupt: &Interrupt,
 ) -> Vec<Entry> {
+    let (wait, interrupt) = (&options.dns_wait, &options.interrupt);
     let mut entries = Vec::new();
     for m in &plan.mail {
         // A domain onboarded just now: what it still needs is known only
