@@ -8,6 +8,10 @@
 //! The providers themselves live in the `providers/` crates behind the
 //! `mailform-contract` traits.
 
+// Output goes through `cli::output`, which survives a closed pipe;
+// `print!` and friends panic on one.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod apply;
 pub mod cli;
 pub mod config;

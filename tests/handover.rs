@@ -120,6 +120,9 @@ async fn the_successor_takes_the_addresses_only_after_the_deletion() {
         }
         let live = live::read(&l.desired, &r).await.unwrap();
         let again = build(&l.desired, &live, &r, source());
+        // The handed-over address reads back as what the file asked for:
+        // the mailbox gone, its address the successor's.
+        assert!(again.problems().is_empty(), "{:?}", again.problems());
         assert!(
             !again.has_changes(),
             "{}",

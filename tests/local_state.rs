@@ -296,12 +296,20 @@ fn linked_postfix_files_are_written_at_their_targets() {
         std::os::unix::fs::symlink(format!("../etc/{f}"), e.path(&format!("mail/{f}"))).unwrap();
     }
     let yaml = e.read("mailform.yaml");
-    let yaml = yaml
-        .replace(
-            "  postmaster@example.com:\n    to: [alice@example.com]",
-            "  postmaster@example.com:\n    to: [bob@example.com]",
-        )
-        .replace("name: Bob Builder", "name: Bob Rebuilt");
+    // postmaster@ now goes to bob (the line after its key; comments may follow).
+    let at = yaml
+        .find("  postmaster@example.com:")
+        .expect("quickstart has postmaster@");
+    let to = at
+        + yaml[at..]
+            .find("to: [alice@example.com]")
+            .expect("postmaster@ to alice");
+    let yaml = format!(
+        "{}to: [bob@example.com]{}",
+        &yaml[..to],
+        &yaml[to + "to: [alice@example.com]".len()..]
+    )
+    .replace("name: Bob Builder", "name: Bob Rebuilt");
     e.write("mailform.yaml", &yaml);
     // Drift of a linked file is repaired through the link too.
     e.write("etc/virtual_mailbox_domains", "");

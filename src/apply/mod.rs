@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::plan::Plan;
 use crate::registry::Registry;
+use crate::render::{count, safe};
 use order::{steps, Phase, StepChanges};
 
 /// Switches that allow what a plan alone may not do.
@@ -36,7 +37,37 @@ pub struct ApplyOptions {
     pub password_file: Option<passwords::PasswordFile>,
     /// How onboarding waits for verification records to be served.
     pub dns_wait: onboard::DnsWait,
+    /// Raised when the user asks to stop (Ctrl-C): no further step starts.
+    pub interrupt: Interrupt,
 }
+
+/// A request to stop applying, raised from outside (the binary raises it
+/// on SIGINT). Steps already in flight finish — a provider call cut off
+/// halfway leaves its changes unknown — and every step not yet started is
+/// reported as not attempted, so the summary says exactly what was done.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Interrupt {
+    pub fn raise(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once raised: for waits that may be given up, such as
+    /// waiting for DNS to serve a record, where nothing is being written.
+    pub async fn raised(&self) {
+        while !self.is_raised() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Why a step was not started after an interrupt.
+pub const INTERRUPTED: &str = "not started: apply was interrupted";
 
 /// Why an apply was refused before anything was changed.
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +81,8 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
         let list: Vec<String> = problems
             .iter()
             .map(|p| match &p.at {
-                Some(at) => format!("  - {at}: {}", p.message),
-                None => format!("  - {}", p.message),
+                Some(at) => format!("  - {}: {}", safe(at), safe(&p.message)),
+                None => format!("  - {}", safe(&p.message)),
             })
             .collect();
         return Err(Refused(format!(
@@ -70,7 +101,7 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
             generated.len(),
             if generated.len() == 1 { "" } else { "es" },
             if generated.len() == 1 { "s" } else { "" },
-            generated.join(", "),
+            safe(&generated.join(", ")),
             if generated.len() == 1 { "it" } else { "them" },
         )));
     }
@@ -80,8 +111,16 @@ pub fn preflight(plan: &Plan, options: &ApplyOptions) -> Result<(), Refused> {
             "the plan deletes {} mailbox{} ({}), and the mail in {} may be lost; if that is intended, run apply again with --allow-destroy",
             deletions.len(),
             if deletions.len() == 1 { "" } else { "es" },
-            deletions.join(", "),
+            safe(&deletions.join(", ")),
             if deletions.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    let roles = plan.role_address_deletions();
+    if !roles.is_empty() && !options.allow_destroy {
+        return Err(Refused(format!(
+            "the plan deletes {} ({}), which every mail domain must answer (RFC 5321 §4.5.1, RFC 2142): reports of abuse and delivery problems would bounce; if that is intended, run apply again with --allow-destroy",
+            count(roles.len(), "role address", "role addresses"),
+            safe(&roles.join(", ")),
         )));
     }
     let breaches = plan.thresholds();
@@ -142,6 +181,11 @@ impl ApplyResult {
     pub fn complete(&self) -> bool {
         self.applied() == self.entries.len()
     }
+
+    /// Changes not started because apply was interrupted.
+    pub fn interrupted(&self) -> usize {
+        self.count(|o| matches!(o, ChangeOutcome::NotAttempted(why) if why == INTERRUPTED))
+    }
 }
 
 /// Applies `plan`, made from `desired`. Call [`preflight`] first.
@@ -158,7 +202,7 @@ pub async fn apply(
     let mut dns_failed: std::collections::BTreeSet<String> = Default::default();
     let mut plan = plan.clone();
     let (entries, after, onboard_failed) =
-        onboard::onboard_all(&plan, registry, &options.dns_wait).await;
+        onboard::onboard_all(&plan, registry, &options.dns_wait, &options.interrupt).await;
     failed_scopes.extend(onboard_failed.iter().cloned());
     result.entries.extend(entries);
     let mut unplanned: std::collections::BTreeMap<String, String> = Default::default();
@@ -184,7 +228,9 @@ pub async fn apply(
     for step in steps {
         bar.set_message(format!("{} {}", step.phase.label(), step.scope));
         let domain = step.mail_domain.clone().unwrap_or_default();
-        let blocked = if step.phase.is_mail() && onboard_failed.contains(&domain) {
+        let blocked = if options.interrupt.is_raised() {
+            Some(INTERRUPTED.to_string())
+        } else if step.phase.is_mail() && onboard_failed.contains(&domain) {
             Some(format!("onboarding {domain} did not finish"))
         } else if step.phase.depends_on_mail() && failed_scopes.contains(&domain) {
             Some(format!("mail changes for {domain} did not all apply"))
@@ -259,12 +305,27 @@ pub async fn apply(
         bar.inc(step.len() as u64);
     }
     bar.finish_and_clear();
+    if options.interrupt.is_raised() {
+        for m in plan
+            .mail
+            .iter()
+            .filter(|m| !m.domain_status.setup.is_empty())
+        {
+            result.entries.push(Entry {
+                phase: Phase::Setup,
+                scope: m.domain.clone(),
+                change: m.domain_status.setup.join("; "),
+                outcome: ChangeOutcome::NotAttempted(INTERRUPTED.to_string()),
+            });
+        }
+        return result;
+    }
     result.entries.extend(
         onboard::setup_all(
             &plan,
             desired,
             registry,
-            &options.dns_wait,
+            options,
             &after,
             &onboard_failed,
             &dns_failed,

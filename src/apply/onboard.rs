@@ -26,7 +26,7 @@ use mailform_contract::{
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::order::Phase;
-use super::Entry;
+use super::{Entry, Interrupt, INTERRUPTED};
 use crate::desired::Desired;
 use crate::plan::{dns, onboarding, MailPlan, Plan, ZonePlan};
 use crate::registry::Registry;
@@ -63,6 +63,7 @@ pub async fn onboard(
     m: &MailPlan,
     registry: &Registry,
     wait: &DnsWait,
+    interrupt: &Interrupt,
 ) -> Result<Vec<ProviderRecord>, String> {
     let Some(o) = &m.onboarding else {
         return Ok(m.domain_status.records.clone());
@@ -135,15 +136,21 @@ pub async fn onboard(
         .await
         .map_err(|e| format!("{e}{again}"))?;
     tracing::info!(domain = %m.domain, servers = servers.len(), "waiting until the verification record is served");
-    crate::verify::wait_until_served(&served, &servers, wait.timeout, wait.interval)
-        .await
-        .map_err(|pending| {
-            format!(
-                "the verification record was not served by every authoritative server within {} s (still waiting for: {}); raise --dns-wait or check the zone's delegation{again}",
-                wait.timeout.as_secs(),
-                pending.join("; ")
-            )
-        })?;
+    // Only DNS questions are in flight while waiting: an interrupt may
+    // drop them.
+    tokio::select! {
+        served = crate::verify::wait_until_served(&served, &servers, wait.timeout, wait.interval) => served
+            .map_err(|pending| {
+                format!(
+                    "the verification record was not served by every authoritative server within {} s (still waiting for: {}); raise --dns-wait or check the zone's delegation{again}",
+                    wait.timeout.as_secs(),
+                    pending.join("; ")
+                )
+            })?,
+        () = interrupt.raised() => {
+            return Err(format!("apply was interrupted while waiting for the verification record to be served{again}"))
+        }
+    }
     mail.finish_onboarding(&m.domain, o.alias_of.as_deref())
         .await
         .map_err(|e| format!("`{}` could not verify {}: {e}{again}", m.provider, m.domain))
@@ -173,6 +180,7 @@ pub async fn complete_setup(
     registry: &Registry,
     wait: &DnsWait,
     records: &[ProviderRecord],
+    interrupt: &Interrupt,
 ) -> Result<Vec<String>, String> {
     let again = "; running apply again goes on from here";
     if let Some(i) = onboarding::zone_for(desired, &m.domain) {
@@ -189,16 +197,20 @@ pub async fn complete_setup(
             let servers = servers_of(&zone.zone, wait)
                 .await
                 .map_err(|e| format!("{e}{again}"))?;
-            crate::verify::wait_until_served(&expected, &servers, wait.timeout, wait.interval)
-                .await
-                .map_err(|pending| {
-                    format!(
-                        "the records `{}` asks for were not served by every authoritative server within {} s (still waiting for: {}){again}",
-                        m.provider,
-                        wait.timeout.as_secs(),
-                        pending.join("; ")
-                    )
-                })?;
+            tokio::select! {
+                served = crate::verify::wait_until_served(&expected, &servers, wait.timeout, wait.interval) => served
+                    .map_err(|pending| {
+                        format!(
+                            "the records `{}` asks for were not served by every authoritative server within {} s (still waiting for: {}){again}",
+                            m.provider,
+                            wait.timeout.as_secs(),
+                            pending.join("; ")
+                        )
+                    })?,
+                () = interrupt.raised() => {
+                    return Err(format!("apply was interrupted while waiting for the records `{}` asks for to be served{again}", m.provider))
+                }
+            }
         }
     }
     registry
@@ -300,6 +312,7 @@ pub async fn onboard_all(
     plan: &Plan,
     registry: &Registry,
     wait: &DnsWait,
+    interrupt: &Interrupt,
 ) -> (
     Vec<Entry>,
     BTreeMap<String, Vec<ProviderRecord>>,
@@ -327,6 +340,16 @@ pub async fn onboard_all(
             .as_ref()
             .and_then(|o| o.alias_of.as_ref())
             .filter(|p| onboard_failed.contains(*p));
+        if interrupt.is_raised() {
+            onboard_failed.insert(m.domain.clone());
+            entries.push(Entry {
+                phase: Phase::Onboard,
+                scope: m.domain.clone(),
+                change,
+                outcome: ChangeOutcome::NotAttempted(INTERRUPTED.to_string()),
+            });
+            continue;
+        }
         if let Some(parent) = parent_failed {
             onboard_failed.insert(m.domain.clone());
             entries.push(Entry {
@@ -340,7 +363,7 @@ pub async fn onboard_all(
             });
             continue;
         }
-        let outcome = match onboard(m, registry, wait).await {
+        let outcome = match onboard(m, registry, wait, interrupt).await {
             Ok(records) => {
                 after.insert(m.domain.clone(), records);
                 ChangeOutcome::Applied
@@ -368,11 +391,12 @@ pub async fn setup_all(
     plan: &Plan,
     desired: &Desired,
     registry: &Registry,
-    wait: &DnsWait,
+    options: &super::ApplyOptions,
     after: &BTreeMap<String, Vec<ProviderRecord>>,
     onboard_failed: &BTreeSet<String>,
     dns_failed: &BTreeSet<String>,
 ) -> Vec<Entry> {
+    let (wait, interrupt) = (&options.dns_wait, &options.interrupt);
     let mut entries = Vec::new();
     for m in &plan.mail {
         // A domain onboarded just now: what it still needs is known only
@@ -403,7 +427,7 @@ pub async fn setup_all(
         } else if let Some(z) = zone.filter(|z| dns_failed.contains(z)) {
             ChangeOutcome::NotAttempted(format!("the DNS changes of zone {z} did not all apply"))
         } else {
-            match complete_setup(m, desired, registry, wait, &status.records).await {
+            match complete_setup(m, desired, registry, wait, &status.records, interrupt).await {
                 Ok(done) => {
                     for line in done {
                         tracing::info!(scope = %m.domain, %line, "setup");

@@ -1,6 +1,6 @@
 //! `mailform apply`: confirm, check safety, apply, report.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,11 +8,12 @@ use std::time::Duration;
 use clap::Args;
 use mailform_contract::ChangeOutcome;
 
+use super::output::{self, errln, outln};
 use super::{Global, EXIT_ERROR, EXIT_OK};
 use crate::apply::{self, ApplyOptions};
 use crate::plan::{Plan, PlanSource, PLAN_FORMAT_VERSION};
 use crate::registry::Registry;
-use crate::render;
+use crate::render::{self, count, safe};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
@@ -73,14 +74,21 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
         Some((source, _)) => {
             if global.profile.is_some() && global.profile != source.profile {
                 anyhow::bail!(
-                    "the saved plan was made with profile {:?}; do not pass another --profile",
-                    source.profile
+                    "the saved plan was made {}; do not pass another --profile",
+                    match &source.profile {
+                        Some(p) => format!("with profile `{p}`"),
+                        None => "without a profile".to_string(),
+                    }
                 );
             }
             if !global.targets.is_empty() && global.targets != source.targets {
                 anyhow::bail!(
-                    "the saved plan was made with --target {:?}; do not pass other targets",
-                    source.targets
+                    "the saved plan was made {}; do not pass other targets",
+                    if source.targets.is_empty() {
+                        "for every domain (no --target)".to_string()
+                    } else {
+                        format!("with --target {}", source.targets.join(", --target "))
+                    }
                 );
             }
             (source.profile.clone(), source.targets.clone())
@@ -106,15 +114,17 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
         check_same(&plan, value)?;
     }
     let color = super::stdout_color(global);
-    print!("{}", render::text::plan(&plan, color));
-    if !plan.has_changes() {
+    output::out(&render::text::plan(&plan, color));
+    // A problem fails apply as it fails plan, changes or not: an apply
+    // that exits 0 over a problem would tell CI all is well.
+    if !plan.has_changes() && plan.problems().is_empty() {
         return Ok(EXIT_OK);
     }
     let password_file = match &args.password_file {
         Some(p) => match apply::passwords::PasswordFile::new(p) {
             Ok(f) => Some(f),
             Err(e) => {
-                eprintln!("error: --password-file: {e}\nnothing was changed");
+                errln!("error: --password-file: {e}\nnothing was changed");
                 return Ok(EXIT_ERROR);
             }
         },
@@ -132,23 +142,61 @@ pub fn run(global: &Global, args: &ApplyArgs) -> anyhow::Result<i32> {
             interval: Duration::from_secs(args.dns_wait.clamp(1, 50) / 10)
                 .max(Duration::from_secs(1)),
         },
+        interrupt: apply::Interrupt::default(),
     };
     if let Err(refused) = apply::preflight(&plan, &options) {
-        eprintln!("error: {refused}");
+        errln!("error: {refused}");
         return Ok(EXIT_ERROR);
     }
     if !args.auto_approve && !confirm()? {
-        eprintln!("Apply cancelled; nothing was changed.");
+        errln!("Apply cancelled; nothing was changed.");
         return Ok(EXIT_ERROR);
     }
     let rt = super::runtime()?;
-    let result = rt.block_on(apply::apply(&plan, &loaded.desired, &registry, &options));
+    let result = rt.block_on(async {
+        let watcher = watch_interrupts(options.interrupt.clone())?;
+        let result = apply::apply(&plan, &loaded.desired, &registry, &options).await;
+        watcher.abort();
+        anyhow::Ok(result)
+    })?;
     report(&result);
-    Ok(if result.complete() {
+    Ok(if result.interrupted() > 0 {
+        EXIT_INTERRUPTED
+    } else if result.complete() {
         EXIT_OK
     } else {
         EXIT_ERROR
     })
+}
+
+/// The exit code after Ctrl-C: 128 + SIGINT, as shells report it.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// From now on, the first Ctrl-C (SIGINT) raises `interrupt` — apply
+/// finishes what is in flight, starts nothing more and prints its summary
+/// — and a second one stops the process at once. The handler is in place
+/// when this returns, before the first change is sent.
+fn watch_interrupts(interrupt: apply::Interrupt) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    #[cfg(unix)]
+    let mut signals = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(tokio::spawn(async move {
+        for count in 0.. {
+            #[cfg(unix)]
+            let signalled = signals.recv().await.is_some();
+            #[cfg(not(unix))]
+            let signalled = tokio::signal::ctrl_c().await.is_ok();
+            if !signalled {
+                return;
+            }
+            if count == 0 {
+                interrupt.raise();
+                errln!("\nInterrupted: finishing the changes in flight and starting no more; the summary follows. Press Ctrl-C again to stop at once (changes in flight are then left unknown).");
+            } else {
+                errln!("\nStopped at once: changes in flight may or may not have been applied; `mailform plan` shows what is live.");
+                std::process::exit(EXIT_INTERRUPTED);
+            }
+        }
+    }))
 }
 
 fn read_saved(path: &PathBuf) -> anyhow::Result<(PlanSource, serde_json::Value)> {
@@ -160,7 +208,14 @@ fn read_saved(path: &PathBuf) -> anyhow::Result<(PlanSource, serde_json::Value)>
         .get("format_version")
         .and_then(serde_json::Value::as_u64);
     if version != Some(PLAN_FORMAT_VERSION as u64) {
-        anyhow::bail!("{} has plan format version {version:?}; this mailform reads version {PLAN_FORMAT_VERSION}. Run plan again with this mailform", path.display());
+        let has = match value.get("format_version") {
+            None => "has no plan format version".to_string(),
+            Some(v) => match version {
+                Some(n) => format!("has plan format version {n}"),
+                None => format!("has an invalid plan format version ({v})"),
+            },
+        };
+        anyhow::bail!("{} {has}; this mailform reads version {PLAN_FORMAT_VERSION}. Run plan again with this mailform", path.display());
     }
     let source: PlanSource =
         serde_json::from_value(value.get("source").cloned().unwrap_or_default())
@@ -191,8 +246,7 @@ fn confirm() -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("refusing to apply without confirmation: there is no terminal to ask on. Review the plan, then pass --auto-approve (as CI does after review)\nnothing was changed");
     }
-    eprint!("\nApply these changes? Only 'yes' will be accepted: ");
-    std::io::stderr().flush()?;
+    output::err("\nApply these changes? Only 'yes' will be accepted: ");
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
@@ -200,24 +254,37 @@ fn confirm() -> anyhow::Result<bool> {
 
 fn report(result: &apply::ApplyResult) {
     for e in &result.entries {
+        // Provider messages can quote what the provider holds: escaped like
+        // every other piece of data printed.
+        let (scope, change) = (safe(&e.scope), safe(&e.change));
         match &e.outcome {
-            ChangeOutcome::Applied => println!("  done     {} {}", e.scope, e.change),
+            ChangeOutcome::Applied => outln!("  done     {scope} {change}"),
             ChangeOutcome::Failed(err @ mailform_contract::ProviderError::Unknown(_)) => {
-                println!("  UNKNOWN  {} {}: {err}", e.scope, e.change)
+                outln!("  UNKNOWN  {scope} {change}: {}", safe(&err.to_string()))
             }
-            ChangeOutcome::Failed(err) => println!("  FAILED   {} {}: {err}", e.scope, e.change),
+            ChangeOutcome::Failed(err) => {
+                outln!("  FAILED   {scope} {change}: {}", safe(&err.to_string()))
+            }
             ChangeOutcome::NotAttempted(why) => {
-                println!("  skipped  {} {}: {why}", e.scope, e.change)
+                outln!("  skipped  {scope} {change}: {}", safe(why))
             }
         }
     }
-    if result.complete() {
-        println!(
+    let interrupted = result.interrupted();
+    if interrupted > 0 {
+        outln!(
+            "\nApply interrupted: {} applied, {} failed, {} not started. Run apply again to make the rest: it continues from what is live.",
+            count(result.applied(), "change", "changes"),
+            result.failed(),
+            interrupted
+        );
+    } else if result.complete() {
+        outln!(
             "\nApply complete: {} applied.",
-            crate::render::count(result.applied(), "change", "changes")
+            count(result.applied(), "change", "changes")
         );
     } else {
-        println!(
+        outln!(
             "\nApply incomplete: {} applied, {} failed, {} not attempted. Fix the cause and run apply again: it continues from what is live.",
             result.applied(),
             result.failed(),
@@ -230,7 +297,7 @@ fn report(result: &apply::ApplyResult) {
             )
         });
         if unknown > 0 {
-            println!(
+            outln!(
                 "{unknown} of the failed changes may have been carried out (UNKNOWN above): nothing was sent twice; `mailform plan` shows what is live."
             );
         }

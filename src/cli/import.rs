@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::output::{self, errln};
 use super::{Global, EXIT_ERROR, EXIT_OK};
 use crate::registry::Registry;
 
@@ -40,16 +41,19 @@ pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<i32> {
     let imported = crate::import::to_yaml(&source, &loaded.desired, &live, &generates)
         .map_err(|e| anyhow::anyhow!("cannot write the YAML: {e}"))?;
     for s in &imported.skipped {
-        eprintln!("note: skipped {s}: this record type cannot be declared in a mailform file yet");
+        errln!(
+            "note: skipped {}: this record type cannot be declared in a mailform file yet",
+            crate::render::safe(s)
+        );
     }
     match &args.out {
-        None => print!("{}", imported.yaml),
+        None => output::out(&imported.yaml),
         Some(path) => {
             if path.exists() && !args.overwrite {
                 anyhow::bail!("{} exists; pass --overwrite to replace it", path.display());
             }
             std::fs::write(path, &imported.yaml)?;
-            eprintln!("Wrote {}.", path.display());
+            errln!("Wrote {}.", path.display());
         }
     }
     Ok(EXIT_OK)

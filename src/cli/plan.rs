@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::output::{self, errln};
 use super::{Global, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use crate::config::Loaded;
 use crate::plan::{Plan, PlanSource};
@@ -50,14 +51,15 @@ pub fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<i32> {
     };
     let registry = Registry::from_config(&loaded.config, &loaded.base_dir);
     let plan = make_plan(global, &loaded, &registry)?;
-    print!(
-        "{}",
-        render::render_plan(&plan, args.format, super::stdout_color(global))
-    );
+    output::out(&render::render_plan(
+        &plan,
+        args.format,
+        super::stdout_color(global),
+    ));
     if let Some(out) = &args.out {
         std::fs::write(out, render::json(&plan))
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
-        eprintln!(
+        errln!(
             "Saved the plan to {}. Apply exactly it with: mailform apply {}",
             out.display(),
             out.display()

@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+use super::output::{errln, outln};
 use super::{Global, EXIT_ERROR, EXIT_OK};
 use crate::config::diagnostic::{Diagnostic, Severity};
 use crate::config::{self, interpolate::ProcessEnv, LoadError, LoadOptions};
@@ -43,10 +44,10 @@ pub fn run(global: &Global, args: &ValidateArgs) -> anyhow::Result<i32> {
     match args.format {
         DiagFormat::Text => {
             for d in &findings {
-                eprintln!("{d}\n");
+                errln!("{d}\n");
             }
             if errors > 0 {
-                eprintln!(
+                errln!(
                     "{errors} error{} found; nothing was changed",
                     if errors == 1 { "" } else { "s" }
                 );
@@ -54,12 +55,12 @@ pub fn run(global: &Global, args: &ValidateArgs) -> anyhow::Result<i32> {
         }
         DiagFormat::Github => {
             for d in &findings {
-                println!("{}", github(d));
+                outln!("{}", github(d));
             }
         }
         DiagFormat::Json => {
             let list: Vec<serde_json::Value> = findings.iter().map(json).collect();
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            outln!("{}", serde_json::to_string_pretty(&list)?);
         }
     }
     if errors > 0 {
@@ -69,7 +70,7 @@ pub fn run(global: &Global, args: &ValidateArgs) -> anyhow::Result<i32> {
         let zones = loaded.desired.zones.len();
         let records: usize = loaded.desired.zones.iter().map(|z| z.records.len()).sum();
         let mailboxes: usize = loaded.desired.mail.iter().map(|m| m.mailboxes.len()).sum();
-        println!(
+        outln!(
             "{} is valid: {}, {}, {}{}.",
             loaded.path.display(),
             count(zones, "zone", "zones"),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::output::{self, outln};
 use super::{Global, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use crate::verify;
 
@@ -85,8 +86,8 @@ pub fn run(global: &Global, args: &VerifyArgs) -> anyhow::Result<i32> {
     };
     let report = super::runtime()?.block_on(verify::run(&loaded.desired, &options));
     match args.format {
-        Format::Text => print!("{}", verify::render(&report)),
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => output::out(&verify::render(&report)),
+        Format::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
     }
     if report.failed_zones() > 0 {
         return Ok(EXIT_ERROR);

@@ -66,15 +66,14 @@ pub fn plan_domain(
     let kind_clash = |problems: &mut Vec<Problem>, address: &str, want: &str, origin: &Origin| {
         if let Some(have) = live_kind(address) {
             if have != want && !(have == "mailbox" && deleting.contains(address)) {
-                let article = |noun: &str| {
-                    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
-                        "an"
-                    } else {
-                        "a"
-                    }
+                let remove = if have == "mailbox" {
+                    "declare the mailbox `state: deleted` and run `apply --allow-destroy`"
+                        .to_string()
+                } else {
+                    format!("delete the {have} in the provider's console (or declare `{address}` as the {have} it is)")
                 };
                 problems.push(Problem::at(
-                    format!("`{address}` is declared as {} {want} but exists at the provider as {} {have}; mailform will not convert one into the other — remove the {have} first (for a mailbox: `state: deleted` and `apply --allow-destroy`), then apply again", article(want), article(have)),
+                    format!("`{address}` is declared as {} but exists at the provider as {}; mailform will not convert one into the other — {remove}, then apply again", a_or_an(want), a_or_an(have)),
                     origin,
                     file,
                 ));
@@ -93,6 +92,12 @@ pub fn plan_domain(
     let mut declared: BTreeSet<String> = BTreeSet::new();
     for d in &mailboxes {
         let address = d.mailbox.address.as_str();
+        if d.delete && !live_mailboxes.contains_key(address) {
+            // Already deleted: that is converged. Whatever holds the address
+            // now (the successor's alias, after a handover) answers to its
+            // own declaration, not to this one.
+            continue;
+        }
         declared.insert(address.to_string());
         if kind_clash(&mut problems, address, "mailbox", &d.origin) {
             continue;
@@ -297,10 +302,24 @@ pub fn plan_domain(
         unmanaged,
         problems,
         existing_mailboxes: live.mailboxes.len(),
+        existing_aliases_and_groups: live.aliases.len() + live.groups.len(),
+        existing_group_members: live.groups.iter().map(|g| g.members.len()).sum(),
         threshold: None,
+        alias_threshold: None,
+        member_threshold: None,
         onboarding: None,
         domain_status: mailform_contract::DomainStatus::ready(),
     }
+}
+
+/// "a mailbox", "an alias": the kinds of mail object with their article.
+fn a_or_an(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {kind}")
 }
 
 /// Mailboxes first, then groups, then aliases: the order they are shown in.

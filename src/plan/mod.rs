@@ -132,8 +132,19 @@ pub struct MailPlan {
     pub unmanaged: Vec<Unmanaged>,
     pub problems: Vec<Problem>,
     pub existing_mailboxes: usize,
+    /// Aliases and groups the domain holds now.
+    pub existing_aliases_and_groups: usize,
+    /// Members of the domain's groups now, all groups together.
+    pub existing_group_members: usize,
+    /// The mailbox limit, when over it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<ThresholdBreach>,
+    /// The limit on aliases and groups updated or deleted, when over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias_threshold: Option<ThresholdBreach>,
+    /// The limit on group members removed, when over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_threshold: Option<ThresholdBreach>,
     /// The domain is not ready at the provider: apply adds and verifies it
     /// first.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -209,7 +220,24 @@ impl Plan {
         self.zones
             .iter()
             .filter_map(|z| z.threshold.as_ref())
-            .chain(self.mail.iter().filter_map(|m| m.threshold.as_ref()))
+            .chain(self.mail.iter().flat_map(|m| m.thresholds()))
+            .collect()
+    }
+
+    /// Deletions of the role addresses every mail domain must answer
+    /// (`postmaster@`, RFC 5321 §4.5.1; `abuse@`, RFC 2142), as aliases or
+    /// groups: like mailbox deletions they need `--allow-destroy`, whatever
+    /// the share of the domain they are.
+    pub fn role_address_deletions(&self) -> Vec<&str> {
+        self.mail
+            .iter()
+            .flat_map(|m| &m.changes)
+            .filter_map(|c| match c {
+                MailChange::DeleteAlias { old } => Some(old.address.as_str()),
+                MailChange::DeleteGroup { old } => Some(old.address.as_str()),
+                _ => None,
+            })
+            .filter(|a| is_role_address(a))
             .collect()
     }
 
@@ -223,6 +251,32 @@ impl Plan {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// Local parts a mail domain must answer: RFC 5321 §4.5.1 (postmaster)
+/// and RFC 2142 (abuse).
+pub const ROLE_LOCAL_PARTS: [&str; 2] = ["postmaster", "abuse"];
+
+/// Whether `address` is `postmaster@` or `abuse@` of its domain.
+pub fn is_role_address(address: &str) -> bool {
+    address.split_once('@').is_some_and(|(local, _)| {
+        ROLE_LOCAL_PARTS
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(local))
+    })
+}
+
+impl MailPlan {
+    /// Every limit this domain's changes go over.
+    pub fn thresholds(&self) -> impl Iterator<Item = &ThresholdBreach> {
+        [
+            &self.threshold,
+            &self.alias_threshold,
+            &self.member_threshold,
+        ]
+        .into_iter()
+        .filter_map(Option::as_ref)
     }
 }
 

@@ -5,14 +5,14 @@ use std::fmt::Write;
 use mailform_contract::name::relative_name;
 use mailform_contract::{DnsChange, RData};
 
-use super::{mail_change_line, mailbox_diff};
+use super::{count, mail_change_line, mailbox_diff, safe, safe_join};
 use crate::plan::Plan;
 
 pub fn plan(plan: &Plan) -> String {
     let mut out = String::from("### mailform plan\n\n");
     let s = plan.summary();
     if let Some(p) = &plan.source.profile {
-        let _ = writeln!(out, "Profile: `{p}`\n");
+        let _ = writeln!(out, "Profile: `{}`\n", safe(p));
     }
     if s.total() == 0 {
         out.push_str("**No changes.** The live state matches the file.\n");
@@ -31,7 +31,9 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "#### zone `{}` ({} `{}`)\n\n```diff",
-            z.zone, z.provider_kind, z.provider
+            safe(&z.zone),
+            z.provider_kind,
+            safe(&z.provider)
         );
         for c in &z.changes {
             match c {
@@ -40,10 +42,10 @@ pub fn plan(plan: &Plan) -> String {
                         let _ = writeln!(
                             out,
                             "+ {} {} {} {}",
-                            relative_name(&new.name, &z.zone),
+                            safe(&relative_name(&new.name, &z.zone)),
                             new.ttl,
                             new.rtype,
-                            v.presentation()
+                            safe(&v.presentation())
                         );
                     }
                 }
@@ -52,10 +54,10 @@ pub fn plan(plan: &Plan) -> String {
                         let _ = writeln!(
                             out,
                             "- {} {} {} {}",
-                            relative_name(&old.name, &z.zone),
+                            safe(&relative_name(&old.name, &z.zone)),
                             old.ttl,
                             old.rtype,
-                            v.presentation()
+                            safe(&v.presentation())
                         );
                     }
                 }
@@ -63,10 +65,10 @@ pub fn plan(plan: &Plan) -> String {
                     let line = |sign: char, set: &mailform_contract::RecordSet, v: &RData| {
                         format!(
                             "{sign} {} {} {} {}",
-                            relative_name(&set.name, &z.zone),
+                            safe(&relative_name(&set.name, &z.zone)),
                             set.ttl,
                             set.rtype,
-                            v.presentation()
+                            safe(&v.presentation())
                         )
                     };
                     for v in &old.values {
@@ -80,13 +82,13 @@ pub fn plan(plan: &Plan) -> String {
         }
         out.push_str("```\n\n");
         for n in &z.notes {
-            let _ = writeln!(out, "- :information_source: {n}");
+            let _ = writeln!(out, "- :information_source: {}", safe(n));
         }
         if !z.replanned_after.is_empty() {
             let _ = writeln!(
                 out,
                 "- :information_source: apply plans this zone again once {} is verified, with the records the provider names then",
-                z.replanned_after.join(", ")
+                safe_join(&z.replanned_after, ", ")
             );
         }
         for p in &z.problems {
@@ -94,9 +96,9 @@ pub fn plan(plan: &Plan) -> String {
                 out,
                 "- :x: {}{}",
                 p.at.as_ref()
-                    .map(|a| format!("`{a}`: "))
+                    .map(|a| format!("`{}`: ", safe(a)))
                     .unwrap_or_default(),
-                p.message
+                safe(&p.message)
             );
         }
     }
@@ -109,13 +111,15 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "#### mail `{}` ({} `{}`)\n\n```diff",
-            m.domain, m.provider_kind, m.provider
+            safe(&m.domain),
+            m.provider_kind,
+            safe(&m.provider)
         );
         if let Some(o) = &m.onboarding {
-            let _ = writeln!(out, "+ {}", o.describe(&m.domain));
+            let _ = writeln!(out, "+ {}", safe(&o.describe(&m.domain)));
         }
         for step in &m.domain_status.setup {
-            let _ = writeln!(out, "! {step}");
+            let _ = writeln!(out, "! {}", safe(step));
         }
         for c in &m.changes {
             let _ = writeln!(out, "{}", mail_change_line(c).replacen('~', "!", 1));
@@ -131,9 +135,9 @@ pub fn plan(plan: &Plan) -> String {
                 out,
                 "- :x: {}{}",
                 p.at.as_ref()
-                    .map(|a| format!("`{a}`: "))
+                    .map(|a| format!("`{}`: ", safe(a)))
                     .unwrap_or_default(),
-                p.message
+                safe(&p.message)
             );
         }
     }
@@ -143,8 +147,15 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "_{} not in the file {} left alone._",
-            super::count(unmanaged, "live object", "live objects"),
+            count(unmanaged, "live object", "live objects"),
             if unmanaged == 1 { "is" } else { "are" }
+        );
+    }
+    if !plan.role_address_deletions().is_empty() {
+        let _ = writeln!(
+            out,
+            "- :warning: deletes role addresses {}: apply needs `--allow-destroy`",
+            safe(&plan.role_address_deletions().join(", "))
         );
     }
     for t in plan.thresholds() {
@@ -158,7 +169,7 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "- :warning: deletes mailboxes {}: apply needs `--allow-destroy`",
-            plan.mailbox_deletions().join(", ")
+            safe(&plan.mailbox_deletions().join(", "))
         );
     }
     out

@@ -6,15 +6,12 @@ pub mod markdown;
 pub mod style;
 pub mod text;
 
+use std::borrow::Cow;
+
 use mailform_contract::name::relative_name;
 use mailform_contract::{DnsChange, MailChange, Mailbox};
 
 use crate::plan::Plan;
-
-/// `n` and the noun in the number it needs: `1 record set`, `2 record sets`.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
 
 /// Output formats of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -49,7 +46,7 @@ pub fn dns_change_line(zone: &str, change: &DnsChange) -> String {
         DnsChange::Update { .. } => ('~', change.key()),
         DnsChange::Delete { .. } => ('-', change.key()),
     };
-    format!("{sign} {} {rtype}", relative_name(&name, zone))
+    format!("{sign} {} {rtype}", safe(&relative_name(&name, zone)))
 }
 
 /// One line naming a mail change.
@@ -65,13 +62,17 @@ pub fn mail_change_line(change: &MailChange) -> String {
         MailChange::UpdateGroup { .. } => ('~', "group"),
         MailChange::DeleteGroup { .. } => ('-', "group"),
     };
-    format!("{sign} {kind} {}", change.address())
+    format!("{sign} {kind} {}", safe(change.address()))
 }
 
 /// The attribute differences between two mailboxes, as `field: old → new`.
 pub fn mailbox_diff(old: &Mailbox, new: &Mailbox) -> Vec<String> {
     let mut out = Vec::new();
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+    let opt = |v: &Option<String>| {
+        v.as_deref()
+            .map(|s| safe(s).into_owned())
+            .unwrap_or_else(|| "(none)".into())
+    };
     if old.display_name != new.display_name {
         out.push(format!(
             "name: {} → {}",
@@ -114,7 +115,53 @@ pub fn list_diff(field: &str, old: &[String], new: &[String], out: &mut Vec<Stri
         return;
     }
     let mut parts = Vec::new();
-    parts.extend(added.iter().map(|a| format!("+{a}")));
-    parts.extend(removed.iter().map(|r| format!("-{r}")));
+    parts.extend(added.iter().map(|a| format!("+{}", safe(a))));
+    parts.extend(removed.iter().map(|r| format!("-{}", safe(r))));
     out.push(format!("{field}: {}", parts.join(" ")));
+}
+
+/// `1 mailbox`, `3 mailboxes`: a count with its noun in the right number.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// User data made safe to print on a terminal: control characters (ESC,
+/// newline, carriage return, DEL, C1) and the invisible format characters
+/// that reorder or hide text (bidi overrides and isolates, zero-width
+/// characters) are shown as escapes (`\u{1b}`, `\n`), so a display name
+/// or a name read from a provider can neither drive the terminal nor fake
+/// a line of the plan. Record values are already escaped by their
+/// presentation format; everything else the renderers print from a plan
+/// goes through here.
+pub fn safe(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+/// [`safe`] over a list, joined.
+pub fn safe_join(items: &[String], sep: &str) -> String {
+    items.iter().map(|i| safe(i)).collect::<Vec<_>>().join(sep)
 }

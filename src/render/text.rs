@@ -8,7 +8,7 @@ use mailform_contract::{DnsChange, Group, MailChange, RData, RecordSet};
 use similar::{ChangeTag, TextDiff};
 
 use super::style::Style;
-use super::{list_diff, mailbox_diff};
+use super::{count, list_diff, mailbox_diff, safe, safe_join};
 use crate::plan::{Plan, Unmanaged, UnmanagedReason};
 
 /// Values longer than this are diffed word by word rather than shown whole twice.
@@ -20,14 +20,14 @@ pub fn plan(plan: &Plan, color: bool) -> String {
     let st = Style { color };
     let mut out = String::new();
     if let Some(profile) = &plan.source.profile {
-        let _ = writeln!(out, "Profile: {profile}\n");
+        let _ = writeln!(out, "Profile: {}\n", safe(profile));
     }
     for z in &plan.zones {
         let header = format!(
             "zone {}  ({} provider `{}`, manage: {})",
-            z.zone,
+            safe(&z.zone),
             z.provider_kind,
-            z.provider,
+            safe(&z.provider),
             serde_json::to_value(z.manage)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
@@ -49,41 +49,39 @@ pub fn plan(plan: &Plan, color: bool) -> String {
         }
         unmanaged(&mut out, &z.unmanaged, ("record set", "record sets"), &st);
         for n in &z.notes {
-            let _ = writeln!(out, "  {} {n}", st.dim("note:"));
+            let _ = writeln!(out, "  {} {}", st.dim("note:"), safe(n));
         }
         if !z.replanned_after.is_empty() {
             let _ = writeln!(
                 out,
                 "  {} apply plans this zone again once {} {} verified, with the records the provider names then; MX changes wait for the mailboxes",
                 st.yellow("note:"),
-                z.replanned_after.join(", "),
+                safe_join(&z.replanned_after, ", "),
                 if z.replanned_after.len() == 1 { "is" } else { "are" }
             );
         }
-        footer(&mut out, &z.problems, z.threshold.as_ref(), &st);
+        footer(&mut out, &z.problems, z.threshold.iter(), &st);
         out.push('\n');
     }
     for m in &plan.mail {
         let header = format!(
             "mail {}  ({} provider `{}`)",
-            m.domain, m.provider_kind, m.provider
+            safe(&m.domain),
+            m.provider_kind,
+            safe(&m.provider)
         );
         let _ = writeln!(out, "{}", st.bold(&header));
         if let Some(o) = &m.onboarding {
-            let _ = writeln!(out, "  {} {}", st.green("+"), o.describe(&m.domain));
+            let _ = writeln!(out, "  {} {}", st.green("+"), safe(&o.describe(&m.domain)));
         }
         for step in &m.domain_status.setup {
-            // A local provider's repairs wait for no record.
-            if m.domain_status.records.is_empty() {
-                let _ = writeln!(out, "  {} {step}", st.yellow("~"));
-            } else {
-                let _ = writeln!(
-                    out,
-                    "  {} {step} (once the records `{}` asks for are served)",
-                    st.yellow("~"),
-                    m.provider
-                );
-            }
+            let _ = writeln!(
+                out,
+                "  {} {} (once the records `{}` asks for are served)",
+                st.yellow("~"),
+                safe(step),
+                safe(&m.provider)
+            );
         }
         for c in &m.changes {
             mail_change(&mut out, c, &st);
@@ -92,7 +90,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             let _ = writeln!(out, "  {}", st.dim("no changes"));
         }
         unmanaged(&mut out, &m.unmanaged, ("object", "objects"), &st);
-        footer(&mut out, &m.problems, m.threshold.as_ref(), &st);
+        footer(&mut out, &m.problems, m.thresholds(), &st);
         out.push('\n');
     }
     let s = plan.summary();
@@ -119,7 +117,19 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             "{}",
             st.red(&format!(
                 "Deletes {}: apply needs --allow-destroy.",
-                super::count(deletions.len(), "mailbox", "mailboxes")
+                count(deletions.len(), "mailbox", "mailboxes")
+            ))
+        );
+    }
+    let roles = plan.role_address_deletions();
+    if !roles.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            st.red(&format!(
+                "Deletes {} every mail domain must answer ({}): apply needs --allow-destroy.",
+                count(roles.len(), "role address", "role addresses"),
+                safe(&roles.join(", "))
             ))
         );
     }
@@ -136,7 +146,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             "{}",
             st.red(&format!(
                 "{} must be fixed before apply.",
-                super::count(plan.problems().len(), "problem", "problems")
+                count(plan.problems().len(), "problem", "problems")
             ))
         );
     }
@@ -144,7 +154,11 @@ pub fn plan(plan: &Plan, color: bool) -> String {
 }
 
 fn values_of(set: &RecordSet) -> Vec<String> {
-    let mut v: Vec<String> = set.values.iter().map(RData::presentation).collect();
+    let mut v: Vec<String> = set
+        .values
+        .iter()
+        .map(|v| safe(&v.presentation()).into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -156,7 +170,7 @@ fn dns_change(out: &mut String, zone: &str, change: &DnsChange, st: &Style) {
                 out,
                 "  {} {} {}  ttl {}",
                 st.green("+"),
-                relative_name(&new.name, zone),
+                safe(&relative_name(&new.name, zone)),
                 new.rtype,
                 new.ttl
             );
@@ -169,7 +183,7 @@ fn dns_change(out: &mut String, zone: &str, change: &DnsChange, st: &Style) {
                 out,
                 "  {} {} {}  ttl {}",
                 st.red("-"),
-                relative_name(&old.name, zone),
+                safe(&relative_name(&old.name, zone)),
                 old.rtype,
                 old.ttl
             );
@@ -187,7 +201,7 @@ fn dns_change(out: &mut String, zone: &str, change: &DnsChange, st: &Style) {
                 out,
                 "  {} {} {}  {ttl}",
                 st.yellow("~"),
-                relative_name(&new.name, zone),
+                safe(&relative_name(&new.name, zone)),
                 new.rtype
             );
             let (ov, nv) = (old.canonical_values(), new.canonical_values());
@@ -202,20 +216,33 @@ fn dns_change(out: &mut String, zone: &str, change: &DnsChange, st: &Style) {
                 .filter(|v| !ov.contains(&v.canonical()))
                 .collect();
             if removed.len() == 1 && added.len() == 1 {
-                let (a, b) = (removed[0].presentation(), added[0].presentation());
+                let (a, b) = (
+                    safe(&removed[0].presentation()).into_owned(),
+                    safe(&added[0].presentation()).into_owned(),
+                );
                 if a.len() > LONG_VALUE || b.len() > LONG_VALUE {
                     let _ = writeln!(out, "      {}", word_diff(&a, &b, st));
                     return;
                 }
             }
             for v in new.values.iter().filter(|v| ov.contains(&v.canonical())) {
-                let _ = writeln!(out, "      {}", st.dim(&v.presentation()));
+                let _ = writeln!(out, "      {}", st.dim(&safe(&v.presentation())));
             }
             for v in removed {
-                let _ = writeln!(out, "    {} {}", st.red("-"), st.red(&v.presentation()));
+                let _ = writeln!(
+                    out,
+                    "    {} {}",
+                    st.red("-"),
+                    st.red(&safe(&v.presentation()))
+                );
             }
             for v in added {
-                let _ = writeln!(out, "    {} {}", st.green("+"), st.green(&v.presentation()));
+                let _ = writeln!(
+                    out,
+                    "    {} {}",
+                    st.green("+"),
+                    st.green(&safe(&v.presentation()))
+                );
             }
         }
     }
@@ -245,7 +272,7 @@ pub fn word_diff(old: &str, new: &str, st: &Style) -> String {
 fn group_summary(g: &Group) -> String {
     let mut parts = Vec::new();
     if let Some(n) = &g.display_name {
-        parts.push(format!("\"{n}\""));
+        parts.push(format!("\"{}\"", safe(n)));
     }
     if g.kind == mailform_contract::GroupKind::Distribution {
         parts.push("distribution list".into());
@@ -255,11 +282,11 @@ fn group_summary(g: &Group) -> String {
         if g.members.is_empty() {
             "(none)".to_string()
         } else {
-            g.members.join(", ")
+            safe_join(&g.members, ", ")
         }
     ));
     if !g.aliases.is_empty() {
-        parts.push(format!("aliases: {}", g.aliases.join(", ")));
+        parts.push(format!("aliases: {}", safe_join(&g.aliases, ", ")));
     }
     parts.push(format!(
         "outside senders: {}",
@@ -284,19 +311,19 @@ fn mail_change(out: &mut String, change: &MailChange, st: &Style) {
         MailChange::CreateMailbox { new, password } => {
             let mut parts = vec![new.state.as_str().to_string()];
             if let Some(n) = &new.display_name {
-                parts.insert(0, format!("\"{n}\""));
+                parts.insert(0, format!("\"{}\"", safe(n)));
             }
             if new.kind == mailform_contract::MailboxKind::Shared {
                 parts.push("shared".into());
                 if !new.delegates.is_empty() {
-                    parts.push(format!("access: {}", new.delegates.join(", ")));
+                    parts.push(format!("access: {}", safe_join(&new.delegates, ", ")));
                 }
             }
             if let Some(s) = &new.successor {
-                parts.push(format!("successor {s}"));
+                parts.push(format!("successor {}", safe(s)));
             }
             if !new.aliases.is_empty() {
-                parts.push(format!("aliases: {}", new.aliases.join(", ")));
+                parts.push(format!("aliases: {}", safe_join(&new.aliases, ", ")));
             }
             parts.push(
                 match password {
@@ -324,7 +351,7 @@ fn mail_change(out: &mut String, change: &MailChange, st: &Style) {
             );
         }
         MailChange::CreateAlias { new } => {
-            let _ = writeln!(out, "  {sign}{rest} → {}", new.targets.join(", "));
+            let _ = writeln!(out, "  {sign}{rest} → {}", safe_join(&new.targets, ", "));
         }
         MailChange::UpdateAlias { old, new } => {
             let _ = writeln!(out, "  {sign}{rest}");
@@ -335,7 +362,12 @@ fn mail_change(out: &mut String, change: &MailChange, st: &Style) {
             }
         }
         MailChange::DeleteAlias { old } => {
-            let _ = writeln!(out, "  {sign}{rest} → {}", old.targets.join(", "));
+            let _ = writeln!(
+                out,
+                "  {sign}{rest} → {}{}",
+                safe_join(&old.targets, ", "),
+                role_note(&old.address, st)
+            );
         }
         MailChange::CreateGroup { new } => {
             let _ = writeln!(out, "  {sign}{rest}  ({})", group_summary(new));
@@ -346,8 +378,8 @@ fn mail_change(out: &mut String, change: &MailChange, st: &Style) {
             if old.display_name != new.display_name {
                 d.push(format!(
                     "name: {} → {}",
-                    old.display_name.clone().unwrap_or_default(),
-                    new.display_name.clone().unwrap_or_default()
+                    safe(old.display_name.as_deref().unwrap_or_default()),
+                    safe(new.display_name.as_deref().unwrap_or_default())
                 ));
             }
             list_diff("members", &old.members, &new.members, &mut d);
@@ -363,23 +395,38 @@ fn mail_change(out: &mut String, change: &MailChange, st: &Style) {
             }
         }
         MailChange::DeleteGroup { old } => {
-            let _ = writeln!(out, "  {sign}{rest}  ({})", group_summary(old));
+            let _ = writeln!(
+                out,
+                "  {sign}{rest}  ({}){}",
+                group_summary(old),
+                role_note(&old.address, st)
+            );
         }
+    }
+}
+
+/// The marker on the deletion of a role address, which needs
+/// `--allow-destroy`.
+fn role_note(address: &str, st: &Style) -> String {
+    if crate::plan::is_role_address(address) {
+        format!("  {}", st.red("(a role address; needs --allow-destroy)"))
+    } else {
+        String::new()
     }
 }
 
 fn unmanaged(out: &mut String, items: &[Unmanaged], noun: (&str, &str), st: &Style) {
     let groups = [
         (UnmanagedReason::NotDeclared, "not in the file, left alone"),
-        (UnmanagedReason::MailboxNotDeclared, "mailboxes not in the file, left alone (mailboxes are never deleted unless marked `state: deleted`)"),
+        (UnmanagedReason::MailboxNotDeclared, "not in the file, left alone (mailboxes are never deleted unless marked `state: deleted`)"),
         (UnmanagedReason::Ignored, "matching `ignore`, left alone"),
         (UnmanagedReason::Protected, "SOA/apex NS, left alone"),
     ];
     for (reason, text) in groups {
-        let names: Vec<&str> = items
+        let names: Vec<String> = items
             .iter()
             .filter(|u| u.reason == reason)
-            .map(|u| u.object.as_str())
+            .map(|u| safe(&u.object).into_owned())
             .collect();
         if names.is_empty() {
             continue;
@@ -387,7 +434,7 @@ fn unmanaged(out: &mut String, items: &[Unmanaged], noun: (&str, &str), st: &Sty
         let shown = names
             .iter()
             .take(UNMANAGED_SHOWN)
-            .copied()
+            .cloned()
             .collect::<Vec<_>>()
             .join(", ");
         let more = if names.len() > UNMANAGED_SHOWN {
@@ -395,31 +442,37 @@ fn unmanaged(out: &mut String, items: &[Unmanaged], noun: (&str, &str), st: &Sty
         } else {
             String::new()
         };
-        let n = names.len();
-        let label = if reason == UnmanagedReason::MailboxNotDeclared {
-            n.to_string()
+        let (one, many) = if reason == UnmanagedReason::MailboxNotDeclared {
+            ("mailbox", "mailboxes")
         } else {
-            super::count(n, noun.0, noun.1)
+            noun
         };
+        let counted = count(names.len(), one, many);
         let _ = writeln!(
             out,
             "  {}",
-            st.dim(&format!("{label} {text}: {shown}{more}"))
+            st.dim(&format!("{counted} {text}: {shown}{more}"))
         );
     }
 }
 
-fn footer(
+fn footer<'a>(
     out: &mut String,
     problems: &[crate::plan::Problem],
-    threshold: Option<&crate::plan::ThresholdBreach>,
+    thresholds: impl Iterator<Item = &'a crate::plan::ThresholdBreach>,
     st: &Style,
 ) {
     for p in problems {
         let at = p.at.as_ref().map(|a| format!("{a}: ")).unwrap_or_default();
-        let _ = writeln!(out, "  {} {at}{}", st.red("problem:"), p.message);
+        let _ = writeln!(
+            out,
+            "  {} {}{}",
+            st.red("problem:"),
+            safe(&at),
+            safe(&p.message)
+        );
     }
-    if let Some(t) = threshold {
+    for t in thresholds {
         let _ = writeln!(
             out,
             "  {} {} of {} {} would change ({}% > {}%); apply needs --force",
