@@ -115,8 +115,10 @@ impl Server {
     /// `recursion` is off for authoritative servers: they must answer from
     /// their own data, with the AA bit. Call from inside a Tokio runtime.
     pub fn new(addr: SocketAddr, recursion: bool, timeout: Duration) -> Result<Server, String> {
+        // hickory's own timeout is set past ours, so ours (a clear
+        // "timeout") is the one that fires.
         let udp = UdpClientStream::builder(addr, TokioRuntimeProvider::default())
-            .with_timeout(Some(timeout))
+            .with_timeout(Some(timeout + Duration::from_secs(1)))
             .with_max_retries(1)
             .exchange();
         Ok(Server {
@@ -181,7 +183,7 @@ impl Server {
                 TcpClientStream::exchange(
                     self.addr,
                     None,
-                    self.timeout,
+                    self.timeout + Duration::from_secs(1),
                     None,
                     TokioRuntimeProvider::default(),
                 ),

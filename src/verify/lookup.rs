@@ -22,7 +22,11 @@ pub struct Router<'a> {
 const MAX_ALIASES: usize = 8;
 
 impl<'a> Router<'a> {
-    pub fn new(zones: Vec<String>, authoritative: &'a Server, resolver: Option<&'a Server>) -> Self {
+    pub fn new(
+        zones: Vec<String>,
+        authoritative: &'a Server,
+        resolver: Option<&'a Server>,
+    ) -> Self {
         Router {
             zones: zones
                 .into_iter()

@@ -222,7 +222,7 @@ fn could_not_check(domain: &str, servers: &[Server], role: &str) -> Vec<Finding>
 fn fix_for(cause: Cause, role: &str) -> &'static str {
     match (cause, role) {
         (Cause::Timeout | Cause::Unreachable, _) => {
-            "check that the server runs and that UDP and TCP port 53 reach it from here (firewall, address, port); then run verify again"
+            "check that the server runs and that its DNS port (UDP and TCP) is reachable from here (firewall, address, port); then run verify again"
         }
         (Cause::Refused, "authoritative") => {
             "configure the zone on this server (or allow queries from this host), or remove the server from the zone's NS set / --authoritative"
@@ -248,7 +248,12 @@ fn not_served(
     check: &RecordCheck,
     declared: &crate::desired::Declared<RecordSet>,
 ) -> Finding {
-    let want: Vec<String> = declared.item.values.iter().map(RData::presentation).collect();
+    let want: Vec<String> = declared
+        .item
+        .values
+        .iter()
+        .map(RData::presentation)
+        .collect();
     let what = match check.status {
         "missing" => "serves nothing".to_string(),
         _ => format!("serves {}", check.served.join(", ")),

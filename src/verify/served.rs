@@ -110,7 +110,12 @@ pub async fn findings(
 
 /// A served set, its origin path naming it so lint findings can say which
 /// set (and what it serves) they are about.
-fn served_set(name: String, rtype: RecordType, ttl: u32, values: Vec<RData>) -> Declared<RecordSet> {
+fn served_set(
+    name: String,
+    rtype: RecordType,
+    ttl: u32,
+    values: Vec<RData>,
+) -> Declared<RecordSet> {
     Declared {
         origin: Origin {
             path: format!("{name} {rtype}"),
