@@ -196,103 +196,104 @@ impl Server {
             };
             message = send(&tcp, query, options, self.timeout).await?;
         }
-        self.interpret(&qname, qtype, rtype, message)
+        interpret(self.authoritative, &qname, qtype, rtype, message)
     }
+}
 
-    fn interpret(
-        &self,
-        qname: &Name,
-        qtype: WireType,
-        rtype: &RecordType,
-        message: Message,
-    ) -> Result<Reply, AskError> {
-        let code = message.metadata.response_code;
-        match code {
-            ResponseCode::NoError | ResponseCode::NXDomain => {}
-            ResponseCode::Refused => {
-                return Err(AskError {
-                    cause: Cause::Refused,
-                    detail: "answered REFUSED".into(),
-                })
-            }
-            ResponseCode::ServFail => {
-                return Err(AskError {
-                    cause: Cause::Servfail,
-                    detail: "answered SERVFAIL".into(),
-                })
-            }
-            other => {
-                return Err(AskError {
-                    cause: Cause::BadAnswer,
-                    detail: format!("answered {other}"),
-                })
-            }
-        }
-        if self.authoritative && !message.metadata.authoritative {
-            let referral: Vec<String> = message
-                .authorities
-                .iter()
-                .filter(|r| r.record_type() == WireType::NS)
-                .map(|r| r.data.to_string().trim_end_matches('.').to_string())
-                .collect();
-            let detail = if referral.is_empty() {
-                "answered without the AA bit: it is not authoritative for the name".to_string()
-            } else {
-                format!(
-                    "answered with a referral to {}: it does not serve the zone (lame)",
-                    referral.join(", ")
-                )
-            };
+/// What a reply says: an answer, or why it is none.
+fn interpret(
+    authoritative: bool,
+    qname: &Name,
+    qtype: WireType,
+    rtype: &RecordType,
+    message: Message,
+) -> Result<Reply, AskError> {
+    let code = message.metadata.response_code;
+    match code {
+        ResponseCode::NoError | ResponseCode::NXDomain => {}
+        ResponseCode::Refused => {
             return Err(AskError {
-                cause: Cause::Lame,
-                detail,
-            });
+                cause: Cause::Refused,
+                detail: "answered REFUSED".into(),
+            })
         }
-        // Follow the CNAME chain inside the answer to the name whose
-        // records were asked for.
-        let mut owner = qname.clone();
-        let mut alias = None;
-        for _ in 0..16 {
-            let next = message.answers.iter().find_map(|r| match &r.data {
-                hickory_resolver::proto::rr::RData::CNAME(c)
-                    if r.name == owner && qtype != WireType::CNAME =>
-                {
-                    Some(c.0.clone())
-                }
-                _ => None,
-            });
-            match next {
-                Some(target) => {
-                    alias = Some(target.to_ascii().trim_end_matches('.').to_string());
-                    owner = target;
-                }
-                None => break,
-            }
+        ResponseCode::ServFail => {
+            return Err(AskError {
+                cause: Cause::Servfail,
+                detail: "answered SERVFAIL".into(),
+            })
         }
-        let mut ttl = u32::MAX;
-        let mut out = Vec::new();
-        for r in &message.answers {
-            if r.record_type() != qtype || r.name != owner {
-                continue;
-            }
-            ttl = ttl.min(r.ttl);
-            out.push(convert(rtype, &r.data).map_err(|e| AskError {
+        other => {
+            return Err(AskError {
                 cause: Cause::BadAnswer,
-                detail: format!("served a record that cannot be read: {e}"),
-            })?);
+                detail: format!("answered {other}"),
+            })
         }
-        Ok(if out.is_empty() {
-            Reply {
-                answer: Answer::Nothing,
-                alias,
-            }
-        } else {
-            Reply {
-                answer: Answer::Records(out, ttl),
-                alias: None,
-            }
-        })
     }
+    if authoritative && !message.metadata.authoritative {
+        let referral: Vec<String> = message
+            .authorities
+            .iter()
+            .filter(|r| r.record_type() == WireType::NS)
+            .map(|r| r.data.to_string().trim_end_matches('.').to_string())
+            .collect();
+        let detail = if referral.is_empty() {
+            "answered without the AA bit: it is not authoritative for the name".to_string()
+        } else {
+            format!(
+                "answered with a referral to {}: it does not serve the zone (lame)",
+                referral.join(", ")
+            )
+        };
+        return Err(AskError {
+            cause: Cause::Lame,
+            detail,
+        });
+    }
+    // Follow the CNAME chain inside the answer to the name whose
+    // records were asked for.
+    let mut owner = qname.clone();
+    let mut alias = None;
+    for _ in 0..16 {
+        let next = message.answers.iter().find_map(|r| match &r.data {
+            hickory_resolver::proto::rr::RData::CNAME(c)
+                if r.name == owner && qtype != WireType::CNAME =>
+            {
+                Some(c.0.clone())
+            }
+            _ => None,
+        });
+        match next {
+            Some(target) => {
+                alias = Some(target.to_ascii().trim_end_matches('.').to_string());
+                owner = target;
+            }
+            None => break,
+        }
+    }
+    let mut ttl = u32::MAX;
+    let mut out = Vec::new();
+    for r in &message.answers {
+        if r.record_type() != qtype || r.name != owner {
+            continue;
+        }
+        ttl = ttl.min(r.ttl);
+        out.push(convert(rtype, &r.data).map_err(|e| AskError {
+            cause: Cause::BadAnswer,
+            detail: format!("served a record that cannot be read: {e}"),
+        })?);
+    }
+    Ok(if out.is_empty() {
+        Reply {
+            answer: Answer::Nothing,
+            alias,
+        }
+    } else {
+        Reply {
+            answer: Answer::Records(out, ttl),
+            alias: None,
+        }
+    })
 }
 
 async fn send(
@@ -375,4 +376,98 @@ fn convert(rtype: &RecordType, data: &hickory_resolver::proto::rr::RData) -> Res
         });
     }
     RData::parse(rtype, &data.to_string()).map_err(|e| e.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::proto::op::{Message, MessageType, OpCode};
+    use hickory_resolver::proto::rr::rdata::{A, CNAME, NS};
+    use hickory_resolver::proto::rr::{RData as Wire, Record};
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn reply(code: ResponseCode, aa: bool) -> Message {
+        let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+        m.metadata.response_code = code;
+        m.metadata.authoritative = aa;
+        m
+    }
+
+    fn ask(authoritative: bool, m: Message) -> Result<Reply, AskError> {
+        interpret(
+            authoritative,
+            &name("mx.example.com."),
+            WireType::A,
+            &RecordType::A,
+            m,
+        )
+    }
+
+    #[test]
+    fn nxdomain_and_nodata_with_the_aa_bit_are_answers() {
+        for code in [ResponseCode::NXDomain, ResponseCode::NoError] {
+            let r = ask(true, reply(code, true)).unwrap();
+            assert_eq!(r.answer, Answer::Nothing);
+        }
+    }
+
+    #[test]
+    fn refused_servfail_and_other_codes_are_not_answers() {
+        for (code, cause) in [
+            (ResponseCode::Refused, Cause::Refused),
+            (ResponseCode::ServFail, Cause::Servfail),
+            (ResponseCode::NotImp, Cause::BadAnswer),
+            (ResponseCode::FormErr, Cause::BadAnswer),
+        ] {
+            for authoritative in [true, false] {
+                let e = ask(authoritative, reply(code, true)).unwrap_err();
+                assert_eq!(e.cause, cause, "{code}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_authoritative_server_without_the_aa_bit_is_lame() {
+        let mut m = reply(ResponseCode::NoError, false);
+        m.answers.push(Record::from_rdata(
+            name("mx.example.com."),
+            300,
+            Wire::A(A::new(192, 0, 2, 1)),
+        ));
+        let e = ask(true, m.clone()).unwrap_err();
+        assert_eq!(e.cause, Cause::Lame);
+        assert!(e.detail.contains("without the AA bit"), "{}", e.detail);
+        // From a resolver the same reply is an answer.
+        let r = ask(false, m).unwrap();
+        assert!(matches!(r.answer, Answer::Records(ref v, 300) if v.len() == 1));
+
+        let mut referral = reply(ResponseCode::NoError, false);
+        referral.authorities.push(Record::from_rdata(
+            name("example.com."),
+            300,
+            Wire::NS(NS(name("ns1.example.net."))),
+        ));
+        let e = ask(true, referral).unwrap_err();
+        assert_eq!(e.cause, Cause::Lame);
+        assert!(e.detail.contains("referral to ns1.example.net"), "{}", e.detail);
+        // NXDOMAIN without AA from an authoritative server is not "not served".
+        let e = ask(true, reply(ResponseCode::NXDomain, false)).unwrap_err();
+        assert_eq!(e.cause, Cause::Lame);
+    }
+
+    #[test]
+    fn an_alias_out_of_the_zone_is_returned_to_follow() {
+        let mut m = reply(ResponseCode::NoError, true);
+        m.answers.push(Record::from_rdata(
+            name("mx.example.com."),
+            300,
+            Wire::CNAME(CNAME(name("mail.provider.test."))),
+        ));
+        let r = ask(true, m).unwrap();
+        assert_eq!(r.answer, Answer::Nothing);
+        assert_eq!(r.alias.as_deref(), Some("mail.provider.test"));
+    }
 }
