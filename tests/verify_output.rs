@@ -76,13 +76,19 @@ fn text_json_and_sarif_carry_the_same_findings() {
     let findings = report["zones"][0]["findings"].as_array().unwrap();
     for f in findings {
         for key in ["domain", "rule", "rule_name", "severity", "message"] {
-            assert!(f[key].as_str().is_some_and(|s| !s.is_empty()), "{key}: {f:#}");
+            assert!(
+                f[key].as_str().is_some_and(|s| !s.is_empty()),
+                "{key}: {f:#}"
+            );
         }
         assert!(f["served"].is_array(), "{f:#}");
         assert!(f["fix"].as_str().is_some_and(|s| !s.is_empty()), "{f:#}");
         assert_eq!(f["location"]["file"], file.display().to_string(), "{f:#}");
     }
-    let rules: BTreeSet<&str> = findings.iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    let rules: BTreeSet<&str> = findings
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
     for rule in ["MF105", "MF201", "MF601"] {
         assert!(rules.contains(rule), "{rule} missing: {report:#}");
     }
@@ -90,15 +96,22 @@ fn text_json_and_sarif_carry_the_same_findings() {
         .iter()
         .find(|f| f["rule"] == "MF601" && f["record"] == "_dmarc.example.com TXT")
         .unwrap_or_else(|| panic!("{report:#}"));
-    assert_eq!(not_served["served"][0], "\"v=DMARC1; p=rejct\"", "{not_served:#}");
+    assert_eq!(
+        not_served["served"][0], "\"v=DMARC1; p=rejct\"",
+        "{not_served:#}"
+    );
     assert_eq!(not_served["location"]["line"], 8, "{not_served:#}");
     let permissive = findings.iter().find(|f| f["rule"] == "MF105").unwrap();
     assert_eq!(permissive["record"], "example.com TXT", "{permissive:#}");
-    assert_eq!(permissive["served"][0], "\"v=spf1 mx +all\"", "{permissive:#}");
+    assert_eq!(
+        permissive["served"][0], "\"v=spf1 mx +all\"",
+        "{permissive:#}"
+    );
     assert_eq!(permissive["location"]["line"], 5, "{permissive:#}");
     assert_eq!(report["summary"]["outcome"], "findings");
     assert_eq!(
-        report["summary"]["errors"].as_u64().unwrap() + report["summary"]["warnings"].as_u64().unwrap(),
+        report["summary"]["errors"].as_u64().unwrap()
+            + report["summary"]["warnings"].as_u64().unwrap(),
         findings.len() as u64
     );
 
@@ -121,19 +134,25 @@ fn text_json_and_sarif_carry_the_same_findings() {
             f["domain"].as_str().unwrap()
         );
         assert!(
-            lines.iter().any(|l| l.starts_with(&head) && l.contains("; fix: ")),
+            lines
+                .iter()
+                .any(|l| l.starts_with(&head) && l.contains("; fix: ")),
             "no line for {head}:\n{text}"
         );
     }
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("_dmarc.example.com TXT") && l.contains("served: \"v=DMARC1; p=rejct\"")),
+            .any(|l| l.contains("_dmarc.example.com TXT")
+                && l.contains("served: \"v=DMARC1; p=rejct\"")),
         "{text}"
     );
     let summary = text.lines().last().unwrap();
     assert!(summary.starts_with("Verify: 1 zone(s), "), "{text}");
-    assert!(summary.contains("2 record set(s) not served as declared"), "{text}");
+    assert!(
+        summary.contains("2 record set(s) not served as declared"),
+        "{text}"
+    );
     assert!(summary.contains("0 name(s) could not be checked"), "{text}");
 
     let (code, sarif) = run(&file, server.port, "sarif");
@@ -176,9 +195,14 @@ fn text_json_and_sarif_carry_the_same_findings() {
 /// the schema would let through as an extension nowhere) is caught.
 fn check_sarif(log: &Value) {
     fn keys(v: &Value, allowed: &[&str], what: &str) {
-        let obj = v.as_object().unwrap_or_else(|| panic!("{what} is not an object: {v}"));
+        let obj = v
+            .as_object()
+            .unwrap_or_else(|| panic!("{what} is not an object: {v}"));
         for k in obj.keys() {
-            assert!(allowed.contains(&k.as_str()), "{what} has unknown property `{k}`");
+            assert!(
+                allowed.contains(&k.as_str()),
+                "{what} has unknown property `{k}`"
+            );
         }
     }
     fn text(v: &Value, what: &str) {
@@ -221,14 +245,25 @@ fn check_sarif(log: &Value) {
         text(&r["shortDescription"], "shortDescription");
         text(&r["fullDescription"], "fullDescription");
         text(&r["help"], "help");
-        keys(&r["defaultConfiguration"], &["level"], "reportingConfiguration");
+        keys(
+            &r["defaultConfiguration"],
+            &["level"],
+            "reportingConfiguration",
+        );
         assert!(LEVELS.contains(&r["defaultConfiguration"]["level"].as_str().unwrap()));
         assert!(r["properties"]["tags"].is_array());
     }
     for res in run["results"].as_array().expect("results") {
         keys(
             res,
-            &["ruleId", "ruleIndex", "level", "message", "locations", "partialFingerprints"],
+            &[
+                "ruleId",
+                "ruleIndex",
+                "level",
+                "message",
+                "locations",
+                "partialFingerprints",
+            ],
             "result",
         );
         text(&res["message"], "message");
@@ -250,6 +285,8 @@ fn check_sarif(log: &Value) {
             assert!(p["region"]["startColumn"].as_u64().unwrap() >= 1);
         }
         let fp = res["partialFingerprints"].as_object().unwrap();
-        assert!(fp.values().all(|v| v.as_str().is_some_and(|s| !s.is_empty())));
+        assert!(fp
+            .values()
+            .all(|v| v.as_str().is_some_and(|s| !s.is_empty())));
     }
 }

@@ -145,7 +145,8 @@ impl Server {
 
     /// Asks, and records a failure under the question.
     pub async fn query(&self, name: &str, rtype: &RecordType) -> Result<Reply, AskError> {
-        let result = match self.state.lock().expect("state lock").down.clone() {
+        let down = self.state.lock().expect("state lock").down.clone();
+        let result = match down {
             Some(down) => Err(down),
             None => self.exchange(name, rtype).await,
         };
@@ -452,7 +453,11 @@ mod tests {
         ));
         let e = ask(true, referral).unwrap_err();
         assert_eq!(e.cause, Cause::Lame);
-        assert!(e.detail.contains("referral to ns1.example.net"), "{}", e.detail);
+        assert!(
+            e.detail.contains("referral to ns1.example.net"),
+            "{}",
+            e.detail
+        );
         // NXDOMAIN without AA from an authoritative server is not "not served".
         let e = ask(true, reply(ResponseCode::NXDomain, false)).unwrap_err();
         assert_eq!(e.cause, Cause::Lame);
