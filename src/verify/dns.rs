@@ -119,7 +119,7 @@ impl Server {
         // "timeout") is the one that fires.
         let udp = UdpClientStream::builder(addr, TokioRuntimeProvider::default())
             .with_timeout(Some(timeout + Duration::from_secs(1)))
-            .with_max_retries(1)
+            .with_max_retries(2)
             .exchange();
         Ok(Server {
             addr,
@@ -128,10 +128,6 @@ impl Server {
             udp,
             state: Mutex::new(State::default()),
         })
-    }
-
-    pub fn is_authoritative(&self) -> bool {
-        self.authoritative
     }
 
     /// The questions this server could not answer so far.

@@ -227,7 +227,7 @@ fn fix_for(cause: Cause, role: &str) -> &'static str {
         (Cause::Refused, "authoritative") => {
             "configure the zone on this server (or allow queries from this host), or remove the server from the zone's NS set / --authoritative"
         }
-        (Cause::Refused, _) => "use a resolver that answers this host (allow-recursion), or pass --resolver",
+        (Cause::Refused, _) => "give a --resolver that answers queries from this host (one that allows it recursion)",
         (Cause::Servfail, "authoritative") => {
             "read the server's log: the zone probably failed to load (check it with named-checkzone) or its DNSSEC signatures are broken"
         }
