@@ -46,11 +46,12 @@ rules! {
     MTA_STS_POLICY_FILE = "MF503" "mta-sts-policy-file" Error "RFC 8461 §3.2" "The policy file kept in the repository differs from the policy the `mta_sts` block describes.";
     MTA_STS_SERVED = "MF504" "mta-sts-policy-served" Error "RFC 8461 §3.3" "The policy at `https://mta-sts.<domain>/.well-known/mta-sts.txt` cannot be fetched as senders fetch it, is not valid, or differs from the `mta_sts` block. Checked by `verify`.";
     NOT_SERVED = "MF601" "not-served" Error "RFC 1034 §4.3.2" "A declared record set is not served as declared by an authoritative server or resolver. Checked by `verify`.";
+    DNS_COULD_NOT_CHECK = "MF602" "dns-could-not-check" Error "RFC 1035 §4.1.1, RFC 9499 §7" "A name `verify` needs could not be checked: the server timed out, could not be reached, answered REFUSED or SERVFAIL, or is lame (asked as authoritative, it answered without the AA bit or with a referral). Checked by `verify`; exits 1.";
     ROLE_ADDRESSES = "MF701" "role-addresses" Error "RFC 5321 §4.5.1, RFC 2142 §4–5" "A domain that receives mail (a non-null MX and a `mail:` provider) has no `postmaster@` or no `abuse@` mailbox, alias or group: reports of delivery problems and abuse bounce.";
 }
 
 /// Rules only `verify` can check: they need the live DNS.
-pub const LIVE_ONLY: &[&str] = &["MF107", "MF402", "MF504", "MF601"];
+pub const LIVE_ONLY: &[&str] = &["MF107", "MF402", "MF504", "MF601", "MF602"];
 
 /// The Markdown table of all rules, as README shows it.
 pub fn markdown_table() -> String {
