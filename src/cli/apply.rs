@@ -200,8 +200,9 @@ fn watch_interrupts(interrupt: apply::Interrupt) -> anyhow::Result<tokio::task::
 }
 
 fn read_saved(path: &PathBuf) -> anyhow::Result<(PlanSource, serde_json::Value)> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    // Bounded, regular files only: a saved plan is input like the YAML.
+    let text = crate::config::read_source(path, &crate::config::interpolate::ProcessEnv)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{} is not a mailform plan: {e}", path.display()))?;
     let version = value

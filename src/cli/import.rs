@@ -27,7 +27,8 @@ pub fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<i32> {
     let registry = Registry::from_config(&loaded.config, &loaded.base_dir);
     let rt = super::runtime()?;
     let live = rt.block_on(crate::live::read(&loaded.desired, &registry))?;
-    let source = std::fs::read_to_string(&loaded.path)?;
+    let source = crate::config::read_source(&loaded.path, &crate::config::interpolate::ProcessEnv)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     // Domains whose provider takes clear-text initial passwords: their
     // mailboxes are written with `initial_password: generate`, so the file
     // rebuilds a lost tenant (with fresh passwords) as it is.
