@@ -199,7 +199,7 @@ fn watch_interrupts(interrupt: apply::Interrupt) -> anyhow::Result<tokio::task::
     }))
 }
 
-fn read_saved(path: &PathBuf) -> anyhow::Result<(PlanSource, serde_json::Value)> {
+fn read_saved(path: &std::path::Path) -> anyhow::Result<(PlanSource, serde_json::Value)> {
     // Bounded, regular files only: a saved plan is input like the YAML.
     let text = crate::config::read_source(path, &crate::config::interpolate::ProcessEnv)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
