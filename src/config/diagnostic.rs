@@ -1,6 +1,7 @@
 //! Diagnostics: an error or warning about the user's file, with where it is
 //! (file:line:column and the key path), what is wrong and how to fix it.
 
+use crate::render::safe;
 use std::cell::OnceCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -60,9 +61,13 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
+        // Messages quote values from the file (display names, TXT text):
+        // control and bidi characters are escaped, so a file can neither
+        // drive the terminal nor fake a line of the report.
+        let message = safe(&self.message);
         match self.rule {
-            Some(rule) => writeln!(f, "{kind}[{rule}]: {}", self.message)?,
-            None => writeln!(f, "{kind}: {}", self.message)?,
+            Some(rule) => writeln!(f, "{kind}[{rule}]: {message}")?,
+            None => writeln!(f, "{kind}: {message}")?,
         }
         if self.loc.line == 0 {
             // Not about one place in the file (a command-line option).
@@ -77,22 +82,26 @@ impl fmt::Display for Diagnostic {
             )?;
         }
         if !self.path.is_empty() {
-            write!(f, " (at `{}`)", self.path)?;
+            write!(f, " (at `{}`)", safe(&self.path))?;
         }
         if let Some(line) = &self.source_line {
             let gutter = self.loc.line.to_string();
             let pad = " ".repeat(gutter.len());
-            write!(f, "\n {pad} |\n {gutter} | {line}\n {pad} | ")?;
             let col = self.loc.column.max(1) as usize - 1;
-            let caret_pad: String = line
+            let (before, after): (String, String) = {
+                let before: String = line.chars().take(col).collect();
+                let after: String = line.chars().skip(col).collect();
+                (snippet(&before), snippet(&after))
+            };
+            write!(f, "\n {pad} |\n {gutter} | {before}{after}\n {pad} | ")?;
+            let caret_pad: String = before
                 .chars()
-                .take(col)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             write!(f, "{caret_pad}^")?;
         }
         if let Some(fix) = &self.fix {
-            write!(f, "\n  = fix: {fix}")?;
+            write!(f, "\n  = fix: {}", safe(fix))?;
         }
         Ok(())
     }
@@ -266,6 +275,15 @@ pub fn key(k: &str) -> String {
     }
 }
 
+/// A source line as printed in a snippet: like [`safe`], but tabs stay
+/// tabs so the caret lines up.
+fn snippet(text: &str) -> String {
+    text.split('\t')
+        .map(|part| safe(part).into_owned())
+        .collect::<Vec<_>>()
+        .join("\t")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +315,25 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(d.line(0), None);
         assert_eq!(d.line(5), None);
+    }
+
+    #[test]
+    fn control_characters_from_the_file_are_escaped() {
+        let src = "name: \"\u{1b}[31mred\"\n";
+        let mut d = Diagnostics::new(Path::new("m.yaml"), src);
+        d.error(
+            Loc { line: 1, column: 7 },
+            "name",
+            "bad name `\u{1b}[31mred`\nerror: forged line",
+            Some("fix \u{202e}it".into()),
+        );
+        let text = d.into_sorted()[0].to_string();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        assert!(!text.contains("\nerror: forged"), "{text}");
+        assert!(text.contains("\\u{1b}[31mred"), "{text}");
     }
 
     #[test]
