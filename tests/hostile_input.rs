@@ -211,6 +211,16 @@ fn a_fifo_or_a_device_is_refused_at_once() {
     assert!(r.out.contains("named pipe (FIFO)"), "{}", r.out);
     assert!(r.out.contains("mailform.yaml:12:20"), "{}", r.out);
     assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
+    // Files named by flags too: verify's `--ca-file`.
+    d.write(
+        "ok.yaml",
+        "version: 1\nproviders:\n  zones:\n    zonefile:\n      directory: ./zones\n\
+         domains:\n  example.com:\n    dns:\n      provider: zones\n    records:\n      www:\n        A: 192.0.2.1\n",
+    );
+    let r = run(d.cmd(&["verify", "-f", "ok.yaml", "--ca-file", "hash.pipe"]));
+    assert_eq!(r.code, Some(1), "{}", r.out);
+    assert!(r.out.contains("named pipe (FIFO)"), "{}", r.out);
+    assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
 }
 
 /// The MTA-STS policy file is only compared, but it is read too.

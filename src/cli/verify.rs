@@ -93,7 +93,9 @@ pub fn run(global: &Global, args: &VerifyArgs) -> anyhow::Result<i32> {
     let mut extra_roots_pem = Vec::new();
     if let Some(path) = &args.ca_file {
         extra_roots_pem.push(
-            std::fs::read(path)
+            // A CA bundle is a few hundred KiB at most; a device or a FIFO
+            // named here would otherwise hang the run.
+            mailform_contract::file::read_bounded(path, 4 << 20)
                 .map_err(|e| anyhow::anyhow!("cannot read --ca-file {}: {e}", path.display()))?,
         );
     }
