@@ -29,7 +29,7 @@ use axum::response::Response;
 use axum::Router;
 
 pub use lag::Lag;
-pub use server::FakeServer;
+pub use server::{loopback, FakeServer};
 
 use crate::faults;
 

@@ -141,7 +141,11 @@ async fn serve<S: Service>(listener: TcpListener, core: Arc<Core<S>>) {
 
 /// Every request: log, check, wait, fault, authenticate, handle, and the
 /// after-write fault.
-async fn pipeline<S: Service>(State(core): State<Arc<Core<S>>>, req: Request, next: Next) -> Response {
+async fn pipeline<S: Service>(
+    State(core): State<Arc<Core<S>>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         core.received(String::new());
