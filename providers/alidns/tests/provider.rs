@@ -330,6 +330,21 @@ async fn a_failure_mid_apply_is_reported_exactly_and_a_rerun_converges() {
 }
 
 #[tokio::test]
+async fn a_lagging_listing_hides_a_new_record_until_it_catches_up() {
+    let f = fake().await;
+    let p = provider(&f);
+    p.read_zone(ZONE).await.unwrap();
+    f.set_lag(1);
+    let report = p.apply_zone(ZONE, &creates(1)).await;
+    assert!(all_applied(&report.outcomes), "{report:?}");
+    let first = p.read_zone(ZONE).await.unwrap();
+    assert!(find(&first.records, "n0.example.com", RecordType::Txt).is_none());
+    let second = p.read_zone(ZONE).await.unwrap();
+    assert!(find(&second.records, "n0.example.com", RecordType::Txt).is_some());
+    no_violations(&f);
+}
+
+#[tokio::test]
 async fn throttling_is_retried_with_a_fresh_signature_and_reads_survive_500s() {
     let f = fake().await;
     let p = provider(&f);

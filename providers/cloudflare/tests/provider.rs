@@ -224,6 +224,31 @@ fn creates(n: usize) -> Vec<DnsChange> {
 }
 
 #[tokio::test]
+async fn a_lagging_listing_hides_new_records_until_it_catches_up() {
+    let f = fake(FakeConfig::default()).await;
+    let p = provider(&f, |_| {});
+    p.read_zone(ZONE).await.unwrap();
+    f.set_lag(1);
+    let report = p.apply_zone(ZONE, &creates(1)).await;
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .all(|o| matches!(o, ChangeOutcome::Applied)),
+        "{report:?}"
+    );
+    let first = p.read_zone(ZONE).await.unwrap();
+    assert!(
+        find(&first.records, "n0.example.com", RecordType::Txt).is_none(),
+        "{:?}",
+        f.request_log()
+    );
+    let second = p.read_zone(ZONE).await.unwrap();
+    assert!(find(&second.records, "n0.example.com", RecordType::Txt).is_some());
+    no_violations(&f);
+}
+
+#[tokio::test]
 async fn a_failed_batch_applies_nothing_and_later_batches_are_not_sent() {
     let f = fake(FakeConfig {
         batch_limit: 3,

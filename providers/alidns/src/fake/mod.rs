@@ -12,7 +12,8 @@
 //! which owns serving, latency, faults, the request log and violations: a
 //! request the metadata does not allow is refused and recorded, and tests
 //! assert [`FakeAlidns`]'s `violations()` is empty (through `Deref` to the
-//! core).
+//! core). A lag (`set_lag`) keeps new records out of
+//! `DescribeDomainRecords` for the next N listings.
 //!
 //! - `store`: domains and records with Alidns's rules.
 //! - `routes`: the service: the endpoint, its checks and its envelope.

@@ -156,7 +156,7 @@ async fn handle(State(s): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response
             ),
         );
     }
-    match dispatch(&s.service, action, &p) {
+    match dispatch(&s, action, &p) {
         Ok(mut v) => {
             v["RequestId"] = json!(request_id(&s));
             answer(200, v)
@@ -279,8 +279,8 @@ fn fields(p: &BTreeMap<String, String>) -> Fields {
     }
 }
 
-fn dispatch(s: &Alidns, action: &str, p: &BTreeMap<String, String>) -> Result<Value, ApiErr> {
-    let mut store = s.store.lock().expect("store");
+fn dispatch(s: &Shared, action: &str, p: &BTreeMap<String, String>) -> Result<Value, ApiErr> {
+    let mut store = s.service.store.lock().expect("store");
     match action {
         "DescribeDomainRecords" => {
             let page = p
@@ -291,10 +291,12 @@ fn dispatch(s: &Alidns, action: &str, p: &BTreeMap<String, String>) -> Result<Va
             let asc = p
                 .get("Direction")
                 .is_some_and(|d| d.eq_ignore_ascii_case("ASC"));
-            store.describe(&p["DomainName"], page, size, asc)
+            let visible = s.lag.lock().expect("lag").list_read();
+            store.describe(&p["DomainName"], page, size, asc, visible)
         }
         "AddDomainRecord" => {
             let id = store.add(&p["DomainName"], fields(p))?;
+            s.lag.lock().expect("lag").written(&id);
             Ok(json!({"RecordId": id}))
         }
         "UpdateDomainRecord" => {

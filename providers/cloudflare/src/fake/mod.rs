@@ -13,6 +13,8 @@
 //! answer), latency, faults (429 + Retry-After, 500 before or after the
 //! write, dropped connections, slow answers; here also a failing batch
 //! item), the request log and violations, all reached through `Deref`.
+//! A lag (`set_lag`) keeps created records out of record listings for the
+//! next N listings.
 //!
 //! - `store`: zones and records with Cloudflare's rules.
 //! - `routes`: the service: routes, checks, token and envelope.

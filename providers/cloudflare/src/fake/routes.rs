@@ -202,9 +202,11 @@ async fn list_records(
         Ok(z) => z,
         Err(e) => return error(e),
     };
+    let visible = s.lag.lock().expect("lag").list_read();
     let records: Vec<Value> = zone
         .records
         .iter()
+        .filter(|r| visible(&r.id))
         .filter(|r| {
             q.get("type")
                 .is_none_or(|t| t.eq_ignore_ascii_case(&r.rtype))
@@ -242,6 +244,9 @@ async fn create_record(
     body: Bytes,
 ) -> Response {
     let r = parse(&body).and_then(|b| s.service.store.lock().expect("store").create(&zone_id, &b));
+    if let Ok(rec) = &r {
+        s.lag.lock().expect("lag").written(&rec.id);
+    }
     with_zone(&s, &zone_id, r)
 }
 
@@ -324,6 +329,11 @@ async fn batch(State(s): State<Arc<Shared>>, Path(zone_id): Path<String>, body: 
     });
     match result {
         Ok(v) => {
+            let mut lag = s.lag.lock().expect("lag");
+            for id in v["posts"].as_array().into_iter().flatten() {
+                lag.written(id["id"].as_str().unwrap_or_default());
+            }
+            drop(lag);
             s.service
                 .batches
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -178,6 +178,12 @@ impl<S: Service> Core<S> {
         *self.latency.lock().expect("latency") = latency;
     }
 
+    /// From now on, each object written stays out of listings for the
+    /// next `reads` list reads (see [`Lag`]).
+    pub fn set_lag(&self, reads: usize) {
+        self.lag.lock().expect("lag").set(reads);
+    }
+
     /// Requests the service's description does not allow.
     pub fn violations(&self) -> Vec<String> {
         self.violations.lock().expect("violations").clone()
