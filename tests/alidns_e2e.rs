@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use assert_cmd::Command;
-use mailform_alidns::fake::{AlidnsFault, FakeAlidns, FakeConfig, Fault, FaultKind};
+use mailform_alidns::fake::{FakeAlidns, FakeConfig, Fault, FaultKind};
 
 const ZONE: &str = "example.com";
 const KEY_ID: &str = "LTAI5tE2eKeyId";
