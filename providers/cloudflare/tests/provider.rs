@@ -45,6 +45,10 @@ fn no_violations(f: &FakeCloudflare) {
     assert_eq!(f.violations(), Vec::<String>::new());
 }
 
+fn all_applied(outcomes: &[ChangeOutcome]) -> bool {
+    outcomes.iter().all(|o| matches!(o, ChangeOutcome::Applied))
+}
+
 #[tokio::test]
 async fn reads_every_page_and_normalises() {
     let f = fake(FakeConfig::default()).await;
@@ -156,13 +160,7 @@ async fn applies_creates_updates_and_deletes_in_one_batch_keeping_ids_comments_a
         },
     ];
     let report = p.apply_zone(ZONE, &changes).await;
-    assert!(
-        report
-            .outcomes
-            .iter()
-            .all(|o| matches!(o, ChangeOutcome::Applied)),
-        "{report:?}"
-    );
+    assert!(all_applied(&report.outcomes), "{report:?}");
     assert_eq!(
         f.requests() - before,
         1,
@@ -230,13 +228,7 @@ async fn a_lagging_listing_hides_new_records_until_it_catches_up() {
     p.read_zone(ZONE).await.unwrap();
     f.set_lag(1);
     let report = p.apply_zone(ZONE, &creates(1)).await;
-    assert!(
-        report
-            .outcomes
-            .iter()
-            .all(|o| matches!(o, ChangeOutcome::Applied)),
-        "{report:?}"
-    );
+    assert!(all_applied(&report.outcomes), "{report:?}");
     let first = p.read_zone(ZONE).await.unwrap();
     assert!(
         find(&first.records, "n0.example.com", RecordType::Txt).is_none(),
@@ -301,13 +293,7 @@ async fn a_failed_batch_applies_nothing_and_later_batches_are_not_sent() {
     let z = p.read_zone(ZONE).await.unwrap();
     assert_eq!(z.records.len(), 3);
     let report = p.apply_zone(ZONE, &changes[3..]).await;
-    assert!(
-        report
-            .outcomes
-            .iter()
-            .all(|o| matches!(o, ChangeOutcome::Applied)),
-        "{report:?}"
-    );
+    assert!(all_applied(&report.outcomes), "{report:?}");
     assert_eq!(f.records(ZONE).len(), 8);
     no_violations(&f);
 }
