@@ -293,10 +293,12 @@ fn a_failure_mid_apply_is_reported_exactly_and_a_rerun_converges() {
     // The first write is throttled once (then goes through when sent again,
     // freshly signed); the fourth fails with an internal error and is not
     // sent again: its outcome is unknown to the client.
+    e.fake.inject(Fault::on(
+        Some("AddDomainRecord"),
+        FaultKind::Throttle { retry_after: None },
+    ));
     e.fake
-        .inject(Fault::on(Some("AddDomainRecord"), FaultKind::Throttle));
-    e.fake
-        .inject(Fault::on(Some("AddDomainRecord"), FaultKind::ServerError).skip(3));
+        .inject(Fault::on(Some("AddDomainRecord"), FaultKind::Unavailable).skip(3));
     let out = e.run(&["apply", "--auto-approve"], 1);
     assert!(e.fake.pending_faults().is_empty(), "both faults fired");
     assert!(

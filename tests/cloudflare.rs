@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use mailform_cloudflare::fake::{FakeCloudflare, FakeConfig, Fault, FaultKind};
+use mailform_cloudflare::fake::{CloudflareFault, FakeCloudflare, FakeConfig, Fault, FaultKind};
 use serde_json::{json, Value};
 
 const ZONE: &str = "example.com";
@@ -155,9 +155,8 @@ fn a_batch_that_fails_leaves_the_zone_exactly_as_before() {
     let before = e.records();
     // The 7th item of the one batch is refused: Cloudflare rolls the whole batch back.
     e.fake.inject(Fault::on(
-        Some("POST"),
-        "/batch",
-        FaultKind::FailBatchItem { index: 6 },
+        Some("POST /batch"),
+        FaultKind::Vendor(CloudflareFault::FailBatchItem { index: 6 }),
     ));
     let out = e.run(&["apply", "--auto-approve"], 1);
     assert!(out.contains("rolled back"), "{out}");
@@ -189,9 +188,8 @@ fn chunked_applies_report_applied_failed_and_not_attempted_batches() {
     e.set_yaml(&yaml);
     e.fake.inject(
         Fault::on(
-            Some("POST"),
-            "/batch",
-            FaultKind::FailBatchItem { index: 0 },
+            Some("POST /batch"),
+            FaultKind::Vendor(CloudflareFault::FailBatchItem { index: 0 }),
         )
         .skip(1),
     );
@@ -210,26 +208,21 @@ fn rate_limits_server_errors_and_drops_are_survived() {
     let e = Estate::new(FakeConfig::default());
     e.set_yaml(&mail_zone(&e));
     e.fake.inject(Fault::on(
-        Some("GET"),
-        "/zones",
-        FaultKind::TooManyRequests {
-            retry_after_secs: 1,
+        Some("GET /zones"),
+        FaultKind::Throttle {
+            retry_after: Some(1),
         },
     ));
-    e.fake.inject(Fault::on(
-        Some("GET"),
-        "/dns_records",
-        FaultKind::ServerError,
-    ));
     e.fake
-        .inject(Fault::on(Some("GET"), "/dns_records", FaultKind::Drop));
+        .inject(Fault::on(Some("GET /dns_records"), FaultKind::Unavailable));
+    e.fake
+        .inject(Fault::on(Some("GET /dns_records"), FaultKind::Drop));
     e.run(&["plan", "--detailed-exitcode"], 2);
     assert!(e.fake.pending_faults().is_empty());
     e.fake.inject(Fault::on(
-        Some("POST"),
-        "/batch",
-        FaultKind::TooManyRequests {
-            retry_after_secs: 1,
+        Some("POST /batch"),
+        FaultKind::Throttle {
+            retry_after: Some(1),
         },
     ));
     e.run(&["apply", "--auto-approve"], 0);
@@ -237,7 +230,7 @@ fn rate_limits_server_errors_and_drops_are_survived() {
     e.run(&["plan", "--detailed-exitcode"], 0);
     // A failed read is an error, never an empty zone.
     e.fake
-        .inject(Fault::on(Some("GET"), "/dns_records", FaultKind::ServerError).times(usize::MAX));
+        .inject(Fault::on(Some("GET /dns_records"), FaultKind::Unavailable).times(usize::MAX));
     let out = e.run(&["plan"], 1);
     assert!(out.contains("Cloudflare failed"), "{out}");
     e.no_violations();
@@ -324,11 +317,8 @@ fn a_cname_clashing_with_unmanaged_live_data_is_a_plan_problem() {
 fn a_5xx_after_the_batch_was_applied_is_reported_as_applied() {
     let e = Estate::new(FakeConfig::default());
     e.set_yaml(&mail_zone(&e));
-    e.fake.inject(Fault::on(
-        Some("POST"),
-        "/batch",
-        FaultKind::ServerErrorAfterWrite,
-    ));
+    e.fake
+        .inject(Fault::on(Some("POST /batch"), FaultKind::AfterWrite));
     let out = e.run(&["apply", "--auto-approve"], 0);
     assert!(!out.contains("rolled back"), "{out}");
     e.run(&["plan", "--detailed-exitcode"], 0);

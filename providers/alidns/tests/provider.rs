@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mailform_alidns::api::ApiRecord;
-use mailform_alidns::fake::{FakeAlidns, FakeConfig, Fault, FaultKind};
+use mailform_alidns::fake::{AlidnsFault, FakeAlidns, FakeConfig, Fault, FaultKind};
 use mailform_alidns::{signer, AlidnsProvider, Config};
 use mailform_contract::{
     ChangeOutcome, DnsChange, DnsProvider, ProviderError, RData, RecordSet, RecordType,
@@ -296,7 +296,7 @@ async fn a_failure_mid_apply_is_reported_exactly_and_a_rerun_converges() {
     p.read_zone(ZONE).await.unwrap();
     // The third AddDomainRecord fails with a 500: its fate is unknown to the
     // client, so it must not be sent again.
-    f.inject(Fault::on(Some("AddDomainRecord"), FaultKind::ServerError).skip(2));
+    f.inject(Fault::on(Some("AddDomainRecord"), FaultKind::Unavailable).skip(2));
     let changes = creates(5);
     let report = p.apply_zone(ZONE, &changes).await;
     let o = &report.outcomes;
@@ -330,18 +330,39 @@ async fn a_failure_mid_apply_is_reported_exactly_and_a_rerun_converges() {
 }
 
 #[tokio::test]
+async fn a_lagging_listing_hides_a_new_record_until_it_catches_up() {
+    let f = fake().await;
+    let p = provider(&f);
+    p.read_zone(ZONE).await.unwrap();
+    f.set_lag(1);
+    let report = p.apply_zone(ZONE, &creates(1)).await;
+    assert!(all_applied(&report.outcomes), "{report:?}");
+    let first = p.read_zone(ZONE).await.unwrap();
+    assert!(find(&first.records, "n0.example.com", RecordType::Txt).is_none());
+    let second = p.read_zone(ZONE).await.unwrap();
+    assert!(find(&second.records, "n0.example.com", RecordType::Txt).is_some());
+    no_violations(&f);
+}
+
+#[tokio::test]
 async fn throttling_is_retried_with_a_fresh_signature_and_reads_survive_500s() {
     let f = fake().await;
     let p = provider(&f);
     f.inject(Fault::on(
         Some("DescribeDomainRecords"),
-        FaultKind::ServerError,
+        FaultKind::Unavailable,
     ));
     p.read_zone(ZONE).await.unwrap();
-    f.inject(Fault::on(Some("AddDomainRecord"), FaultKind::Throttle).times(2));
+    f.inject(
+        Fault::on(
+            Some("AddDomainRecord"),
+            FaultKind::Throttle { retry_after: None },
+        )
+        .times(2),
+    );
     f.inject(Fault::on(
         Some("DeleteDomainRecord"),
-        FaultKind::Unavailable,
+        FaultKind::Vendor(AlidnsFault::ServiceUnavailable),
     ));
     let report = p.apply_zone(ZONE, &creates(1)).await;
     assert!(all_applied(&report.outcomes), "{report:?}");
@@ -372,7 +393,13 @@ async fn throttling_is_retried_with_a_fresh_signature_and_reads_survive_500s() {
         "{report:?}"
     );
     // Throttling that does not stop ends as a clear error.
-    f.inject(Fault::on(Some("DescribeDomainRecords"), FaultKind::Throttle).times(usize::MAX));
+    f.inject(
+        Fault::on(
+            Some("DescribeDomainRecords"),
+            FaultKind::Throttle { retry_after: None },
+        )
+        .times(usize::MAX),
+    );
     let e = p.read_zone(ZONE).await.unwrap_err();
     assert!(
         matches!(&e, ProviderError::Service(m) if m.contains("throttling") && m.contains("Throttling.User")),

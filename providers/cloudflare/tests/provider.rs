@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mailform_cloudflare::fake::{FakeCloudflare, FakeConfig, Fault, FaultKind};
+use mailform_cloudflare::fake::{CloudflareFault, FakeCloudflare, FakeConfig, Fault, FaultKind};
 use mailform_cloudflare::{CloudflareProvider, Config};
 use mailform_contract::{
     ChangeOutcome, DnsChange, DnsProvider, ProviderError, RData, RecordSet, RecordType,
@@ -43,6 +43,10 @@ fn find<'a>(sets: &'a [RecordSet], name: &str, t: RecordType) -> Option<&'a Reco
 
 fn no_violations(f: &FakeCloudflare) {
     assert_eq!(f.violations(), Vec::<String>::new());
+}
+
+fn all_applied(outcomes: &[ChangeOutcome]) -> bool {
+    outcomes.iter().all(|o| matches!(o, ChangeOutcome::Applied))
 }
 
 #[tokio::test]
@@ -156,13 +160,7 @@ async fn applies_creates_updates_and_deletes_in_one_batch_keeping_ids_comments_a
         },
     ];
     let report = p.apply_zone(ZONE, &changes).await;
-    assert!(
-        report
-            .outcomes
-            .iter()
-            .all(|o| matches!(o, ChangeOutcome::Applied)),
-        "{report:?}"
-    );
+    assert!(all_applied(&report.outcomes), "{report:?}");
     assert_eq!(
         f.requests() - before,
         1,
@@ -224,6 +222,25 @@ fn creates(n: usize) -> Vec<DnsChange> {
 }
 
 #[tokio::test]
+async fn a_lagging_listing_hides_new_records_until_it_catches_up() {
+    let f = fake(FakeConfig::default()).await;
+    let p = provider(&f, |_| {});
+    p.read_zone(ZONE).await.unwrap();
+    f.set_lag(1);
+    let report = p.apply_zone(ZONE, &creates(1)).await;
+    assert!(all_applied(&report.outcomes), "{report:?}");
+    let first = p.read_zone(ZONE).await.unwrap();
+    assert!(
+        find(&first.records, "n0.example.com", RecordType::Txt).is_none(),
+        "{:?}",
+        f.request_log()
+    );
+    let second = p.read_zone(ZONE).await.unwrap();
+    assert!(find(&second.records, "n0.example.com", RecordType::Txt).is_some());
+    no_violations(&f);
+}
+
+#[tokio::test]
 async fn a_failed_batch_applies_nothing_and_later_batches_are_not_sent() {
     let f = fake(FakeConfig {
         batch_limit: 3,
@@ -235,9 +252,8 @@ async fn a_failed_batch_applies_nothing_and_later_batches_are_not_sent() {
     // The second batch's third item fails: batch 2 rolls back, batch 3 is not sent.
     f.inject(
         Fault::on(
-            Some("POST"),
-            "/batch",
-            FaultKind::FailBatchItem { index: 2 },
+            Some("POST /batch"),
+            FaultKind::Vendor(CloudflareFault::FailBatchItem { index: 2 }),
         )
         .skip(1),
     );
@@ -277,13 +293,7 @@ async fn a_failed_batch_applies_nothing_and_later_batches_are_not_sent() {
     let z = p.read_zone(ZONE).await.unwrap();
     assert_eq!(z.records.len(), 3);
     let report = p.apply_zone(ZONE, &changes[3..]).await;
-    assert!(
-        report
-            .outcomes
-            .iter()
-            .all(|o| matches!(o, ChangeOutcome::Applied)),
-        "{report:?}"
-    );
+    assert!(all_applied(&report.outcomes), "{report:?}");
     assert_eq!(f.records(ZONE).len(), 8);
     no_violations(&f);
 }
@@ -296,11 +306,7 @@ async fn a_5xx_after_the_batch_was_applied_is_settled_by_a_read_or_unknown() {
     let f = fake(FakeConfig::default()).await;
     let p = provider(&f, |_| {});
     p.read_zone(ZONE).await.unwrap();
-    f.inject(Fault::on(
-        Some("POST"),
-        "/batch",
-        FaultKind::ServerErrorAfterWrite,
-    ));
+    f.inject(Fault::on(Some("POST /batch"), FaultKind::AfterWrite));
     let changes = creates(3);
     let r = p.apply_zone(ZONE, &changes).await;
     assert!(
@@ -313,14 +319,10 @@ async fn a_5xx_after_the_batch_was_applied_is_settled_by_a_read_or_unknown() {
 
     // The settling read fails as well: UNKNOWN for each change of the batch.
     let more: Vec<DnsChange> = creates(5)[3..].to_vec();
-    f.inject(Fault::on(
-        Some("POST"),
-        "/batch",
-        FaultKind::ServerErrorAfterWrite,
-    ));
+    f.inject(Fault::on(Some("POST /batch"), FaultKind::AfterWrite));
     // (The apply's own read of the zone first, then the settling read fails.)
     f.inject(
-        Fault::on(Some("GET"), "/dns_records", FaultKind::ServerError)
+        Fault::on(Some("GET /dns_records"), FaultKind::Unavailable)
             .skip(1)
             .times(usize::MAX),
     );
@@ -381,18 +383,13 @@ async fn retries_reads_after_429_500_and_drops_but_never_blind_writes() {
         json!({"type": "TXT", "name": "t", "content": "x", "ttl": 300}),
     );
     f.inject(Fault::on(
-        Some("GET"),
-        "/zones",
-        FaultKind::TooManyRequests {
-            retry_after_secs: 1,
+        Some("GET /zones"),
+        FaultKind::Throttle {
+            retry_after: Some(1),
         },
     ));
-    f.inject(Fault::on(
-        Some("GET"),
-        "/dns_records",
-        FaultKind::ServerError,
-    ));
-    f.inject(Fault::on(Some("GET"), "/dns_records", FaultKind::Drop));
+    f.inject(Fault::on(Some("GET /dns_records"), FaultKind::Unavailable));
+    f.inject(Fault::on(Some("GET /dns_records"), FaultKind::Drop));
     let p = provider(&f, |_| {});
     let started = std::time::Instant::now();
     let z = p.read_zone(ZONE).await.unwrap();
@@ -406,17 +403,16 @@ async fn retries_reads_after_429_500_and_drops_but_never_blind_writes() {
 
     // A 429 on the batch is retried (Cloudflare did not process it)...
     f.inject(Fault::on(
-        Some("POST"),
-        "/batch",
-        FaultKind::TooManyRequests {
-            retry_after_secs: 0,
+        Some("POST /batch"),
+        FaultKind::Throttle {
+            retry_after: Some(0),
         },
     ));
     let r = p.apply_zone(ZONE, &creates(1)).await;
     assert!(matches!(r.outcomes[0], ChangeOutcome::Applied), "{r:?}");
     // ...a 500 or a dropped connection is not: one read of the zone
     // settles what became of it (here: nothing was written).
-    f.inject(Fault::on(Some("POST"), "/batch", FaultKind::ServerError));
+    f.inject(Fault::on(Some("POST /batch"), FaultKind::Unavailable));
     let r = p.apply_zone(ZONE, &creates(2)[1..]).await;
     assert!(
         matches!(
@@ -425,7 +421,7 @@ async fn retries_reads_after_429_500_and_drops_but_never_blind_writes() {
         ),
         "{r:?}"
     );
-    f.inject(Fault::on(Some("POST"), "/batch", FaultKind::Drop));
+    f.inject(Fault::on(Some("POST /batch"), FaultKind::Drop));
     let before = f.requests();
     let r = p.apply_zone(ZONE, &creates(2)[1..]).await;
     assert!(
@@ -493,7 +489,13 @@ async fn falls_back_to_per_record_calls_when_the_batch_endpoint_is_missing() {
         ZONE,
         json!({"type": "A", "name": "a", "content": "192.0.2.1", "ttl": 300, "comment": "keep"}),
     );
-    f.inject(Fault::on(Some("POST"), "/batch", FaultKind::NoBatchEndpoint).times(usize::MAX));
+    f.inject(
+        Fault::on(
+            Some("POST /batch"),
+            FaultKind::Vendor(CloudflareFault::NoBatchEndpoint),
+        )
+        .times(usize::MAX),
+    );
     let p = provider(&f, |_| {});
     let z = p.read_zone(ZONE).await.unwrap();
     let changes = vec![

@@ -54,6 +54,7 @@ pub struct Discovery {
 pub struct DiscoveryMatch {
     /// The discovery method id, e.g. `directory.users.insert`.
     pub id: String,
+    /// Path parameters by name.
     pub path_params: BTreeMap<String, String>,
 }
 

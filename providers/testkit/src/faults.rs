@@ -12,6 +12,7 @@
 pub struct Fault<K> {
     /// The request name it matches; any request when `None`.
     pub on: Option<String>,
+    /// What goes wrong.
     pub kind: K,
     /// Matching requests let through before the fault fires.
     pub skip: usize,
@@ -30,11 +31,13 @@ impl<K: Clone> Fault<K> {
         }
     }
 
+    /// Lets `n` matching requests through first.
     pub fn skip(mut self, n: usize) -> Fault<K> {
         self.skip = n;
         self
     }
 
+    /// Fires `n` times (`usize::MAX`: always).
     pub fn times(mut self, n: usize) -> Fault<K> {
         self.times = n;
         self
@@ -44,9 +47,20 @@ impl<K: Clone> Fault<K> {
 /// Takes the fault to apply to a request named `name`, if any: the first
 /// matching fault, once its `skip` is used up; spent faults are removed.
 pub fn take<K: Clone>(faults: &mut Vec<Fault<K>>, name: &str) -> Option<K> {
+    take_where(faults, |on| on == name, |_| true)
+}
+
+/// Takes the first fault whose kind `want` accepts and whose `on` pattern
+/// `named` accepts (a fault without `on` matches any request), once its
+/// `skip` is used up; spent faults are removed.
+pub fn take_where<K: Clone>(
+    faults: &mut Vec<Fault<K>>,
+    named: impl Fn(&str) -> bool,
+    want: impl Fn(&K) -> bool,
+) -> Option<K> {
     let pos = faults
         .iter()
-        .position(|f| f.on.as_deref().is_none_or(|n| n == name))?;
+        .position(|f| want(&f.kind) && f.on.as_deref().is_none_or(&named))?;
     let f = &mut faults[pos];
     if f.skip > 0 {
         f.skip -= 1;

@@ -13,12 +13,17 @@
 //! - [`discovery`]: the same for Google's discovery documents.
 //! - [`faults`]: injected faults (which request, how many to skip, how
 //!   often), shared by the fakes.
+//! - [`fake`]: the fake core every fake server runs on (serving, the
+//!   request pipeline, faults, latency, log, violations, lags).
 //! - [`real_server`]: skip-or-fail for tests that need a real server program.
 //!
 //! It is independent of any HTTP server: a fake hands it the method, path,
 //! query string and body bytes, and records the [`Violation`]s it returns.
 
+#![warn(missing_docs)]
+
 pub mod discovery;
+pub mod fake;
 pub mod faults;
 pub mod openapi;
 pub mod real_server;

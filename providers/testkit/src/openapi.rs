@@ -13,26 +13,35 @@ use serde_json::{Map, Value};
 /// Where a parameter is carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamIn {
+    /// In the path.
     Path,
+    /// In the query string.
     Query,
+    /// In a header.
     Header,
+    /// In a cookie.
     Cookie,
 }
 
 /// One parameter of an operation.
 pub struct Param {
+    /// Its name.
     pub name: String,
+    /// Where it is carried.
     pub location: ParamIn,
+    /// Whether a request must carry it.
     pub required: bool,
     /// The JSON type the value is coerced to before validation (query and
     /// path values arrive as text): `number`, `integer`, `boolean` or
     /// `string`.
     pub json_type: String,
+    /// Its compiled schema, if the description gives one.
     pub validator: Option<jsonschema::Validator>,
 }
 
 /// The JSON request body of an operation.
 pub struct Body {
+    /// Whether a request must carry a body.
     pub required: bool,
     /// `None` when the description gives no JSON schema (any body goes).
     pub validator: Option<jsonschema::Validator>,
@@ -41,15 +50,21 @@ pub struct Body {
 /// One path segment of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
+    /// Text that must match exactly.
     Literal(String),
+    /// A path parameter, by name.
     Param(String),
 }
 
 /// One operation (method + path template).
 pub struct Operation {
+    /// The HTTP method, upper case.
     pub method: String,
+    /// The path template, e.g. `/zones/{zone_id}`.
     pub template: String,
+    /// The template, split at `/`.
     pub segments: Vec<Segment>,
+    /// Its parameters (path, query, header, cookie).
     pub params: Vec<Param>,
     /// `None` when the operation takes no request body.
     pub body: Option<Body>,
@@ -57,6 +72,7 @@ pub struct Operation {
 
 /// A whole description, ready to validate requests.
 pub struct OpenApi {
+    /// Every operation of the description.
     pub operations: Vec<Operation>,
     /// Stripped from request paths before matching (the path part of the
     /// server URL, e.g. `/client/v4`).

@@ -17,8 +17,11 @@ use crate::openapi::{OpenApi, Operation, ParamIn, Segment};
 /// A request the description does not allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
+    /// The request's method.
     pub method: String,
+    /// The request's path.
     pub path: String,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -31,7 +34,9 @@ impl fmt::Display for Violation {
 /// The operation a valid request matched, with its path parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matched {
+    /// The matched operation's path template.
     pub template: String,
+    /// Path parameters by name, in template order.
     pub path_params: Vec<(String, String)>,
 }
 

@@ -1,30 +1,24 @@
-//! Injected faults: what a test asks the fake to do wrong, and when.
+//! The faults a test may inject: the core's kinds, as Alidns answers them,
+//! plus Alidns's own.
 //!
-//! A fault matches requests by action (any when `None`), lets `skip`
-//! matching requests through first, then fires `times` times. The kinds are
-//! what the client must survive: Alidns's flow control (`Throttling.User`,
-//! HTTP 400, request not processed), an internal error (HTTP 500, not
-//! processed), `ServiceUnavailable` (HTTP 503), and a slow answer.
+//! Faults match requests by `Action` (any when `None`). The core's kinds
+//! are answered as Alidns would: `Throttle` is flow control
+//! (`Throttling.User`, HTTP 400, request not processed), `Unavailable` an
+//! internal error (HTTP 500 `InternalError`, not processed), `AfterWrite`
+//! the same 500 after the action was carried out; `Slow`, `Drop` as
+//! everywhere.
 
-use std::time::Duration;
+use mailform_testkit::fake;
+
+/// Alidns's own fault kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlidnsFault {
+    /// HTTP 503 `ServiceUnavailable`, before anything is done.
+    ServiceUnavailable,
+}
 
 /// What goes wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FaultKind {
-    /// HTTP 400 `Throttling.User`.
-    Throttle,
-    /// HTTP 500 `InternalError`.
-    ServerError,
-    /// HTTP 503 `ServiceUnavailable`.
-    Unavailable,
-    /// The answer comes after this delay.
-    Slow(Duration),
-}
+pub type FaultKind = fake::FaultKind<AlidnsFault>;
 
 /// A fault of this fake: fires on requests named by their action.
-pub type Fault = mailform_testkit::faults::Fault<FaultKind>;
-
-/// Takes the fault to apply to a request named `name`, if any.
-pub fn take(faults: &mut Vec<Fault>, name: &str) -> Option<FaultKind> {
-    mailform_testkit::faults::take(faults, name)
-}
+pub type Fault = fake::Fault<AlidnsFault>;

@@ -8,12 +8,15 @@
 //! Alibaba Cloud's API metadata (`shared/specs/aliyun/alidns/*.json`),
 //! paging (`PageSize` 1–500), record ids, Alidns's rules (MX priority
 //! 1–50, the edition's TTL minimum, duplicates, CNAME conflicts) and the
-//! vendor's error envelope. Latency and faults (throttling, 500, 503, slow
-//! answers) are injected per test. A request the metadata does not allow is
-//! refused and recorded: tests assert [`FakeAlidns::violations`] is empty.
+//! vendor's error envelope. It runs on `mailform-testkit`'s fake core,
+//! which owns serving, latency, faults, the request log and violations: a
+//! request the metadata does not allow is refused and recorded, and tests
+//! assert [`FakeAlidns`]'s `violations()` is empty (through `Deref` to the
+//! core). A lag (`set_lag`) keeps new records out of
+//! `DescribeDomainRecords` for the next N listings.
 //!
 //! - `store`: domains and records with Alidns's rules.
-//! - `routes`: the endpoint and the checks every request passes.
+//! - `routes`: the service: the endpoint, its checks and its envelope.
 //! - `spec`: the API metadata checks.
 //! - `faults`: what to inject, and when.
 
@@ -24,14 +27,14 @@ mod store;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use mailform_testkit::fake::FakeServer;
 
 use crate::api::ApiRecord;
-pub use faults::{Fault, FaultKind};
+pub use faults::{AlidnsFault, Fault, FaultKind};
 pub use store::Fields;
 
 /// How the fake behaves.
@@ -56,108 +59,80 @@ impl Default for FakeConfig {
     }
 }
 
-/// State shared by every request.
-pub(crate) struct Shared {
+/// The service's semantics (store, checks, envelope): the core runs it.
+pub struct Alidns {
     pub(crate) config: FakeConfig,
     pub(crate) spec: spec::Spec,
     pub(crate) store: Mutex<store::Store>,
-    pub(crate) faults: Mutex<Vec<Fault>>,
-    pub(crate) violations: Mutex<Vec<String>>,
-    pub(crate) latency: Mutex<Duration>,
-    pub(crate) log: Mutex<Vec<String>>,
     pub(crate) nonces: Mutex<HashSet<String>>,
-    pub(crate) requests: AtomicU64,
 }
 
-impl Shared {
-    fn log(&self, action: &str) {
-        let mut log = self.log.lock().expect("log");
-        if log.len() < 100_000 {
-            log.push(action.to_string());
-        }
-    }
-
-    fn violation(&self, v: String) {
-        self.violations.lock().expect("violations").push(v);
+impl Alidns {
+    fn new(config: FakeConfig) -> Result<Alidns, String> {
+        Ok(Alidns {
+            spec: spec::Spec::load()?,
+            store: Mutex::new(store::Store::new(config.min_ttl)),
+            nonces: Mutex::default(),
+            config,
+        })
     }
 }
 
-/// A running fake. Dropping it stops the server.
+/// A running fake. Dropping it stops the server. Faults, latency, the
+/// request log (each request's `Action`) and violations are the core's,
+/// through `Deref`.
 pub struct FakeAlidns {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    runtime: Option<tokio::runtime::Runtime>,
+    server: FakeServer<Alidns>,
+}
+
+impl Deref for FakeAlidns {
+    type Target = FakeServer<Alidns>;
+
+    fn deref(&self) -> &FakeServer<Alidns> {
+        &self.server
+    }
 }
 
 impl FakeAlidns {
     /// Starts on 127.0.0.1 at an unused port, on the current runtime.
     pub async fn start(config: FakeConfig) -> Result<FakeAlidns, String> {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+        Self::start_on(mailform_testkit::fake::loopback(), config).await
     }
 
     /// Starts on `addr`, on the current runtime.
     pub async fn start_on(addr: SocketAddr, config: FakeConfig) -> Result<FakeAlidns, String> {
-        let spec = spec::Spec::load()?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let shared = Arc::new(Shared {
-            latency: Mutex::new(config.latency),
-            store: Mutex::new(store::Store::new(config.min_ttl)),
-            config,
-            spec,
-            faults: Mutex::default(),
-            violations: Mutex::default(),
-            log: Mutex::default(),
-            nonces: Mutex::default(),
-            requests: AtomicU64::new(0),
-        });
-        let router = routes::router(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Ok(FakeAlidns {
-            addr,
-            shared,
-            task: Some(task),
-            runtime: None,
-        })
+        let latency = config.latency;
+        let server = FakeServer::start_on(addr, Alidns::new(config)?, latency).await?;
+        Ok(FakeAlidns { server })
     }
 
     /// Starts on its own runtime, for synchronous tests (assert_cmd).
     pub fn start_background(config: FakeConfig) -> Result<FakeAlidns, String> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        let mut fake = runtime.block_on(Self::start(config))?;
-        fake.runtime = Some(runtime);
-        Ok(fake)
+        let latency = config.latency;
+        let server = FakeServer::start_background(Alidns::new(config)?, latency)?;
+        Ok(FakeAlidns { server })
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    fn alidns(&self) -> &Alidns {
+        &self.server.core().service
     }
 
     /// The endpoint URL, to use as the provider's `endpoint`.
     pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
+        format!("http://{}/", self.addr())
     }
 
     pub fn access_key_id(&self) -> &str {
-        &self.shared.config.access_key_id
+        &self.alidns().config.access_key_id
     }
 
     pub fn access_key_secret(&self) -> &str {
-        &self.shared.config.access_key_secret
+        &self.alidns().config.access_key_secret
     }
 
     /// Adds a domain (as adding it in the console would).
     pub fn add_domain(&self, name: &str) {
-        self.shared.store.lock().expect("store").add_domain(name);
+        self.alidns().store.lock().expect("store").add_domain(name);
     }
 
     /// Adds a record as `AddDomainRecord` would, with the same rules;
@@ -179,7 +154,7 @@ impl FakeAlidns {
             priority,
             line: None,
         };
-        self.shared
+        self.alidns()
             .store
             .lock()
             .expect("store")
@@ -190,7 +165,7 @@ impl FakeAlidns {
     /// Puts a record in as it is, bypassing the rules (what another tool or
     /// the console may have left: quoted TXT, another line, disabled).
     pub fn insert_raw(&self, domain: &str, record: ApiRecord) {
-        let mut store = self.shared.store.lock().expect("store");
+        let mut store = self.alidns().store.lock().expect("store");
         store
             .domains
             .get_mut(domain)
@@ -200,7 +175,7 @@ impl FakeAlidns {
 
     /// The records of `domain`, in stored order.
     pub fn records(&self, domain: &str) -> Vec<ApiRecord> {
-        let store = self.shared.store.lock().expect("store");
+        let store = self.alidns().store.lock().expect("store");
         store
             .domains
             .get(domain)
@@ -208,47 +183,8 @@ impl FakeAlidns {
             .unwrap_or_else(|| panic!("no domain {domain}"))
     }
 
-    pub fn inject(&self, fault: Fault) {
-        self.shared.faults.lock().expect("faults").push(fault);
-    }
-
-    /// Faults injected but not (fully) fired yet.
-    pub fn pending_faults(&self) -> Vec<Fault> {
-        self.shared.faults.lock().expect("faults").clone()
-    }
-
-    pub fn set_latency(&self, latency: Duration) {
-        *self.shared.latency.lock().expect("latency") = latency;
-    }
-
-    /// Requests that did not match the API metadata or the common rules.
-    pub fn violations(&self) -> Vec<String> {
-        self.shared.violations.lock().expect("violations").clone()
-    }
-
-    /// Requests received (every attempt counts).
-    pub fn requests(&self) -> u64 {
-        self.shared.requests.load(Ordering::Relaxed)
-    }
-
     /// Successful writes (add, update, delete).
     pub fn writes(&self) -> u64 {
-        self.shared.store.lock().expect("store").writes
-    }
-
-    /// The `Action` of every request received, in order.
-    pub fn request_log(&self) -> Vec<String> {
-        self.shared.log.lock().expect("log").clone()
-    }
-}
-
-impl Drop for FakeAlidns {
-    fn drop(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
+        self.alidns().store.lock().expect("store").writes
     }
 }

@@ -1,37 +1,104 @@
-//! The fake's HTTP surface: one endpoint (`/`, GET or POST with a form
-//! body, as the RPC style has it), and the checks every request passes in
-//! the order the real gateway applies them: faults and latency, common
-//! parameters, the AccessKey ID (`InvalidAccessKeyId.NotFound`, HTTP 404),
-//! the signature recomputed from the received bytes
-//! (`SignatureDoesNotMatch`, with the server's string to sign, as the real
-//! service answers), nonce reuse (`SignatureNonceUsed`), then the action's
-//! parameters against the metadata, then the action.
+//! The service the fake core runs: one endpoint (`/`, GET or POST with a
+//! form body, as the RPC style has it) and the checks in the order the real
+//! gateway applies them. The description check: the path, the common
+//! parameters and the action's parameters against the metadata (each a
+//! violation). Then, after the core's faults and latency, authentication:
+//! the AccessKey ID (`InvalidAccessKeyId.NotFound`, HTTP 404), the
+//! signature recomputed from the received bytes (`SignatureDoesNotMatch`,
+//! with the server's string to sign, as the real service answers), nonce
+//! reuse (`SignatureNonceUsed`). Then the action.
 //!
 //! Errors use the vendor's envelope
 //! `{"RequestId", "HostId", "Code", "Message", "Recommend"}`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use mailform_testkit::fake::{Core, Refusal, Service, Standard};
 use serde_json::{json, Value};
 
-use super::faults::{take, FaultKind};
+use super::faults::AlidnsFault;
 use super::store::{err, ApiErr, Fields};
-use super::Shared;
+use super::Alidns;
 use crate::signer;
 
-pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new().fallback(handle).with_state(shared)
+type Shared = Core<Alidns>;
+
+impl Service for Alidns {
+    type Extra = AlidnsFault;
+    type Error = ApiErr;
+
+    fn operation(&self, parts: &Parts, body: &Bytes) -> String {
+        params(&parts.uri, body)
+            .ok()
+            .and_then(|mut p| p.remove("Action"))
+            .unwrap_or_default()
+    }
+
+    fn check(&self, parts: &Parts, body: &Bytes) -> Result<(), Refusal<ApiErr>> {
+        let p = params(&parts.uri, body)
+            .map_err(|m| Refusal::violation(m.clone(), err(400, "InvalidParameter", m)))?;
+        let (method, path) = (&parts.method, parts.uri.path());
+        if path != "/" || (method != Method::GET && method != Method::POST) {
+            return Err(Refusal::violation(
+                format!("{method} {path}: the RPC API is served at / with GET or POST"),
+                err(
+                    404,
+                    "InvalidAction.NotFound",
+                    "Specified api is not found, please check your url and method.",
+                ),
+            ));
+        }
+        common(&p)?;
+        self.spec
+            .check(&p["Action"], &p)
+            .map_err(|(code, message)| {
+                Refusal::violation(
+                    format!("{}: {code}: {message}", p["Action"]),
+                    err(400, &code, message),
+                )
+            })
+    }
+
+    fn authenticate(&self, parts: &Parts, body: &Bytes) -> Result<(), Refusal<ApiErr>> {
+        let p = params(&parts.uri, body)
+            .map_err(|m| Refusal::answer(err(400, "InvalidParameter", m)))?;
+        self.credentials(parts.method.as_str(), &p)
+            .map_err(Refusal::answer)
+    }
+
+    fn fault_error(&self, fault: Standard) -> ApiErr {
+        match fault {
+            Standard::Throttle => err(
+                400,
+                "Throttling.User",
+                "Request was denied due to user flow control.",
+            ),
+            Standard::Unavailable | Standard::AfterWrite => err(
+                500,
+                "InternalError",
+                "The request processing has failed due to some unknown error.",
+            ),
+        }
+    }
+
+    fn error(core: &Shared, e: ApiErr) -> Response {
+        error(core, e)
+    }
+
+    fn routes(core: Arc<Shared>) -> Router {
+        Router::new().fallback(handle).with_state(core)
+    }
 }
 
 fn request_id(s: &Shared) -> String {
-    let n = s.requests.load(Ordering::Relaxed);
+    let n = s.requests();
     format!(
         "{:08X}-FA4E-4A1D-9D2B-{n:012X}",
         n.wrapping_mul(2_654_435_761) & 0xFFFF_FFFF
@@ -74,78 +141,22 @@ fn params(uri: &Uri, body: &[u8]) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-async fn handle(State(s): State<Arc<Shared>>, method: Method, uri: Uri, body: Bytes) -> Response {
-    s.requests.fetch_add(1, Ordering::Relaxed);
-    let p = match params(&uri, &body) {
-        Ok(p) => p,
-        Err(m) => {
-            s.violation(m.clone());
-            return error(&s, err(400, "InvalidParameter", m));
-        }
+async fn handle(State(s): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response {
+    let Ok(p) = params(&uri, &body) else {
+        return error(&s, err(400, "InvalidParameter", "unreadable parameters"));
     };
-    let action = p.get("Action").cloned().unwrap_or_default();
-    s.log(&action);
-    let latency = *s.latency.lock().expect("latency");
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let fault = take(&mut s.faults.lock().expect("faults"), &action);
-    match fault {
-        Some(FaultKind::Throttle) => {
-            return error(
-                &s,
-                err(
-                    400,
-                    "Throttling.User",
-                    "Request was denied due to user flow control.",
-                ),
-            )
-        }
-        Some(FaultKind::ServerError) => {
-            return error(
-                &s,
-                err(
-                    500,
-                    "InternalError",
-                    "The request processing has failed due to some unknown error.",
-                ),
-            )
-        }
-        Some(FaultKind::Unavailable) => {
-            return error(
-                &s,
-                err(
-                    503,
-                    "ServiceUnavailable",
-                    "The request has failed due to a temporary failure of the server.",
-                ),
-            )
-        }
-        Some(FaultKind::Slow(d)) => tokio::time::sleep(d).await,
-        None => {}
-    }
-    if uri.path() != "/" || (method != Method::GET && method != Method::POST) {
-        s.violation(format!(
-            "{method} {}: the RPC API is served at / with GET or POST",
-            uri.path()
-        ));
+    let action = p["Action"].as_str();
+    if s.take_vendor(action) == Some(AlidnsFault::ServiceUnavailable) {
         return error(
             &s,
             err(
-                404,
-                "InvalidAction.NotFound",
-                "Specified api is not found, please check your url and method.",
+                503,
+                "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server.",
             ),
         );
     }
-    if let Err(e) = authenticate(&s, method.as_str(), &p) {
-        return error(&s, e);
-    }
-    if let Err((code, message)) = s.spec.check(&action, &p) {
-        s.violation(format!("{action}: {code}: {message}"));
-        return error(&s, err(400, &code, message));
-    }
-    match dispatch(&s, &action, &p) {
+    match dispatch(&s, action, &p) {
         Ok(mut v) => {
             v["RequestId"] = json!(request_id(&s));
             answer(200, v)
@@ -154,8 +165,8 @@ async fn handle(State(s): State<Arc<Shared>>, method: Method, uri: Uri, body: By
     }
 }
 
-/// Common parameters, key, signature and nonce.
-fn authenticate(s: &Shared, method: &str, p: &BTreeMap<String, String>) -> Result<(), ApiErr> {
+/// The common parameters every signed request carries.
+fn common(p: &BTreeMap<String, String>) -> Result<(), Refusal<ApiErr>> {
     for name in [
         "Action",
         "AccessKeyId",
@@ -167,66 +178,81 @@ fn authenticate(s: &Shared, method: &str, p: &BTreeMap<String, String>) -> Resul
         "Version",
     ] {
         if p.get(name).is_none_or(|v| v.is_empty()) {
-            s.violation(format!("missing common parameter {name}"));
-            return Err(err(
-                400,
-                &format!("Missing{name}"),
-                format!("{name} is mandatory for this action."),
+            return Err(Refusal::violation(
+                format!("missing common parameter {name}"),
+                err(
+                    400,
+                    &format!("Missing{name}"),
+                    format!("{name} is mandatory for this action."),
+                ),
             ));
         }
     }
     if p["Version"] != signer::VERSION {
-        s.violation(format!("Version {}", p["Version"]));
-        return Err(err(
-            400,
-            "InvalidVersion",
-            format!("Specified parameter Version is not valid: {}", p["Version"]),
+        return Err(Refusal::violation(
+            format!("Version {}", p["Version"]),
+            err(
+                400,
+                "InvalidVersion",
+                format!("Specified parameter Version is not valid: {}", p["Version"]),
+            ),
         ));
     }
     if p["SignatureMethod"] != "HMAC-SHA1" || p["SignatureVersion"] != "1.0" {
-        s.violation("signature method/version".into());
-        return Err(err(
-            400,
-            "InvalidSignatureMethod",
-            "Specified signature method is not supported.",
+        return Err(Refusal::violation(
+            "signature method/version",
+            err(
+                400,
+                "InvalidSignatureMethod",
+                "Specified signature method is not supported.",
+            ),
         ));
     }
     if !timestamp_ok(&p["Timestamp"]) {
-        s.violation(format!("Timestamp {:?}", p["Timestamp"]));
-        return Err(err(
-            400,
-            "InvalidTimeStamp.Format",
-            "Specified time stamp or date value is not well formatted.",
+        return Err(Refusal::violation(
+            format!("Timestamp {:?}", p["Timestamp"]),
+            err(
+                400,
+                "InvalidTimeStamp.Format",
+                "Specified time stamp or date value is not well formatted.",
+            ),
         ));
     }
-    if p["AccessKeyId"] != s.config.access_key_id {
-        return Err(err(
-            404,
-            "InvalidAccessKeyId.NotFound",
-            "Specified access key is not found.",
-        ));
-    }
-    if !signer::verify(method, p, &s.config.access_key_secret, &p["Signature"]) {
-        let sts = signer::string_to_sign(method, &signer::canonicalized_query(p));
-        return Err(err(
+    Ok(())
+}
+
+impl Alidns {
+    /// The key, the signature and the nonce.
+    fn credentials(&self, method: &str, p: &BTreeMap<String, String>) -> Result<(), ApiErr> {
+        if p["AccessKeyId"] != self.config.access_key_id {
+            return Err(err(
+                404,
+                "InvalidAccessKeyId.NotFound",
+                "Specified access key is not found.",
+            ));
+        }
+        if !signer::verify(method, p, &self.config.access_key_secret, &p["Signature"]) {
+            let sts = signer::string_to_sign(method, &signer::canonicalized_query(p));
+            return Err(err(
             400,
             "SignatureDoesNotMatch",
             format!("Specified signature is not matched with our calculation. server string to sign is:{sts}"),
         ));
+        }
+        if !self
+            .nonces
+            .lock()
+            .expect("nonces")
+            .insert(p["SignatureNonce"].clone())
+        {
+            return Err(err(
+                400,
+                "SignatureNonceUsed",
+                "Specified signature nonce was used already.",
+            ));
+        }
+        Ok(())
     }
-    if !s
-        .nonces
-        .lock()
-        .expect("nonces")
-        .insert(p["SignatureNonce"].clone())
-    {
-        return Err(err(
-            400,
-            "SignatureNonceUsed",
-            "Specified signature nonce was used already.",
-        ));
-    }
-    Ok(())
 }
 
 /// `YYYY-MM-DDThh:mm:ssZ`.
@@ -254,7 +280,7 @@ fn fields(p: &BTreeMap<String, String>) -> Fields {
 }
 
 fn dispatch(s: &Shared, action: &str, p: &BTreeMap<String, String>) -> Result<Value, ApiErr> {
-    let mut store = s.store.lock().expect("store");
+    let mut store = s.service.store.lock().expect("store");
     match action {
         "DescribeDomainRecords" => {
             let page = p
@@ -265,10 +291,12 @@ fn dispatch(s: &Shared, action: &str, p: &BTreeMap<String, String>) -> Result<Va
             let asc = p
                 .get("Direction")
                 .is_some_and(|d| d.eq_ignore_ascii_case("ASC"));
-            store.describe(&p["DomainName"], page, size, asc)
+            let visible = s.lag.lock().expect("lag").list_read();
+            store.describe(&p["DomainName"], page, size, asc, visible)
         }
         "AddDomainRecord" => {
             let id = store.add(&p["DomainName"], fields(p))?;
+            s.lag.lock().expect("lag").written(&id);
             Ok(json!({"RecordId": id}))
         }
         "UpdateDomainRecord" => {

@@ -115,6 +115,7 @@ impl Store {
         page: u64,
         size: u64,
         ascending: bool,
+        visible: impl Fn(&str) -> bool,
     ) -> Result<Value, ApiErr> {
         let recs = self
             .domains
@@ -126,7 +127,7 @@ impl Store {
                     "The specified domain name does not exist. Refresh the page and try again.",
                 )
             })?;
-        let mut sorted: Vec<&ApiRecord> = recs.iter().collect();
+        let mut sorted: Vec<&ApiRecord> = recs.iter().filter(|r| visible(&r.record_id)).collect();
         // Ids grow with time: newest first unless ASC.
         sorted.sort_by_key(|r| r.record_id.parse::<u128>().unwrap_or(0));
         if !ascending {
@@ -145,7 +146,7 @@ impl Store {
             })
             .collect();
         Ok(json!({
-            "TotalCount": recs.len(),
+            "TotalCount": sorted.len(),
             "PageNumber": page,
             "PageSize": size,
             "DomainRecords": {"Record": page_recs},
@@ -477,7 +478,7 @@ mod tests {
             s.delete(&id).unwrap_err().code,
             "DomainRecordNotBelongToUser"
         );
-        let page = s.describe("example.com", 1, 2, false).unwrap();
+        let page = s.describe("example.com", 1, 2, false, |_| true).unwrap();
         assert_eq!(page["TotalCount"], 3);
         assert_eq!(page["DomainRecords"]["Record"].as_array().unwrap().len(), 2);
         assert_eq!(

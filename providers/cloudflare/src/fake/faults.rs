@@ -1,102 +1,56 @@
-//! Injected faults: what a test asks the fake to do wrong, and when.
+//! The faults a test may inject: the core's kinds, as Cloudflare answers
+//! them, plus Cloudflare's own.
 //!
-//! A fault matches requests by method and a path fragment, lets `skip`
-//! matching requests through first, then fires `times` times. Kinds are the
-//! failures the client must survive: a 429 with `Retry-After` (Cloudflare's
-//! rate limit, code 971), a 500 before or after the request is carried
-//! out, a dropped connection, a slow answer, and a
-//! batch item that fails validation (so the batch rolls back).
+//! A fault's `on` is `"METHOD fragment"` (or just `"fragment"`, any
+//! method): it matches requests with that method whose path contains the
+//! fragment, e.g. `"POST /batch"`. The core's kinds are answered as
+//! Cloudflare would: `Throttle` a 429 (code 971, with `Retry-After` when
+//! given), `Unavailable` a 500 (code 10002) before anything is done,
+//! `AfterWrite` the same 500 after the request was carried out; `Slow`,
+//! `Drop` (the connection closed without an answer) as everywhere.
 
-use std::time::Duration;
+use mailform_testkit::fake;
 
-/// What goes wrong.
+/// Cloudflare's own fault kinds, for the batch endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FaultKind {
-    /// 429 with `Retry-After: secs`.
-    TooManyRequests { retry_after_secs: u64 },
-    /// 500 with Cloudflare's envelope, before anything is done.
-    ServerError,
-    /// The request is carried out, then answered with a 500: a write
-    /// whose answer says nothing of its fate.
-    ServerErrorAfterWrite,
-    /// The connection is closed without an answer.
-    Drop,
-    /// The answer comes after this delay.
-    Slow(Duration),
+pub enum CloudflareFault {
     /// The batch item at this position (deletes, patches, puts, posts
     /// counted in order) is refused as invalid, rolling the batch back.
-    FailBatchItem { index: usize },
+    FailBatchItem {
+        /// Its position in that order.
+        index: usize,
+    },
     /// The batch endpoint answers 404 "No route" (an API without it).
     NoBatchEndpoint,
 }
 
+/// What goes wrong.
+pub type FaultKind = fake::FaultKind<CloudflareFault>;
+
 /// One injected fault.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    pub method: Option<String>,
-    pub path_contains: Option<String>,
-    pub kind: FaultKind,
-    /// Matching requests let through before the fault fires.
-    pub skip: usize,
-    /// How many times it fires; `usize::MAX` for always.
-    pub times: usize,
-}
+pub type Fault = fake::Fault<CloudflareFault>;
 
-impl Fault {
-    /// `kind` on the next request with `method` (any when `None`) whose path
-    /// contains `path`.
-    pub fn on(method: Option<&str>, path: &str, kind: FaultKind) -> Fault {
-        Fault {
-            method: method.map(str::to_ascii_uppercase),
-            path_contains: Some(path.to_string()),
-            kind,
-            skip: 0,
-            times: 1,
-        }
-    }
-
-    pub fn skip(mut self, n: usize) -> Fault {
-        self.skip = n;
-        self
-    }
-
-    pub fn times(mut self, n: usize) -> Fault {
-        self.times = n;
-        self
-    }
-
-    fn matches(&self, method: &str, path: &str) -> bool {
-        self.method
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method))
-            && self
-                .path_contains
-                .as_deref()
-                .is_none_or(|p| path.contains(p))
+/// Whether a fault's `on` pattern names the request `op`
+/// (`"METHOD /path"`).
+pub(crate) fn matches(pattern: &str, op: &str) -> bool {
+    let (method, path) = op.split_once(' ').unwrap_or(("", op));
+    match pattern.split_once(' ') {
+        Some((m, fragment)) => m.eq_ignore_ascii_case(method) && path.contains(fragment),
+        None => path.contains(pattern),
     }
 }
 
-/// Takes the fault to apply to this request, if any. `want` selects the
-/// kinds considered (so the connection layer takes only drops, the batch
-/// handler only batch faults).
-pub fn take(
-    faults: &mut Vec<Fault>,
-    method: &str,
-    path: &str,
-    want: impl Fn(&FaultKind) -> bool,
-) -> Option<FaultKind> {
-    let pos = faults
-        .iter()
-        .position(|f| want(&f.kind) && f.matches(method, path))?;
-    let f = &mut faults[pos];
-    if f.skip > 0 {
-        f.skip -= 1;
-        return None;
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn method_and_path_fragment() {
+        let op = "POST /client/v4/zones/z/dns_records/batch";
+        assert!(matches("POST /batch", op));
+        assert!(matches("post /dns_records", op));
+        assert!(matches("/batch", op));
+        assert!(!matches("GET /batch", op));
+        assert!(!matches("POST /zones/y", op));
     }
-    let kind = f.kind.clone();
-    f.times = f.times.saturating_sub(1);
-    if f.times == 0 {
-        faults.remove(pos);
-    }
-    Some(kind)
 }

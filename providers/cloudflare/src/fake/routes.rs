@@ -1,5 +1,6 @@
-//! The fake's HTTP surface: the routes, Cloudflare's envelope, and the
-//! guard every request passes (spec validation, latency, faults, token).
+//! The service the fake core runs: the routes, Cloudflare's envelope, the
+//! description check (before the core's latency and faults) and the token
+//! check (after them).
 //!
 //! Answers use Cloudflare's envelope `{success, errors, messages, result,
 //! result_info}`; errors carry Cloudflare's codes (6003 missing
@@ -10,23 +11,89 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use mailform_testkit::fake::{Core, Refusal, Service, Standard};
 use serde_json::{json, Value};
 
-use super::faults::{take, FaultKind};
+use super::faults::CloudflareFault;
 use super::store::{err, record_json, ApiErr};
-use super::Shared;
+use super::Cloudflare;
+
+type Shared = Core<Cloudflare>;
 
 /// The base path the API is served under, as at Cloudflare.
 pub const BASE: &str = "/client/v4";
 
-pub fn router(shared: Arc<Shared>) -> Router {
+impl Service for Cloudflare {
+    type Extra = CloudflareFault;
+    type Error = ApiErr;
+
+    fn operation(&self, parts: &Parts, _body: &Bytes) -> String {
+        format!("{} {}", parts.method, parts.uri.path())
+    }
+
+    fn matches(&self, pattern: &str, operation: &str) -> bool {
+        super::faults::matches(pattern, operation)
+    }
+
+    fn check(&self, parts: &Parts, body: &Bytes) -> Result<(), Refusal<ApiErr>> {
+        let checked = super::departures::for_validation(body);
+        let (method, path) = (parts.method.as_str(), parts.uri.path());
+        self.spec
+            .validate(method, path, parts.uri.query(), &checked)
+            .map(|_| ())
+            .map_err(|v| {
+                let message =
+                    format!("Malformed request (does not match the API description): {v}");
+                Refusal::violation(v.to_string(), err(400, 6007, message))
+            })
+    }
+
+    fn authenticate(&self, parts: &Parts, _body: &Bytes) -> Result<(), Refusal<ApiErr>> {
+        let auth = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let refused = match auth.and_then(|a| a.strip_prefix("Bearer ")) {
+            None => Some(err(400, 6003, "Invalid request headers")),
+            Some(t) if t != self.config.token => Some(err(403, 9109, "Invalid access token")),
+            Some(_) if parts.method != "GET" && !self.config.can_write => {
+                Some(err(403, 10000, "Authentication error"))
+            }
+            Some(_) => None,
+        };
+        refused.map_or(Ok(()), |e| Err(Refusal::answer(e)))
+    }
+
+    fn fault_error(&self, fault: Standard) -> ApiErr {
+        match fault {
+            Standard::Throttle => err(
+                429,
+                971,
+                "Please wait and consider throttling your request speed",
+            ),
+            Standard::Unavailable | Standard::AfterWrite => {
+                err(500, 10002, "Internal server error (injected fault)")
+            }
+        }
+    }
+
+    fn error(_core: &Shared, e: ApiErr) -> Response {
+        error(e)
+    }
+
+    fn routes(core: Arc<Shared>) -> Router {
+        router(core)
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/zones", get(list_zones))
         .route(
@@ -45,7 +112,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest(BASE, api)
         .fallback(|| async { error(err(404, 7003, "No route for the URI")) })
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared)
 }
 
@@ -70,78 +136,6 @@ pub(crate) fn error(e: ApiErr) -> Response {
         StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
         json!({"success": false, "errors": [{"code": e.code, "message": e.message}], "messages": [], "result": null}),
     )
-}
-
-/// Every request: count, validate against the description, wait, fault,
-/// check the token.
-async fn guard(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, 64 << 20).await {
-        Ok(b) => b,
-        Err(e) => return error(err(400, 6007, format!("unreadable body: {e}"))),
-    };
-    let method = parts.method.as_str().to_string();
-    let path = parts.uri.path().to_string();
-    s.log(&method, &path);
-    let checked = super::departures::for_validation(&bytes);
-    if let Err(v) = s.spec.validate(&method, &path, parts.uri.query(), &checked) {
-        s.violations.lock().expect("violations").push(v.to_string());
-        return error(err(
-            400,
-            6007,
-            format!("Malformed request (does not match the API description): {v}"),
-        ));
-    }
-    let latency = *s.latency.lock().expect("latency");
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let fault = take(&mut s.faults.lock().expect("faults"), &method, &path, |k| {
-        matches!(
-            k,
-            FaultKind::TooManyRequests { .. }
-                | FaultKind::ServerError
-                | FaultKind::ServerErrorAfterWrite
-                | FaultKind::Slow(_)
-        )
-    });
-    let after_write = fault == Some(FaultKind::ServerErrorAfterWrite);
-    match fault {
-        Some(FaultKind::TooManyRequests { retry_after_secs }) => {
-            let mut r = error(err(
-                429,
-                971,
-                "Please wait and consider throttling your request speed",
-            ));
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            return r;
-        }
-        Some(FaultKind::ServerError) => {
-            return error(err(500, 10002, "Internal server error (injected fault)"))
-        }
-        Some(FaultKind::Slow(d)) => tokio::time::sleep(d).await,
-        _ => {}
-    }
-    let auth = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match auth.and_then(|a| a.strip_prefix("Bearer ")) {
-        None => return error(err(400, 6003, "Invalid request headers")),
-        Some(t) if t != s.config.token => return error(err(403, 9109, "Invalid access token")),
-        Some(_) => {}
-    }
-    if method != "GET" && !s.config.can_write {
-        return error(err(403, 10000, "Authentication error"));
-    }
-    let answer = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    if after_write {
-        return error(err(500, 10002, "Internal server error (injected fault)"));
-    }
-    answer
 }
 
 fn page_params(
@@ -181,7 +175,7 @@ fn paged(items: Vec<Value>, page: usize, per_page: usize) -> Response {
 type Params = Query<std::collections::HashMap<String, String>>;
 
 async fn list_zones(State(s): State<Arc<Shared>>, Query(q): Params) -> Response {
-    let store = s.store.lock().expect("store");
+    let store = s.service.store.lock().expect("store");
     let zones: Vec<Value> = store
         .zones
         .iter()
@@ -203,14 +197,16 @@ async fn list_records(
     Path(zone_id): Path<String>,
     Query(q): Params,
 ) -> Response {
-    let store = s.store.lock().expect("store");
+    let store = s.service.store.lock().expect("store");
     let zone = match store.zone(&zone_id) {
         Ok(z) => z,
         Err(e) => return error(e),
     };
+    let visible = s.lag.lock().expect("lag").list_read();
     let records: Vec<Value> = zone
         .records
         .iter()
+        .filter(|r| visible(&r.id))
         .filter(|r| {
             q.get("type")
                 .is_none_or(|t| t.eq_ignore_ascii_case(&r.rtype))
@@ -221,7 +217,7 @@ async fn list_records(
         })
         .map(|r| record_json(zone, r))
         .collect();
-    let (page, per_page) = page_params(&q, 100, s.config.max_per_page);
+    let (page, per_page) = page_params(&q, 100, s.service.config.max_per_page);
     paged(records, page, per_page)
 }
 
@@ -235,7 +231,7 @@ fn with_zone(
     zone_id: &str,
     rec: Result<super::store::StoredRecord, ApiErr>,
 ) -> Response {
-    let store = s.store.lock().expect("store");
+    let store = s.service.store.lock().expect("store");
     match (rec, store.zone(zone_id)) {
         (Ok(r), Ok(z)) => ok(record_json(z, &r)),
         (Err(e), _) | (_, Err(e)) => error(e),
@@ -247,7 +243,10 @@ async fn create_record(
     Path(zone_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let r = parse(&body).and_then(|b| s.store.lock().expect("store").create(&zone_id, &b));
+    let r = parse(&body).and_then(|b| s.service.store.lock().expect("store").create(&zone_id, &b));
+    if let Ok(rec) = &r {
+        s.lag.lock().expect("lag").written(&rec.id);
+    }
     with_zone(&s, &zone_id, r)
 }
 
@@ -255,13 +254,19 @@ async fn get_record(
     State(s): State<Arc<Shared>>,
     Path((zone_id, id)): Path<(String, String)>,
 ) -> Response {
-    let r = s.store.lock().expect("store").zone(&zone_id).and_then(|z| {
-        z.records
-            .iter()
-            .find(|r| r.id == id)
-            .cloned()
-            .ok_or_else(|| err(404, 81044, "Record does not exist."))
-    });
+    let r = s
+        .service
+        .store
+        .lock()
+        .expect("store")
+        .zone(&zone_id)
+        .and_then(|z| {
+            z.records
+                .iter()
+                .find(|r| r.id == id)
+                .cloned()
+                .ok_or_else(|| err(404, 81044, "Record does not exist."))
+        });
     with_zone(&s, &zone_id, r)
 }
 
@@ -271,7 +276,8 @@ async fn patch_record(
     body: Bytes,
 ) -> Response {
     let r = parse(&body).and_then(|b| {
-        s.store
+        s.service
+            .store
             .lock()
             .expect("store")
             .update(&zone_id, &id, &b, true)
@@ -285,7 +291,8 @@ async fn put_record(
     body: Bytes,
 ) -> Response {
     let r = parse(&body).and_then(|b| {
-        s.store
+        s.service
+            .store
             .lock()
             .expect("store")
             .update(&zone_id, &id, &b, false)
@@ -297,7 +304,7 @@ async fn delete_record(
     State(s): State<Arc<Shared>>,
     Path((zone_id, id)): Path<(String, String)>,
 ) -> Response {
-    match s.store.lock().expect("store").delete(&zone_id, &id) {
+    match s.service.store.lock().expect("store").delete(&zone_id, &id) {
         Ok(r) => ok(json!({"id": r.id})),
         Err(e) => error(e),
     }
@@ -305,26 +312,31 @@ async fn delete_record(
 
 async fn batch(State(s): State<Arc<Shared>>, Path(zone_id): Path<String>, body: Bytes) -> Response {
     let path = format!("{BASE}/zones/{zone_id}/dns_records/batch");
-    let fault = take(&mut s.faults.lock().expect("faults"), "POST", &path, |k| {
-        matches!(
-            k,
-            FaultKind::FailBatchItem { .. } | FaultKind::NoBatchEndpoint
-        )
-    });
-    let fail_item = match fault {
-        Some(FaultKind::NoBatchEndpoint) => return error(err(404, 7003, "No route for the URI")),
-        Some(FaultKind::FailBatchItem { index }) => Some(index),
-        _ => None,
+    let fail_item = match s.take_vendor(&format!("POST {path}")) {
+        Some(CloudflareFault::NoBatchEndpoint) => {
+            return error(err(404, 7003, "No route for the URI"))
+        }
+        Some(CloudflareFault::FailBatchItem { index }) => Some(index),
+        None => None,
     };
     let result = parse(&body).and_then(|b| {
-        s.store
-            .lock()
-            .expect("store")
-            .batch(&zone_id, &b, s.config.batch_limit, fail_item)
+        s.service.store.lock().expect("store").batch(
+            &zone_id,
+            &b,
+            s.service.config.batch_limit,
+            fail_item,
+        )
     });
     match result {
         Ok(v) => {
-            s.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut lag = s.lag.lock().expect("lag");
+            for id in v["posts"].as_array().into_iter().flatten() {
+                lag.written(id["id"].as_str().unwrap_or_default());
+            }
+            drop(lag);
+            s.service
+                .batches
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             ok(v)
         }
         Err(e) => error(e),
