@@ -12,6 +12,10 @@
 //! - `convert`: users and groups ↔ the contract's types; error messages.
 //! - [`exchange`]: the Exchange Online backend (`InvokeCommand`), opt-in.
 //! - `provider`: [`M365Provider`], the [`mailform_contract::MailProvider`].
+//! - `read`: reading a domain's mailboxes and groups.
+//! - `apply`: carrying out changes (users, offboarding, shared mailboxes,
+//!   groups, members).
+//! - `errors`: the provider's own error messages.
 //! - `domains`: domain onboarding through `/domains` (the domain's stage,
 //!   adding and verifying it, the records Microsoft names for Email).
 //! - [`dkim`]: DKIM signing configs through [`exchange`] (opt-in).
@@ -70,14 +74,17 @@
 //! whose key signs a client assertion per token request (`auth.rs`).
 
 pub mod api;
+mod apply;
 pub mod auth;
 mod client;
 pub mod config;
 mod convert;
 pub mod dkim;
 mod domains;
+mod errors;
 pub mod exchange;
 mod provider;
+mod read;
 
 #[cfg(feature = "fake")]
 pub mod fake;
