@@ -33,11 +33,34 @@ pub struct M365Provider {
     pub(crate) batch_user_creates: bool,
     /// The tenant's domains, read once a run (see [`crate::domains`]).
     pub(crate) domains: DomainCache,
+    /// What this provider created through Graph (see [`Created`]).
+    pub(crate) created: std::sync::Mutex<Created>,
     /// Waits before asking Microsoft again to verify a domain.
     pub(crate) verify_delays: Vec<std::time::Duration>,
 }
 
+/// Users and groups this provider created, from Graph's answers to the
+/// creates. Graph's directory is eventually consistent: an object just
+/// created may be missing from listings for a while, though found by id
+/// at once ("Overview of Microsoft Graph": Azure AD's replication; seen
+/// as `Request_ResourceNotFound` on adding a member just created). So
+/// members and delegates are resolved from here as well as from the
+/// listing, and a read fetches by id what the listing lacks.
+#[derive(Debug, Default)]
+pub(crate) struct Created {
+    /// Primary address (lower case) → user id.
+    pub(crate) users: std::collections::HashMap<String, String>,
+    /// Group ids.
+    pub(crate) groups: std::collections::BTreeSet<String>,
+}
+
 impl M365Provider {
+    /// What this provider created so far (the lock is never held across
+    /// an await).
+    pub(crate) fn created(&self) -> std::sync::MutexGuard<'_, Created> {
+        self.created.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn new(config: Config) -> M365Provider {
         M365Provider::with_retry(config, Retry::default())
     }
@@ -51,6 +74,7 @@ impl M365Provider {
             exchange: OnceLock::new(),
             batch_user_creates: true,
             domains: DomainCache::default(),
+            created: Default::default(),
             verify_delays: domains::VERIFY_DELAYS.to_vec(),
         }
     }

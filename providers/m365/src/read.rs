@@ -59,7 +59,7 @@ impl M365Provider {
                 "`{domain}` is not a verified domain of the Microsoft 365 tenant: apply onboards it (adds it, has its verification record published, verifies it), or add and verify it in the Microsoft 365 admin center → Settings → Domains; then plan again"
             )));
         }
-        let users: Vec<api::User> = list_all(
+        let mut users: Vec<api::User> = list_all(
             &api,
             "/users",
             api::USER_SELECT,
@@ -68,6 +68,11 @@ impl M365Provider {
             &cid,
         )
         .await?;
+        let missing = self.created_missing(users.iter().map(|u| u.id.as_str()), true);
+        users.extend(
+            self.by_id::<api::User>(&api, "users", missing, api::USER_SELECT, &cid)
+                .await?,
+        );
         let mut mailboxes: Vec<Mailbox> = users
             .iter()
             .filter_map(convert::mailbox)
@@ -140,7 +145,7 @@ impl M365Provider {
             }
         }
 
-        let groups: Vec<api::Group> = list_all(
+        let mut groups: Vec<api::Group> = list_all(
             &api,
             "/groups",
             api::GROUP_SELECT,
@@ -149,6 +154,11 @@ impl M365Provider {
             &cid,
         )
         .await?;
+        let missing = self.created_missing(groups.iter().map(|g| g.id.as_str()), false);
+        groups.extend(
+            self.by_id::<api::Group>(&api, "groups", missing, api::GROUP_SELECT, &cid)
+                .await?,
+        );
         let mail_groups: Vec<api::Group> = groups
             .into_iter()
             .filter(|g| g.mail_enabled == Some(true))
@@ -194,6 +204,65 @@ impl M365Provider {
             aliases: vec![],
             groups,
         })
+    }
+}
+
+impl M365Provider {
+    /// Ids of users (`users`) or groups this provider created that a
+    /// listing of `listed` ids lacks (see [`crate::provider::Created`]).
+    fn created_missing<'a>(
+        &self,
+        listed: impl Iterator<Item = &'a str>,
+        users: bool,
+    ) -> Vec<String> {
+        let listed: std::collections::HashSet<&str> = listed.collect();
+        let created = self.created();
+        let ids: Vec<&String> = if users {
+            created.users.values().collect()
+        } else {
+            created.groups.iter().collect()
+        };
+        ids.into_iter()
+            .filter(|id| !listed.contains(id.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// `GET /{collection}/{id}` of each of `ids`; one gone since (404) is
+    /// forgotten.
+    async fn by_id<T: serde::de::DeserializeOwned>(
+        &self,
+        api: &Api,
+        collection: &str,
+        ids: Vec<String>,
+        select: &str,
+        cid: &str,
+    ) -> Result<Vec<T>, ProviderError> {
+        let permission = if collection == "users" {
+            permissions::USERS
+        } else {
+            permissions::GROUPS
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            let what = format!("reading {collection}/{id}, created moments ago");
+            let url = api
+                .url(
+                    &format!("/{collection}/{}", enc(&id)),
+                    &[("$select", select)],
+                )
+                .map_err(|e| convert::error(e, &what, permission, cid))?;
+            match api.get::<T>(url).await {
+                Ok(v) => out.push(v),
+                Err(CallError::Api { status: 404, .. }) => {
+                    let mut created = self.created();
+                    created.users.retain(|_, i| *i != id);
+                    created.groups.remove(&id);
+                }
+                Err(e) => return Err(convert::error(e, &what, permission, cid)),
+            }
+        }
+        Ok(out)
     }
 }
 

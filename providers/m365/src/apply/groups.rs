@@ -172,6 +172,7 @@ impl Run<'_> {
             .send(Method::POST, url, Some(&body))
             .await
             .map_err(|e| self.err(e, &what, permissions::GROUPS))?;
+        self.remember_group(&created.id);
         let adds: Vec<(String, String)> = new.members.iter().cloned().zip(member_ids).collect();
         self.sync_members(&created.id, &new.address, &adds, &[])
             .await

@@ -37,6 +37,32 @@ pub(super) struct Directory {
 }
 
 impl Run<'_> {
+    fn created(&self) -> std::sync::MutexGuard<'_, crate::provider::Created> {
+        self.created.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A user Graph answered a create with: resolvable from now on,
+    /// whether or not listings show it yet.
+    pub(super) fn remember_user(&mut self, address: &str, id: &str) {
+        let address = address.to_ascii_lowercase();
+        if let Some(d) = &mut self.directory {
+            d.ids.insert(address.clone(), id.to_string());
+        }
+        self.created().users.insert(address, id.to_string());
+    }
+
+    /// A group Graph answered a create with.
+    pub(super) fn remember_group(&self, id: &str) {
+        self.created().groups.insert(id.to_string());
+    }
+
+    /// A user deleted (by id or sign-in name).
+    pub(super) fn forget_user(&self, key: &str) {
+        self.created()
+            .users
+            .retain(|a, id| id != key && !a.eq_ignore_ascii_case(key));
+    }
+
     /// The tenant's users by address, listed once an apply.
     pub(super) async fn load_directory(&mut self) -> Result<(), ProviderError> {
         if self.directory.is_none() {
@@ -67,6 +93,10 @@ impl Run<'_> {
                     d.ids.insert(upn.to_ascii_lowercase(), u.id.clone());
                 }
                 d.ids.insert(primary, u.id.clone());
+            }
+            // Users created a moment ago may be missing from the listing.
+            for (a, id) in &self.created().users {
+                d.ids.entry(a.clone()).or_insert_with(|| id.clone());
             }
             self.directory = Some(d);
         }

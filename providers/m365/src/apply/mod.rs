@@ -57,6 +57,7 @@ impl M365Provider {
             directory: None,
             domains: &self.domains,
             sku: None,
+            created: &self.created,
         };
         let mut outcomes = Vec::with_capacity(changes.len());
         let mut stopped: Option<String> = None;
@@ -113,6 +114,9 @@ pub(crate) struct Run<'a> {
     domains: &'a DomainCache,
     /// `default_licence`: its skuId and the seats left.
     sku: Option<(String, i64)>,
+    /// What the provider created, from Graph's answers (see
+    /// [`crate::provider::Created`]).
+    created: &'a std::sync::Mutex<crate::provider::Created>,
 }
 
 impl Run<'_> {
@@ -154,6 +158,7 @@ impl Run<'_> {
                 if let Some(d) = &mut self.directory {
                     d.ids.retain(|_, id| *id != key);
                 }
+                self.forget_user(&key);
                 Ok(())
             }
             MailChange::CreateGroup { new } => self.create_group(new).await,

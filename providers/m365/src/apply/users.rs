@@ -58,9 +58,7 @@ impl Run<'_> {
             .send(Method::POST, url, Some(&body))
             .await
             .map_err(|e| self.err(e, &what, permissions::USERS))?;
-        if let Some(d) = &mut self.directory {
-            d.ids.insert(new.address.clone(), created.id.clone());
-        }
+        self.remember_user(&new.address, &created.id);
         if let Some(sku_id) = sku {
             let what = format!(
                 "assigning licence {} to {}",
@@ -200,9 +198,7 @@ impl Run<'_> {
             });
             match user {
                 Ok(u) => {
-                    if let Some(d) = &mut self.directory {
-                        d.ids.insert(address.clone(), u.id.clone());
-                    }
+                    self.remember_user(address, &u.id);
                     created.push((results.len(), u.id));
                     results.push(Ok(()));
                 }

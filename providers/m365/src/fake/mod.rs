@@ -88,6 +88,12 @@ pub struct FakeConfig {
     /// Member additions a user created through the API answers 404 to
     /// before it has replicated.
     pub replication_lag: u32,
+    /// How many listings of `/users` (or `/groups`) a user (group)
+    /// created through Graph is missing from, while `GET` by id finds it
+    /// at once: Graph's directory is eventually consistent. Default 1, so
+    /// a client that looks up what it just created in a listing fails
+    /// here as it may against Graph. [`FakeGraph::settle`] ends it.
+    pub listing_lag: u32,
     pub latency: Duration,
     /// Whether the app holds `Exchange.ManageAsApp` and an Exchange role
     /// (else Exchange answers 401 `Unauthorized`, as it does).
@@ -123,6 +129,7 @@ impl Default for FakeConfig {
                 .map(|s| s.to_string())
                 .collect(),
             replication_lag: 0,
+            listing_lag: 1,
             latency: Duration::ZERO,
             exchange_admin: true,
             exchange_provisioning_lag: 0,
@@ -284,6 +291,7 @@ impl FakeGraph {
             domains,
             initial_domain: initial,
             replication_lag: config.replication_lag,
+            listing_lag: config.listing_lag,
             skus: config.skus.clone(),
             exchange_lag: config.exchange_provisioning_lag,
             exchange_domain_lag: config.exchange_domain_lag,
@@ -351,10 +359,12 @@ impl FakeGraph {
         self.with_store(|s| {
             let (writes, lag) = (s.writes, std::mem::take(&mut s.replication_lag));
             let exchange_lag = std::mem::take(&mut s.exchange_lag);
+            let listing_lag = std::mem::take(&mut s.listing_lag);
             let r = s.insert_user(&body);
             s.writes = writes;
             s.replication_lag = lag;
             s.exchange_lag = exchange_lag;
+            s.listing_lag = listing_lag;
             r.map(|u| u["id"].as_str().unwrap_or_default().to_string())
                 .unwrap_or_else(|e| panic!("user refused: {e:?}"))
         })
@@ -376,9 +386,16 @@ impl FakeGraph {
             let group = s.groups.get_mut(&id).expect("group");
             group.members = members.to_vec();
             group.exchange_pending = 0;
+            group.unlisted = 0;
             s.writes = writes;
             id
         })
+    }
+
+    /// Time passes: every object created so far shows in listings (as
+    /// it does on Graph seconds later, e.g. for a later `plan`).
+    pub fn settle(&self) {
+        self.with_store(store::Store::settle)
     }
 
     /// Adds a secondary SMTP address to a user, as Exchange would.

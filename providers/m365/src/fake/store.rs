@@ -59,6 +59,9 @@ pub struct FakeUser {
     /// Exchange: the recipient's `Name` when Exchange made it
     /// (`New-Mailbox`), unique in the tenant.
     pub exchange_name: Option<String>,
+    /// Listings of `/users` this user is still missing from (reachable
+    /// by id meanwhile): Graph's eventual consistency.
+    pub unlisted: u32,
 }
 
 /// A subscription: `prepaidUnits.enabled` seats, `consumedUnits` used.
@@ -90,6 +93,9 @@ pub struct FakeGroup {
     /// Exchange: the recipient's `Name` when Exchange made it
     /// (`New-DistributionGroup`), unique in the tenant.
     pub exchange_name: Option<String>,
+    /// Listings of `/groups` this group is still missing from (reachable
+    /// by id meanwhile): Graph's eventual consistency.
+    pub unlisted: u32,
 }
 
 impl FakeGroup {
@@ -113,6 +119,9 @@ pub struct Store {
     /// How many member additions a user created through the API is not
     /// found by (Graph's eventual consistency).
     pub replication_lag: u32,
+    /// `unlisted` of users and groups created through Graph
+    /// ([`crate::fake::FakeConfig::listing_lag`]).
+    pub listing_lag: u32,
     /// Addresses of deleted users and groups: kept, with the object, in the
     /// recycle bin for 30 days, so still taken.
     pub deleted_addresses: Vec<String>,
@@ -168,6 +177,18 @@ fn not_accepted(d: &str) -> ExchangeRefusal {
         "ValidationException",
         format!("The domain '{d}' isn't an accepted domain of your organization."),
     )
+}
+
+/// Whether an object `unlisted` for that many more listings shows in
+/// this one; a first page counts one down.
+fn listed(unlisted: &mut u32, first_page: bool) -> bool {
+    if *unlisted == 0 {
+        return true;
+    }
+    if first_page {
+        *unlisted -= 1;
+    }
+    false
 }
 
 fn lower(s: &str) -> String {
@@ -327,6 +348,7 @@ impl Store {
             replicating: self.replication_lag,
             licenses: vec![],
             exchange_pending: self.exchange_lag,
+            unlisted: self.listing_lag,
             ..FakeUser::default()
         };
         let out = user_json(&user);
@@ -437,6 +459,7 @@ impl Store {
             require_sender_auth: true,
             exchange_pending: self.exchange_lag,
             exchange_name: None,
+            unlisted: self.listing_lag,
         };
         let out = group_json(&g);
         self.groups.insert(id, g);
@@ -464,6 +487,7 @@ impl Store {
                 require_sender_auth: true,
                 exchange_pending: 0,
                 exchange_name: None,
+                unlisted: 0,
             },
         );
         id
@@ -549,6 +573,31 @@ impl Store {
         let mut v: Vec<&FakeUser> = self.users.values().collect();
         v.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
         v.into_iter().map(user_json).collect()
+    }
+
+    /// `GET /users`: the users a listing shows now; `first_page` (a
+    /// listing, not its next link) counts down the lag of those missing.
+    pub fn list_users(&mut self, first_page: bool) -> Vec<Value> {
+        let mut v: Vec<&mut FakeUser> = self.users.values_mut().collect();
+        v.sort_by(|a, b| a.user_principal_name.cmp(&b.user_principal_name));
+        v.into_iter()
+            .filter_map(|u| listed(&mut u.unlisted, first_page).then(|| user_json(u)))
+            .collect()
+    }
+
+    /// `GET /groups`, as [`Store::list_users`].
+    pub fn list_groups(&mut self, first_page: bool) -> Vec<Value> {
+        let mut v: Vec<&mut FakeGroup> = self.groups.values_mut().collect();
+        v.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
+        v.into_iter()
+            .filter_map(|g| listed(&mut g.unlisted, first_page).then(|| group_json(g)))
+            .collect()
+    }
+
+    /// Every object listed from now on (time has passed).
+    pub fn settle(&mut self) {
+        self.users.values_mut().for_each(|u| u.unlisted = 0);
+        self.groups.values_mut().for_each(|g| g.unlisted = 0);
     }
 
     pub fn groups(&self) -> Vec<Value> {
@@ -983,6 +1032,8 @@ impl Store {
                 require_sender_auth,
                 exchange_pending: 0,
                 exchange_name: Some(name.into()),
+                // Listed at once: see the module doc (departures).
+                unlisted: 0,
             },
         );
         self.writes += 1;
