@@ -176,7 +176,8 @@ async fn the_exchange_endpoint_checks_audience_anchor_and_cmdlets() {
     let ex = token_for(&fake, &http, "https://outlook.office365.com/.default").await;
     let anchor = mailform_m365::exchange::anchor("contoso.onmicrosoft.com");
     let set = json!({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
-        "Identity": "alice@example.com", "EmailAddresses": {"add": ["smtp:a@example.com"]}}}});
+        "Identity": "alice@example.com", "EmailAddresses": {
+            "@odata.type": "#Exchange.GenericHashTable", "Add": ["smtp:a@example.com"]}}}});
 
     // A Graph token is not one for Exchange, and vice versa.
     let (status, body) = invoke(&fake, &http, &graph, &anchor, set.clone()).await;
@@ -208,7 +209,23 @@ async fn the_exchange_endpoint_checks_audience_anchor_and_cmdlets() {
     )
     .await;
     assert_eq!(status, 400);
-    assert_eq!(fake.violations().len(), 4, "{:#?}", fake.violations());
+    // A hashtable without its OData type does not bind (CIPP-API and the
+    // V3 module's ports send it; see the `exchange` module doc).
+    let (status, body) = invoke(
+        &fake,
+        &http,
+        &ex,
+        &anchor,
+        json!({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {
+            "Identity": "alice@example.com", "EmailAddresses": {"add": ["smtp:a@example.com"]}}}}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("ParameterBindingException")),
+        "{body}"
+    );
+    assert_eq!(fake.violations().len(), 5, "{:#?}", fake.violations());
     fake.with_store(|s| assert_eq!(s.users[&uid].proxy_addresses.len(), 2));
 
     // The right call is carried out, on the store Graph reads.
