@@ -179,10 +179,11 @@ impl MailProvider for M365Provider {
 
     fn capabilities(&self) -> MailCapabilities {
         MailCapabilities {
-            // Read from proxyAddresses so plans compare; writing them needs
-            // the Exchange backend and fails as unsupported without it.
-            mailbox_aliases: true,
-            group_aliases: true,
+            // Graph reads them (proxyAddresses) but only Exchange writes
+            // them: without it they are not managed (a read leaves them
+            // out), so declaring any is a plan-time problem.
+            mailbox_aliases: self.config.exchange_enabled(),
+            group_aliases: self.config.exchange_enabled(),
             groups: true,
             standalone_aliases: false,
             group_external_senders: self.config.exchange_enabled(),
@@ -198,6 +199,8 @@ impl MailProvider for M365Provider {
                 required: true,
             },
             domain_aliases: false,
+            // The conversion to shared and the forwarding are Exchange's.
+            offboarding: self.config.exchange_enabled(),
         }
     }
 

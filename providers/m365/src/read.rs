@@ -59,6 +59,9 @@ impl M365Provider {
                 "`{domain}` is not a verified domain of the Microsoft 365 tenant: apply onboards it (adds it, has its verification record published, verifies it), or add and verify it in the Microsoft 365 admin center → Settings → Domains; then plan again"
             )));
         }
+        // Without the Exchange backend aliases are not managed (see the
+        // capabilities): left out, so plans neither compare nor change them.
+        let managed_aliases = self.config.exchange_enabled();
         let mut users: Vec<api::User> = list_all(
             &api,
             "/users",
@@ -78,7 +81,7 @@ impl M365Provider {
             .filter_map(convert::mailbox)
             .filter(|m| in_domain(&m.address, domain))
             .map(|mut m| {
-                m.aliases.retain(|a| !routing_address(a));
+                m.aliases.retain(|a| !routing_address(a) && managed_aliases);
                 m
             })
             .collect();
@@ -170,7 +173,7 @@ impl M365Provider {
             .zip(&member_lists)
             .filter_map(|(g, members)| convert::group(g, members))
             .map(|mut g| {
-                g.aliases.retain(|a| !routing_address(a));
+                g.aliases.retain(|a| !routing_address(a) && managed_aliases);
                 g
             })
             .collect();

@@ -164,13 +164,23 @@ async fn users_are_created_read_back_updated_suspended_and_deleted() {
 }
 
 #[tokio::test]
-async fn aliases_are_read_from_proxy_addresses_and_not_written() {
+async fn without_exchange_aliases_are_not_managed_and_not_written() {
     let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
     let id = fake.add_user("carol@example.com", "Carol");
     fake.add_proxy_address(&id, "c@example.com");
     let p = provider(&fake);
+    // Graph only reads them: without Exchange they are not managed, so
+    // the planner refuses declared ones (naming the setting) and a read
+    // leaves them out.
+    let caps = p.capabilities();
+    assert!(!caps.mailbox_aliases && !caps.group_aliases && !caps.offboarding);
+    assert!(caps
+        .settings_hint
+        .unwrap()
+        .contains("exchange: {enabled: true}"));
     let live = p.read_domain(DOMAIN).await.unwrap();
-    assert_eq!(live.mailboxes[0].aliases, ["c@example.com"]);
+    assert!(live.mailboxes[0].aliases.is_empty());
+    // A plan from elsewhere is still refused before anything is written.
 
     let mut more = live.mailboxes[0].clone();
     more.aliases.push("carol.x@example.com".into());
@@ -696,7 +706,7 @@ async fn passwords_hashes_and_secrets() {
     let p = provider(&fake);
     let caps = p.capabilities();
     assert!(caps.password.hash_schemes.is_empty() && caps.password.plain && caps.password.required);
-    assert!(!caps.standalone_aliases && !caps.group_external_senders && caps.mailbox_aliases);
+    assert!(!caps.standalone_aliases && !caps.group_external_senders && !caps.mailbox_aliases);
     let report = p
         .apply_domain(
             DOMAIN,
