@@ -37,6 +37,33 @@
 //! properties, while Graph takes those of the derived types (`mail`,
 //! `userPrincipalName`, `displayName`), so these are added.
 //!
+//! Eventual consistency (defaults on): a user or group created through
+//! Graph is missing from the next [`FakeConfig::listing_lag`] listings
+//! (`GET /users`, `GET /groups`; a next-link page does not count) while
+//! `GET` by id finds it at once; a new user is not found by member
+//! additions for [`FakeConfig::replication_lag`] tries and by Exchange for
+//! [`FakeConfig::exchange_provisioning_lag`] calls. [`FakeGraph::settle`]
+//! is time passing (tests call it between runs of the binary). Graph
+//! documents the lag but not its length ("Overview of Microsoft Graph",
+//! advanced queries and `ConsistencyLevel: eventual` on learn.microsoft.com);
+//! counting reads instead of seconds keeps tests deterministic.
+//!
+//! Deliberate departures from Graph, and why:
+//! - the lags count requests, not time (above);
+//! - objects Exchange creates (shared mailboxes, distribution lists) are
+//!   listed by Graph at once, and memberships and property changes are
+//!   seen at once: no client path depends on them yet, and modelling
+//!   every replication would make each test settle by hand;
+//! - the Exchange endpoint refuses a JSON-object parameter without
+//!   `"@odata.type": "#Exchange.GenericHashTable"` with a 400
+//!   `ParameterBindingException` (see the `exchange` module of this
+//!   crate for the evidence that the type is needed); what Exchange
+//!   answers instead is **not confirmed** — it may bind the object as
+//!   something else and ignore the edit;
+//! - `ForwardingSmtpAddress` keeps the `smtp:` prefix it was given, and
+//!   refusal texts other than those quoted from the docs are plausible,
+//!   not verbatim (see `exchange`).
+//!
 //! Microsoft's documentation of the semantics: "Paging Microsoft Graph
 //! data in your app", "Combine multiple HTTP requests using JSON
 //! batching", "Microsoft Graph throttling guidance" and "Microsoft
