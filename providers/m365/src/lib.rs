@@ -29,9 +29,12 @@
 //!   initial password the user must change), renamed, suspended
 //!   (`accountEnabled: false`), deleted. Graph takes no password hashes.
 //! - **Mailbox aliases** are the user's `proxyAddresses` (`SMTP:` primary,
-//!   `smtp:` secondary), which Graph only reads; they are read and
-//!   compared, and written through [`exchange`] when `exchange: {enabled:
-//!   true}` (else a change fails as unsupported).
+//!   `smtp:` secondary), which Graph only reads; with `exchange: {enabled:
+//!   true}` they are read, compared and written through [`exchange`];
+//!   without it they are not managed (left out of reads; the capabilities
+//!   say so, and the planner refuses declared ones naming the setting).
+//!   Offboarding likewise needs [`exchange`] and is refused at plan
+//!   without it.
 //! - **Groups**: Microsoft 365 groups (`groupTypes: ["Unified"]`) are
 //!   created, renamed, deleted and their members added and removed
 //!   (`$batch`, 20 a batch). Members must be users of the tenant. Graph

@@ -1,8 +1,10 @@
 //! Group members: given by address, they must be users of the tenant;
 //! addresses are resolved to directory ids from one listing of the
-//! tenant's users per apply, kept up to date with the users the apply
-//! creates. Additions and removals are independent of each other and go
-//! through `$batch`, 20 a request.
+//! tenant's users per apply and from the ids Graph answered this
+//! provider's creates with — a user just created may be missing from
+//! listings for a while (see `crate::provider::Created`), so a listing
+//! alone would refuse it. Additions and removals are independent of each
+//! other and go through `$batch`, 20 a request.
 
 use super::*;
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
 //! Offboarding (`state: offboarded`, `successor`) needs the Exchange
-//! backend (`exchange: {enabled: true}`); without it it fails as
-//! unsupported. In order, each step safe to make again:
+//! backend (`exchange: {enabled: true}`); without it the capabilities say
+//! so and the planner refuses it (a plan from elsewhere fails here as
+//! unsupported). In order, each step safe to make again:
 //! 1. Graph: `PATCH /users/{id}` `accountEnabled: false`, then `POST
 //!    /users/{id}/revokeSignInSessions` ("user: revokeSignInSessions" on
 //!    learn.microsoft.com: no body, answered `{"value": true}`; absent from
