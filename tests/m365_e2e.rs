@@ -57,6 +57,9 @@ impl Tenant {
     }
 
     fn run(&self, args: &[&str], code: i32) -> String {
+        // Each run of the binary comes a while after the last: Graph's
+        // listings have caught up by then (within a run they still lag).
+        self.fake.settle();
         let secret = self.fake.config().client_secret.clone();
         let out = Command::cargo_bin("mailform")
             .unwrap()
@@ -170,6 +173,62 @@ groups:
     assert!(out.contains("cannot manage distribution lists"), "{out}");
     assert!(out.contains("exchange: {enabled: true}"), "{out}");
     assert!(out.contains("mailform.yaml:17:"), "{out}");
+}
+
+/// Without the Exchange backend, alias edits and offboarding are
+/// plan-time problems naming the setting, like shared mailboxes: before,
+/// they failed at apply and stopped the changes after them.
+#[test]
+fn without_exchange_alias_edits_and_offboarding_are_refused_at_plan_time() {
+    let t = Tenant::new();
+    let alice = t.fake.add_user("alice@example.com", "Alice Example");
+    t.fake.add_user("bob@example.com", "Bob Builder");
+    t.fake.add_proxy_address(&alice, "ali@example.com");
+    t.set_yaml(
+        r#"domains:
+  example.com:
+    mail: {provider: m365}
+mailboxes:
+  alice@example.com:
+    name: Alice Example
+    aliases: [ali@example.com, a@example.com]
+  bob@example.com:
+    name: Bob Builder
+    state: offboarded
+    successor: alice@example.com
+  carol@example.com:
+    name: Carol Jones
+    initial_password: generate
+groups:
+  sales@example.com:
+    name: Sales
+    members: [alice@example.com]
+    aliases: [vertrieb@example.com]
+"#,
+    );
+    let requests = t.fake.requests();
+    let writes = t.fake.writes();
+    let out = t.run(&["plan"], 1);
+    assert!(
+        out.contains("mailbox `alice@example.com` has `aliases:`")
+            && out.contains("mailform.yaml:14:3:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`bob@example.com` is (or is declared) `state: offboarded`")
+            && out.contains("mailform.yaml:17:3:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("group `sales@example.com` has `aliases:`"),
+        "{out}"
+    );
+    assert_eq!(out.matches("exchange: {enabled: true}").count(), 3, "{out}");
+    // apply refuses the same plan before writing anything.
+    t.run(&["apply", "--auto-approve"], 1);
+    assert_eq!(t.fake.writes(), writes, "nothing written");
+    assert!(t.fake.requests() > requests, "the plan read the tenant");
+    assert!(t.fake.violations().is_empty(), "{:?}", t.fake.violations());
 }
 
 const EXCHANGE_ESTATE: &str = r#"domains:

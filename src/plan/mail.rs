@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mailform_contract::{
     Alias, Group, GroupKind, MailCapabilities, MailChange, MailDomainState, Mailbox, MailboxKind,
+    MailboxState,
 };
 
 use super::{MailPlan, Problem, Unmanaged, UnmanagedReason};
@@ -111,6 +112,30 @@ pub fn plan_domain(
             ));
             continue;
         }
+        let offboarding = d.mailbox.state == MailboxState::Offboarded
+            || live_mailboxes
+                .get(address)
+                .is_some_and(|old| old.state == MailboxState::Offboarded);
+        if offboarding && !d.delete && !caps.offboarding {
+            problems.push(Problem::at(
+                format!("`{address}` is (or is declared) `state: offboarded`, but {provider_kind} provider `{}` cannot offboard or reinstate mailboxes{hint}; turn that on, or declare it `state: suspended` and hand its mail over by hand", desired.provider),
+                &d.origin,
+                file,
+            ));
+            continue;
+        }
+        if !caps.mailbox_aliases
+            && !caps.standalone_aliases
+            && !d.mailbox.aliases.is_empty()
+            && !d.delete
+        {
+            problems.push(Problem::at(
+                format!("mailbox `{address}` has `aliases:`, which {provider_kind} provider `{}` cannot manage{hint}; turn that on, or remove `aliases:` and manage them in the provider's console", desired.provider),
+                &d.origin,
+                file,
+            ));
+            continue;
+        }
         if let Some(old) = live_mailboxes.get(address) {
             if old.kind != d.mailbox.kind && !d.delete {
                 problems.push(Problem::at(
@@ -179,6 +204,14 @@ pub fn plan_domain(
         if d.item.kind == GroupKind::Distribution && !caps.distribution_lists {
             problems.push(Problem::at(
                 format!("group `{address}` is declared `type: distribution`, but {provider_kind} provider `{}` cannot manage distribution lists{hint}; turn that on, or drop `type: distribution` to have the provider's usual group", desired.provider),
+                &d.origin,
+                file,
+            ));
+            continue;
+        }
+        if !caps.group_aliases && !caps.standalone_aliases && !d.item.aliases.is_empty() {
+            problems.push(Problem::at(
+                format!("group `{address}` has `aliases:`, which {provider_kind} provider `{}` cannot manage{hint}; turn that on, or remove `aliases:` and manage them in the provider's console", desired.provider),
                 &d.origin,
                 file,
             ));
@@ -360,7 +393,8 @@ fn expand_for(
     let mut mailboxes = desired.mailboxes.clone();
     let mut aliases = desired.aliases.clone();
     let mut groups = desired.groups.clone();
-    if !caps.mailbox_aliases {
+    // Without standalone aliases either, they stay for the planner to refuse.
+    if !caps.mailbox_aliases && caps.standalone_aliases {
         for m in &mut mailboxes {
             if m.delete {
                 continue;
@@ -376,7 +410,7 @@ fn expand_for(
             }
         }
     }
-    if !caps.group_aliases {
+    if !caps.group_aliases && caps.standalone_aliases {
         for g in &mut groups {
             for a in std::mem::take(&mut g.item.aliases) {
                 aliases.push(Declared {
@@ -412,6 +446,7 @@ mod tests {
             distribution_lists: distribution,
             settings_hint: Some("turn on X with `x: true`".into()),
             domain_aliases: false,
+            offboarding: true,
             password: PasswordPolicy {
                 hash_schemes: vec![],
                 plain: true,

@@ -209,6 +209,7 @@ impl MailProvider for AlimailProvider {
             distribution_lists: false,
             settings_hint: None,
             domain_aliases: false,
+            offboarding: true,
         }
     }
 

@@ -268,6 +268,7 @@ impl Default for MemoryMail {
                 distribution_lists: true,
                 settings_hint: None,
                 domain_aliases: true,
+                offboarding: true,
             },
         }
     }

@@ -128,6 +128,10 @@ pub struct MailCapabilities {
     /// tenant (Google Workspace's domain aliases): every user of the
     /// parent gets the same address there.
     pub domain_aliases: bool,
+    /// Mailboxes can be offboarded (`state: offboarded`, a successor) and
+    /// reinstated; when not, the planner refuses `state: offboarded`,
+    /// naming [`MailCapabilities::settings_hint`].
+    pub offboarding: bool,
 }
 
 /// What became of one change.

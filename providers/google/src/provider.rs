@@ -144,6 +144,7 @@ impl MailProvider for GoogleProvider {
             distribution_lists: false,
             settings_hint: None,
             domain_aliases: true,
+            offboarding: true,
         }
     }
 

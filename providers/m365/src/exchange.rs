@@ -92,12 +92,42 @@
 //! and the wording of "is already a member" / "isn't a member" (matched to
 //! treat both as done).
 //!
+//! Hashtable parameters (`-EmailAddresses @{add=...; remove=...}`; searched
+//! on 2026-12-04): a JSON object binds to a hashtable only when typed
+//! `"@odata.type": "#Exchange.GenericHashTable"`, so mailform sends
+//! `{"@odata.type": "#Exchange.GenericHashTable", "add": [...], "remove":
+//! [...]}`. Evidence, strongest first, all from clients of this endpoint
+//! (no Microsoft document describes it):
+//! - KelvinTegelaar/CIPP-API, a widely deployed Microsoft 365 admin tool
+//!   calling `InvokeCommand` app-only: `Set-Mailbox -EmailAddresses` is
+//!   sent as `@{'@odata.type' = '#Exchange.GenericHashTable'; Add =
+//!   $Aliases}`
+//!   (`Modules/CIPPCore/Public/Entrypoints/HTTP Functions/Email-Exchange/Administration/Invoke-AddSharedMailbox.ps1`),
+//!   `GrantSendonBehalfTo` as `@{'@odata.type' = ...; remove = ...}` the
+//!   same way, and a helper (`Modules/CIPPCore/Public/ConvertTo-CIPPExoHashtable.ps1`)
+//!   exists because, in its authors' words at a call site, "PswsHashtable
+//!   parameters need the Exchange.GenericHashTable odata type to bind over
+//!   the AdminApi";
+//! - a C# port of the V3 module's helpers (`ConvertTo-HashTable`: adds
+//!   `"@odata.type": "#Exchange.GenericHashTable"` to every hashtable
+//!   parameter, nested ones included, before sending), found by content
+//!   in the code corpus, its repository not identified;
+//! - Rewst's "Invoke Command" action documentation
+//!   (pwnwolf117/rewstdocscleaned, `documentation/integrations/cloud/microsoft-cloud-integration-bundle/microsoft-exchange-online/`):
+//!   multi-valued `Set-Mailbox` parameters as `{'@odata.type':
+//!   '#Exchange.GenericHashTable', 'add': ...}`.
+//!
+//! The keys' case does not matter to PowerShell (`Add`/`add`).
+//! **Not confirmed** against a tenant: what the service answers to an
+//! untyped object (the fake refuses it 400 `ParameterBindingException`;
+//! it may instead be bound as something else and ignored, which is the
+//! defect this guards against).
+//!
 //! **Not confirmed** by what was found: the exact anchor value
 //! `UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@<domain>` (the
 //! module's own choice as reported by users of the endpoint; the preview
-//! API documents other routing hints), that hashtable parameters travel as
-//! `{"add": [...], "remove": [...]}` JSON objects, and any paging of the
-//! answer beyond `@odata.nextLink` (followed with the same body, if sent).
+//! API documents other routing hints), and any paging of the answer
+//! beyond `@odata.nextLink` (followed with the same body, if sent).
 //!
 //! DKIM (`exchange: {enabled: true, dkim: true}`, see `crate::dkim`):
 //! `Get-DkimSigningConfig -Identity <domain>` (`Enabled`, `Status`,
@@ -818,9 +848,15 @@ pub fn forwarding_address(f: &str) -> String {
     a.trim().to_ascii_lowercase()
 }
 
+/// The OData type of a PowerShell hashtable parameter over `InvokeCommand`.
+const GENERIC_HASHTABLE: &str = "#Exchange.GenericHashTable";
+
+/// `-EmailAddresses @{add=...; remove=...}` as `InvokeCommand` takes it.
 fn addresses(add: &[String], remove: &[String]) -> Value {
     let smtp = |v: &[String]| v.iter().map(|a| format!("smtp:{a}")).collect::<Vec<_>>();
     let mut m = serde_json::Map::new();
+    // Without it the hashtable does not bind (see the module doc).
+    m.insert("@odata.type".into(), json!(GENERIC_HASHTABLE));
     if !add.is_empty() {
         m.insert("add".into(), json!(smtp(add)));
     }
@@ -876,11 +912,11 @@ mod tests {
     fn address_changes_are_smtp_hashtables() {
         assert_eq!(
             addresses(&["a@x".into()], &["b@x".into()]),
-            json!({"add": ["smtp:a@x"], "remove": ["smtp:b@x"]})
+            json!({"@odata.type": "#Exchange.GenericHashTable", "add": ["smtp:a@x"], "remove": ["smtp:b@x"]})
         );
         assert_eq!(
             addresses(&[], &["b@x".into()]),
-            json!({"remove": ["smtp:b@x"]})
+            json!({"@odata.type": "#Exchange.GenericHashTable", "remove": ["smtp:b@x"]})
         );
         assert_eq!(
             forwarding_address("smtp:Bob@Example.com"),

@@ -12,6 +12,10 @@
 //! - `convert`: users and groups ↔ the contract's types; error messages.
 //! - [`exchange`]: the Exchange Online backend (`InvokeCommand`), opt-in.
 //! - `provider`: [`M365Provider`], the [`mailform_contract::MailProvider`].
+//! - `read`: reading a domain's mailboxes and groups.
+//! - `apply`: carrying out changes (users, offboarding, shared mailboxes,
+//!   groups, members).
+//! - `errors`: the provider's own error messages.
 //! - `domains`: domain onboarding through `/domains` (the domain's stage,
 //!   adding and verifying it, the records Microsoft names for Email).
 //! - [`dkim`]: DKIM signing configs through [`exchange`] (opt-in).
@@ -25,9 +29,12 @@
 //!   initial password the user must change), renamed, suspended
 //!   (`accountEnabled: false`), deleted. Graph takes no password hashes.
 //! - **Mailbox aliases** are the user's `proxyAddresses` (`SMTP:` primary,
-//!   `smtp:` secondary), which Graph only reads; they are read and
-//!   compared, and written through [`exchange`] when `exchange: {enabled:
-//!   true}` (else a change fails as unsupported).
+//!   `smtp:` secondary), which Graph only reads; with `exchange: {enabled:
+//!   true}` they are read, compared and written through [`exchange`];
+//!   without it they are not managed (left out of reads; the capabilities
+//!   say so, and the planner refuses declared ones naming the setting).
+//!   Offboarding likewise needs [`exchange`] and is refused at plan
+//!   without it.
 //! - **Groups**: Microsoft 365 groups (`groupTypes: ["Unified"]`) are
 //!   created, renamed, deleted and their members added and removed
 //!   (`$batch`, 20 a batch). Members must be users of the tenant. Graph
@@ -70,14 +77,17 @@
 //! whose key signs a client assertion per token request (`auth.rs`).
 
 pub mod api;
+mod apply;
 pub mod auth;
 mod client;
 pub mod config;
 mod convert;
 pub mod dkim;
 mod domains;
+mod errors;
 pub mod exchange;
 mod provider;
+mod read;
 
 #[cfg(feature = "fake")]
 pub mod fake;

@@ -164,13 +164,23 @@ async fn users_are_created_read_back_updated_suspended_and_deleted() {
 }
 
 #[tokio::test]
-async fn aliases_are_read_from_proxy_addresses_and_not_written() {
+async fn without_exchange_aliases_are_not_managed_and_not_written() {
     let fake = FakeGraph::start(FakeConfig::default()).await.unwrap();
     let id = fake.add_user("carol@example.com", "Carol");
     fake.add_proxy_address(&id, "c@example.com");
     let p = provider(&fake);
+    // Graph only reads them: without Exchange they are not managed, so
+    // the planner refuses declared ones (naming the setting) and a read
+    // leaves them out.
+    let caps = p.capabilities();
+    assert!(!caps.mailbox_aliases && !caps.group_aliases && !caps.offboarding);
+    assert!(caps
+        .settings_hint
+        .unwrap()
+        .contains("exchange: {enabled: true}"));
     let live = p.read_domain(DOMAIN).await.unwrap();
-    assert_eq!(live.mailboxes[0].aliases, ["c@example.com"]);
+    assert!(live.mailboxes[0].aliases.is_empty());
+    // A plan from elsewhere is still refused before anything is written.
 
     let mut more = live.mailboxes[0].clone();
     more.aliases.push("carol.x@example.com".into());
@@ -200,6 +210,60 @@ async fn aliases_are_read_from_proxy_addresses_and_not_written() {
         .await;
     assert!(matches!(failed(&report, 0), ProviderError::Unsupported(_)));
     assert_eq!(fake.writes(), writes, "nothing was written");
+    no_violations(&fake);
+}
+
+/// Users created in a `$batch` and made members of a new group in the
+/// same apply, while Graph's listings do not show them yet: their ids
+/// come from the create answers, and the read finds them by id.
+#[tokio::test]
+async fn members_created_in_the_same_apply_are_resolved_from_the_create_answers() {
+    let fake = FakeGraph::start(FakeConfig {
+        listing_lag: 3,
+        ..FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    fake.add_user("old@example.com", "Old");
+    let p = provider(&fake);
+    let new = ["ann@example.com", "bob@example.com", "cyd@example.com"];
+    let mut changes: Vec<MailChange> = new
+        .iter()
+        .map(|a| MailChange::CreateMailbox {
+            new: mailbox(a, a),
+            password: password(),
+        })
+        .collect();
+    let team = group(
+        "team@example.com",
+        "Team",
+        &[
+            "ann@example.com",
+            "bob@example.com",
+            "cyd@example.com",
+            "old@example.com",
+        ],
+    );
+    changes.push(MailChange::CreateGroup { new: team.clone() });
+    let report = p.apply_domain(DOMAIN, &changes).await;
+    applied(&report);
+    // The three creates went out as one batch.
+    assert_eq!(count(&fake, "POST /users"), 3);
+    let live = p.read_domain(DOMAIN).await.unwrap();
+    let addresses: Vec<&str> = live.mailboxes.iter().map(|m| m.address.as_str()).collect();
+    assert_eq!(
+        addresses,
+        [
+            "ann@example.com",
+            "bob@example.com",
+            "cyd@example.com",
+            "old@example.com"
+        ]
+    );
+    assert_eq!(live.groups.len(), 1);
+    let mut want = team.clone();
+    want.members.sort();
+    assert!(live.groups[0].same_as(&want), "{:?}", live.groups[0]);
     no_violations(&fake);
 }
 
@@ -555,6 +619,8 @@ async fn a_failed_read_aborts() {
             .to_string()
     });
     assert!(!id.is_empty());
+    // Made long ago: listed.
+    fake.settle();
     let p = provider(&fake);
     // Members of a group cannot be read: the whole read fails.
     fake.inject(Fault::on(Some("GET /groups/{id}/members"), FaultKind::ServerError).times(10));
@@ -640,7 +706,7 @@ async fn passwords_hashes_and_secrets() {
     let p = provider(&fake);
     let caps = p.capabilities();
     assert!(caps.password.hash_schemes.is_empty() && caps.password.plain && caps.password.required);
-    assert!(!caps.standalone_aliases && !caps.group_external_senders && caps.mailbox_aliases);
+    assert!(!caps.standalone_aliases && !caps.group_external_senders && !caps.mailbox_aliases);
     let report = p
         .apply_domain(
             DOMAIN,

@@ -102,6 +102,7 @@ impl MailProvider for PostfixProvider {
             distribution_lists: false,
             settings_hint: None,
             domain_aliases: false,
+            offboarding: true,
         }
     }
 

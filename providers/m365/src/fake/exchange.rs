@@ -80,6 +80,13 @@ fn error(status: u16, code: &str, message: &str) -> Response {
     )
 }
 
+/// The OData type a hashtable parameter must carry to bind.
+const GENERIC_HASHTABLE: &str = "#Exchange.GenericHashTable";
+
+fn generic_hashtable(v: &Value) -> bool {
+    v.get("@odata.type").and_then(Value::as_str) == Some(GENERIC_HASHTABLE)
+}
+
 /// An `-EmailAddresses @{add=...; remove=...}` parameter as the lists to
 /// add and remove, or Exchange's refusal of any other shape. (A fake's
 /// refusal is returned at once, so its size does not matter.)
@@ -96,10 +103,22 @@ fn address_edits(
             _ => None,
         }
     };
-    let ok = ea
-        .as_object()
-        .is_some_and(|m| m.keys().all(|k| k == "add" || k == "remove"));
-    match (list(ea.get("add")), list(ea.get("remove")), ok) {
+    // PowerShell's hashtable keys are case-insensitive (`@{Add=...}` as
+    // well as `@{add=...}`).
+    let key = |name: &str| {
+        ea.as_object()
+            .and_then(|m| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .map(|(_, v)| v)
+    };
+    let ok = generic_hashtable(ea)
+        && ea.as_object().is_some_and(|m| {
+            m.keys().all(|k| {
+                k == "@odata.type"
+                    || k.eq_ignore_ascii_case("add")
+                    || k.eq_ignore_ascii_case("remove")
+            })
+        });
+    match (list(key("add")), list(key("remove")), ok) {
         (Some(add), Some(remove), true) => Ok((add, remove)),
         _ => {
             s.violation(format!(
@@ -269,6 +288,21 @@ pub(crate) async fn handle(
             400,
             "ParameterBindingException",
             &format!("A parameter cannot be found that matches parameter name '{k}'."),
+        );
+    }
+    // A hashtable parameter binds only when typed as one (see the
+    // module doc); JSON has no other way to say what it is.
+    if let Some((k, v)) = p
+        .iter()
+        .find(|(_, v)| v.is_object() && !generic_hashtable(v))
+    {
+        s.violation(format!(
+            "Exchange: {cmdlet} -{k} {v} is a JSON object without \"@odata.type\": \"{GENERIC_HASHTABLE}\""
+        ));
+        return error(
+            400,
+            "ParameterBindingException",
+            &format!("Cannot process argument transformation on parameter '{k}'. Cannot convert the value to a hashtable."),
         );
     }
     let list = |v: Option<&Value>| -> Option<Vec<String>> {

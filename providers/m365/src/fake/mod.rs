@@ -37,6 +37,33 @@
 //! properties, while Graph takes those of the derived types (`mail`,
 //! `userPrincipalName`, `displayName`), so these are added.
 //!
+//! Eventual consistency (defaults on): a user or group created through
+//! Graph is missing from the next [`FakeConfig::listing_lag`] listings
+//! (`GET /users`, `GET /groups`; a next-link page does not count) while
+//! `GET` by id finds it at once; a new user is not found by member
+//! additions for [`FakeConfig::replication_lag`] tries and by Exchange for
+//! [`FakeConfig::exchange_provisioning_lag`] calls. [`FakeGraph::settle`]
+//! is time passing (tests call it between runs of the binary). Graph
+//! documents the lag but not its length ("Overview of Microsoft Graph",
+//! advanced queries and `ConsistencyLevel: eventual` on learn.microsoft.com);
+//! counting reads instead of seconds keeps tests deterministic.
+//!
+//! Deliberate departures from Graph, and why:
+//! - the lags count requests, not time (above);
+//! - objects Exchange creates (shared mailboxes, distribution lists) are
+//!   listed by Graph at once, and memberships and property changes are
+//!   seen at once: no client path depends on them yet, and modelling
+//!   every replication would make each test settle by hand;
+//! - the Exchange endpoint refuses a JSON-object parameter without
+//!   `"@odata.type": "#Exchange.GenericHashTable"` with a 400
+//!   `ParameterBindingException` (see the `exchange` module of this
+//!   crate for the evidence that the type is needed); what Exchange
+//!   answers instead is **not confirmed** — it may bind the object as
+//!   something else and ignore the edit;
+//! - `ForwardingSmtpAddress` keeps the `smtp:` prefix it was given, and
+//!   refusal texts other than those quoted from the docs are plausible,
+//!   not verbatim (see `exchange`).
+//!
 //! Microsoft's documentation of the semantics: "Paging Microsoft Graph
 //! data in your app", "Combine multiple HTTP requests using JSON
 //! batching", "Microsoft Graph throttling guidance" and "Microsoft
@@ -88,6 +115,12 @@ pub struct FakeConfig {
     /// Member additions a user created through the API answers 404 to
     /// before it has replicated.
     pub replication_lag: u32,
+    /// How many listings of `/users` (or `/groups`) a user (group)
+    /// created through Graph is missing from, while `GET` by id finds it
+    /// at once: Graph's directory is eventually consistent. Default 1, so
+    /// a client that looks up what it just created in a listing fails
+    /// here as it may against Graph. [`FakeGraph::settle`] ends it.
+    pub listing_lag: u32,
     pub latency: Duration,
     /// Whether the app holds `Exchange.ManageAsApp` and an Exchange role
     /// (else Exchange answers 401 `Unauthorized`, as it does).
@@ -123,6 +156,7 @@ impl Default for FakeConfig {
                 .map(|s| s.to_string())
                 .collect(),
             replication_lag: 0,
+            listing_lag: 1,
             latency: Duration::ZERO,
             exchange_admin: true,
             exchange_provisioning_lag: 0,
@@ -284,6 +318,7 @@ impl FakeGraph {
             domains,
             initial_domain: initial,
             replication_lag: config.replication_lag,
+            listing_lag: config.listing_lag,
             skus: config.skus.clone(),
             exchange_lag: config.exchange_provisioning_lag,
             exchange_domain_lag: config.exchange_domain_lag,
@@ -351,10 +386,12 @@ impl FakeGraph {
         self.with_store(|s| {
             let (writes, lag) = (s.writes, std::mem::take(&mut s.replication_lag));
             let exchange_lag = std::mem::take(&mut s.exchange_lag);
+            let listing_lag = std::mem::take(&mut s.listing_lag);
             let r = s.insert_user(&body);
             s.writes = writes;
             s.replication_lag = lag;
             s.exchange_lag = exchange_lag;
+            s.listing_lag = listing_lag;
             r.map(|u| u["id"].as_str().unwrap_or_default().to_string())
                 .unwrap_or_else(|e| panic!("user refused: {e:?}"))
         })
@@ -376,9 +413,16 @@ impl FakeGraph {
             let group = s.groups.get_mut(&id).expect("group");
             group.members = members.to_vec();
             group.exchange_pending = 0;
+            group.unlisted = 0;
             s.writes = writes;
             id
         })
+    }
+
+    /// Time passes: every object created so far shows in listings (as
+    /// it does on Graph seconds later, e.g. for a later `plan`).
+    pub fn settle(&self) {
+        self.with_store(store::Store::settle)
     }
 
     /// Adds a secondary SMTP address to a user, as Exchange would.

@@ -403,7 +403,7 @@ fn dispatch(
     };
     let mut st = s.store.lock().expect("store");
     match op {
-        "GET /users" => page(st.users()),
+        "GET /users" => page(st.list_users(!q.contains_key("$skiptoken"))),
         "POST /users" => st.insert_user(body).map(|u| Reply::json(201, u)),
         "GET /users/{id}" => {
             let id = st.user_id(&p("id"))?;
@@ -416,7 +416,7 @@ fn dispatch(
         }
         "PATCH /users/{id}" => st.patch_user(&p("id"), body).map(|_| Reply::empty()),
         "DELETE /users/{id}" => st.delete_user(&p("id")).map(|_| Reply::empty()),
-        "GET /groups" => page(st.groups()),
+        "GET /groups" => page(st.list_groups(!q.contains_key("$skiptoken"))),
         "POST /groups" => st.insert_group(body).map(|g| Reply::json(201, g)),
         "GET /groups/{id}" => st
             .group(&p("id"))
