@@ -10,7 +10,17 @@ import json
 
 
 def q(t):
-    return '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """One dictionary entry: quoted, with bytes outside printable ASCII as \\xNN."""
+    body = ""
+    for b in t.encode():
+        c = chr(b)
+        if c in '\\"':
+            body += "\\" + c
+        elif 0x20 <= b < 0x7F:
+            body += c
+        else:
+            body += "\\x%02X" % b
+    return '"' + body + '"'
 
 
 def walk(o, keys, enums):

@@ -64,7 +64,10 @@ fn workspace() -> &'static Workspace {
         put("secrets/alice.hash", &format!("{ALICE_HASH}\n"));
         put("secrets/bob.hash", ALICE_HASH);
         put("secrets/password.txt", "correct horse battery staple\n");
-        put("secrets/mailform-sa.json", "{\"type\": \"service_account\"}\n");
+        put(
+            "secrets/mailform-sa.json",
+            "{\"type\": \"service_account\"}\n",
+        );
         put(
             "dkim/google.pub",
             "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC5\n",
