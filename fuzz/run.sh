@@ -21,9 +21,16 @@ zonefile_read)
     exit 2 ;;
 esac
 mkdir -p "corpus/$target"
+# The targets write their input to a file in a temporary directory on every
+# run: keep it on a tmpfs, and remove it afterwards (the target cannot).
+tmp_root=/tmp
+[ -d /dev/shm ] && tmp_root=/dev/shm
+TMPDIR=$(mktemp -d "$tmp_root/mailform-fuzz.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT INT TERM
 # One process, one thread: -max_len fits real files; a run slower than
 # -timeout seconds is a hang and more than -rss_limit_mb a memory bomb.
 # shellcheck disable=SC2086
-exec cargo +nightly fuzz run "$target" "corpus/$target" $seeds -- \
+cargo +nightly fuzz run "$target" "corpus/$target" $seeds -- \
     -dict="$dict" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
     -max_total_time="$seconds" -print_final_stats=1 "$@"
