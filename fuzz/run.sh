@@ -14,7 +14,7 @@ config_load)
     seeds="../tests/bad-input ../tests/lint ../examples"
     dict=dict/mailform.dict ;;
 zonefile_read)
-    seeds="seeds/zonefile_read ../providers/zonefile/tests/data"
+    seeds="seeds/zonefile_read regressions/zonefile_read ../providers/zonefile/tests/data"
     dict=dict/zone.dict ;;
 *)
     echo "unknown target $target" >&2
