@@ -308,11 +308,23 @@ fn convert(data: &hrr::RData, carried: &[(String, String)]) -> Result<RData, Str
                 .map(|c| utf8(c, "TXT data"))
                 .collect::<Result<_, _>>()?,
         },
-        hrr::RData::CAA(caa) => RData::Caa {
-            flags: caa.flags(),
-            tag: caa.tag.to_ascii_lowercase(),
-            value: utf8(&caa.value, "CAA value")?,
-        },
+        hrr::RData::CAA(caa) => {
+            let tag = caa.tag.to_ascii_lowercase();
+            // RFC 8659 4.1.1: letters and digits only. Any other tag (a
+            // space, a `;`, a control character) cannot be written back as
+            // the same record, so it is refused rather than mangled.
+            if tag.is_empty() || !tag.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(format!(
+                    "CAA tag {tag:?} is not ASCII letters and digits (RFC 8659), e.g. \
+                     `0 issue \"letsencrypt.org\"`"
+                ));
+            }
+            RData::Caa {
+                flags: caa.flags(),
+                tag,
+                value: utf8(&caa.value, "CAA value")?,
+            }
+        }
         hrr::RData::SOA(soa) => RData::Other {
             rtype: "SOA".to_string(),
             text: format!(
@@ -560,6 +572,23 @@ pub(crate) mod tests {
                 "{text:?} gave {message}"
             );
         }
+    }
+
+    /// Found by the `zonefile_read` fuzz target: a CAA tag that is a space
+    /// (`\032`) was read, then written back as a different record.
+    #[test]
+    fn a_caa_tag_that_is_not_letters_and_digits_is_refused() {
+        for text in [
+            "$TTL 300\n@0 CAA 0 \\032 c\n",
+            "$TTL 300\n@ CAA 0 a\\000b c\n",
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(
+                matches!(&err, ProviderError::Parse(m) if m.contains("CAA tag") && m.contains("RFC 8659")),
+                "{text:?} gave {err:?}"
+            );
+        }
+        assert!(parse("$TTL 300\n@ CAA 0 issueWild \"ca.example\"\n").is_ok());
     }
 
     #[test]
